@@ -1,0 +1,62 @@
+// Protocol primitive (all components): the error-code table and the one error body every non-2xx answer carries (spec §13).
+import type { ErrorCode, Error as ErrorBody, ValidationIssue } from "./types.ts";
+
+export type { ErrorCode, ErrorBody, ValidationIssue };
+
+/** HTTP status for each error code (spec §13, error-code table). */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  SMCP_BAD_JSON: 400,
+  SMCP_INVALID: 400,
+  SMCP_UNSUPPORTED_MEDIA_TYPE: 415,
+  SMCP_TOO_LARGE: 413,
+  SMCP_NOT_FOUND: 404,
+  SMCP_METHOD_NOT_ALLOWED: 405,
+  SMCP_UNAUTHORIZED: 401,
+  SMCP_BAD_SIGNATURE: 401,
+  SMCP_UNKNOWN_KEY: 401,
+  SMCP_WRONG_DESTINATION: 401,
+  SMCP_BAD_TIMESTAMP: 401,
+  SMCP_REPLAY: 401,
+  SMCP_ORIGIN_MISMATCH: 403,
+  SMCP_FORBIDDEN: 403,
+  SMCP_NOT_MEMBER: 403,
+  SMCP_NOT_HUB: 403,
+  SMCP_UNKNOWN_CHANNEL: 404,
+  SMCP_UNKNOWN_TARGET: 404,
+  SMCP_UNKNOWN_TOOL: 404,
+  SMCP_CONFLICT: 409,
+  SMCP_BAD_EVENT: 400,
+  SMCP_EQUIVOCATION: 409,
+  SMCP_RATE_LIMITED: 429,
+  SMCP_PEER_UNREACHABLE: 502,
+  SMCP_COMPONENT_UNAVAILABLE: 502,
+  SMCP_CALL_TIMEOUT: 504,
+  SMCP_INTERNAL: 500,
+};
+
+/** A protocol failure: carries everything needed to answer with the spec's error body. */
+export class SmcpError extends Error {
+  constructor(
+    readonly errcode: ErrorCode,
+    message: string,
+    readonly extra: { retryAfterMs?: number; details?: ValidationIssue[] } = {},
+  ) {
+    super(message);
+    this.name = "SmcpError";
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.errcode];
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { errcode: this.errcode, error: this.message };
+    if (this.extra.retryAfterMs !== undefined) body.retry_after_ms = this.extra.retryAfterMs;
+    if (this.extra.details !== undefined) body.details = this.extra.details.slice(0, 64);
+    return body;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(ERROR_STATUS, value);
+}

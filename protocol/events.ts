@@ -1,0 +1,50 @@
+// Naomi primitive: content-addressed event IDs, hub signatures and signed channel heads (spec §7.3, §7.4, §9.3).
+import { createHash } from "node:crypto";
+import { canonicalBytes } from "./canonical-json.ts";
+import { encodeBase64Url } from "./base64url.ts";
+import type { SigningKey, VerifyKey } from "./keys.ts";
+import { signForm, verifyForm } from "./signing.ts";
+import type { ChannelHead, Event } from "./types.ts";
+
+/** An event before the hub has named and signed it. */
+export type UnsignedEvent = Omit<Event, "event_id" | "hub_signature">;
+
+/** `$` + base64url(SHA-256(JCS(event minus event_id and hub_signature))) (spec §7.3). */
+export function computeEventId(event: UnsignedEvent | Event): string {
+  const { event_id: _id, hub_signature: _sig, ...hashed } = event as Event;
+  return "$" + encodeBase64Url(createHash("sha256").update(canonicalBytes(hashed)).digest());
+}
+
+/** The hub names and signs a sequenced event (spec §7.4). */
+export function finaliseEvent(hubKey: SigningKey, event: UnsignedEvent): Event {
+  const event_id = computeEventId(event);
+  return { ...event, event_id, hub_signature: signForm(hubKey, { purpose: "smcp.event.v1", event_id }) };
+}
+
+/** Why an event fails verification against its hub's key, or null when it is sound. */
+export function eventProblem(hubKey: VerifyKey, event: Event): string | null {
+  let expected: string;
+  try {
+    expected = computeEventId(event);
+  } catch (err) {
+    return `event has no canonical form: ${(err as Error).message}`;
+  }
+  if (expected !== event.event_id) return `event_id does not match its content (expected ${expected})`;
+  if (!verifyForm(hubKey, { purpose: "smcp.event.v1", event_id: event.event_id }, event.hub_signature)) {
+    return "hub_signature does not verify";
+  }
+  if ((event.seq === 1) !== (event.prev_event === null)) return "prev_event must be null exactly when seq is 1";
+  return null;
+}
+
+function headForm(head: Omit<ChannelHead, "hub_signature">): Record<string, unknown> {
+  return { purpose: "smcp.head.v1", channel: head.channel, seq: head.seq, event_id: head.event_id, hub_ts: head.hub_ts };
+}
+
+export function signHead(hubKey: SigningKey, head: Omit<ChannelHead, "hub_signature">): ChannelHead {
+  return { ...head, hub_signature: signForm(hubKey, headForm(head)) };
+}
+
+export function headVerifies(hubKey: VerifyKey, head: ChannelHead): boolean {
+  return verifyForm(hubKey, headForm(head), head.hub_signature);
+}

@@ -1,0 +1,60 @@
+// Protocol primitive (HTTP edge of the reference instance and of the harness's fake peer): bodies in, JSON and errors out (spec §13).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { SmcpError } from "./errors.ts";
+
+export const JSON_TYPE = "application/json";
+
+/** Reads the exact body bytes, refusing (413) as soon as they exceed `limit`; signatures are checked over these bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(new SmcpError("SMCP_TOO_LARGE", `body of ${declared} bytes exceeds ${limit}`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new SmcpError("SMCP_TOO_LARGE", `body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on("error", (err) => reject(new SmcpError("SMCP_BAD_JSON", `request body could not be read: ${err.message}`)));
+  });
+}
+
+/** Parses a JSON request body; requires `Content-Type: application/json` (415) and well-formed JSON (400). */
+export function parseJsonBody(req: IncomingMessage, bytes: Buffer): unknown {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== JSON_TYPE) throw new SmcpError("SMCP_UNSUPPORTED_MEDIA_TYPE", `Content-Type must be ${JSON_TYPE}`);
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    throw new SmcpError("SMCP_BAD_JSON", `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  res.writeHead(status, {
+    ...(text ? { "content-type": JSON_TYPE, "content-length": String(Buffer.byteLength(text)) } : { "content-length": "0" }),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Answers with the spec's error body; any non-SmcpError becomes SMCP_INTERNAL without leaking its details. */
+export function sendError(res: ServerResponse, err: unknown): SmcpError {
+  const e = err instanceof SmcpError ? err : new SmcpError("SMCP_INTERNAL", "internal error");
+  const headers: Record<string, string> = {};
+  if (e.extra.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(e.extra.retryAfterMs / 1000)));
+  if (!res.headersSent) sendJson(res, e.status, e.toBody(), headers);
+  else res.destroy();
+  return e;
+}
