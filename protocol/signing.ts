@@ -62,7 +62,7 @@ export interface SignedRequestParts {
 
 const HEADER_GRAMMAR = new RegExp(
   `^${AUTH_SCHEME} origin=(${SERVER_NAME_SOURCE}) destination=(${SERVER_NAME_SOURCE}) ` +
-    `key_id=(ed25519:[A-Za-z0-9_]{1,32}) ts=(0|[1-9][0-9]{0,15}) nonce=([A-Za-z0-9_-]{22}) sig=([A-Za-z0-9_-]{86})$`,
+    `key_id=(ed25519:[A-Za-z0-9_-]{1,32}) ts=(0|[1-9][0-9]{0,15}) nonce=([A-Za-z0-9_-]{22}) sig=([A-Za-z0-9_-]{86})$`,
 );
 
 /** Parses the header by its exact grammar; anything else (extra spaces, quotes, other order) is null. */

@@ -1,7 +1,9 @@
 // Spec tooling: regenerates schemas/ (JSON Schema 2020-12, OpenAPI 3.1, typed client) from spec/*.tsp, or checks it is up to date.
 // Usage: tsx scripts/spec-build.ts [--check]
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, cpSync, existsSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, cpSync, existsSync, statSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import openapiTS, { astToString, COMMENT_HEADER, STRING, UNKNOWN, tsRecord } from "openapi-typescript";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -10,16 +12,22 @@ const schemasDir = join(root, "schemas");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 
 /** Emits everything into a fresh folder: emitters never delete stale files, so we never emit in place. */
-function buildInto(outDir: string): void {
+async function buildInto(outDir: string): Promise<void> {
   execFileSync(bin("tsp"), ["compile", join(root, "spec"), "--output-dir", outDir, "--warn-as-error"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   mkdirSync(join(outDir, "client"), { recursive: true });
-  execFileSync(
-    bin("openapi-typescript"),
-    [join(outDir, "openapi", "openapi.json"), "--output", join(outDir, "client", "smcp-api.d.ts"), "--root-types", "--root-types-no-schema-prefix"],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const ast = await openapiTS(pathToFileURL(join(outDir, "openapi", "openapi.json")), {
+    rootTypes: true,
+    rootTypesNoSchemaPrefix: true,
+    // TypeSpec's Record<unknown> is `unevaluatedProperties: {}` in OpenAPI 3.1, which openapi-typescript
+    // would type as Record<string, never>: any JSON object is meant.
+    transform: (schema) =>
+      "unevaluatedProperties" in schema && !("properties" in schema && Object.keys(schema.properties ?? {}).length)
+        ? tsRecord(STRING, UNKNOWN)
+        : undefined,
+  });
+  writeFileSync(join(outDir, "client", "smcp-api.d.ts"), COMMENT_HEADER + astToString(ast));
 }
 
 function listFiles(dir: string): string[] {
@@ -54,7 +62,7 @@ function checkFormatting(): string[] {
 const check = process.argv.includes("--check");
 const fresh = mkdtempSync(join(tmpdir(), "smcp-schemas-"));
 try {
-  buildInto(fresh);
+  await buildInto(fresh);
   if (check) {
     const problems = [...compare(fresh), ...checkFormatting()];
     if (problems.length > 0) {

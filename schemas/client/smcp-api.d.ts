@@ -371,7 +371,7 @@ export interface components {
         CallTool: {
             target: components["schemas"]["ComponentUri"];
             tool: string;
-            params: Record<string, never>;
+            params: Record<string, unknown>;
             /** @description Chosen by the instance when absent. */
             call_id?: components["schemas"]["IdempotencyKey"];
             /** Format: int32 */
@@ -494,7 +494,7 @@ export interface components {
             /** @description The hub's clock when it sequenced the event. */
             hub_ts: components["schemas"]["TimestampMs"];
             /** @description Application payload. */
-            data: Record<string, never>;
+            data: Record<string, unknown>;
             /** @description The hub's signature over the event ID (spec §7.4). */
             hub_signature: components["schemas"]["Signature"];
         };
@@ -663,7 +663,7 @@ export interface components {
         /** @description `POST /control/v1/channels/{channel}/events` body: publish an event. */
         PublishEvent: {
             type: components["schemas"]["EventType"];
-            data: Record<string, never>;
+            data: Record<string, unknown>;
         };
         /** @description Where the hub sequenced a published event. */
         PublishResult: {
@@ -694,7 +694,7 @@ export interface components {
             target: components["schemas"]["ComponentUri"];
             tool: string;
             /** @description Arguments passed to the MCP tool. */
-            params: Record<string, never>;
+            params: Record<string, unknown>;
             /**
              * Format: int32
              * @description How long the caller waits; the receiver gives up after this (default and ceiling 30000).
@@ -738,24 +738,6 @@ export interface components {
         ServerName: string;
         /** @description An Ed25519 signature: 64 bytes in unpadded base64url (spec §3.3). */
         Signature: string;
-        /** @description Ed25519 request signature in the X-SMCP-Authorization header (spec §5). Each request is signed over its own bytes, so clients sign in a request hook, not with a static key. */
-        SmcpSignature: {
-            /**
-             * @description API key authentication
-             * @enum {string}
-             */
-            type: "apiKey";
-            /**
-             * @description location of the API key
-             * @enum {string}
-             */
-            in: "header";
-            /**
-             * @description name of the API key
-             * @enum {string}
-             */
-            name: "X-SMCP-Authorization";
-        };
         /** @description An event a participant asks the hub to sequence (spec §8.3). */
         Submission: {
             /** @description Unique per sender; the hub sequences a submission at most once (spec §8.4). */
@@ -765,7 +747,7 @@ export interface components {
             /** @description MUST equal the transaction's authenticated origin. */
             sender: components["schemas"]["ServerName"];
             origin_ts: components["schemas"]["TimestampMs"];
-            data: Record<string, never>;
+            data: Record<string, unknown>;
         };
         /**
          * Format: int64
@@ -777,12 +759,12 @@ export interface components {
             name: string;
             description?: string;
             /** @description The tool's JSON Schema for its arguments, as its MCP server declares it. */
-            input_schema: Record<string, never>;
+            input_schema: Record<string, unknown>;
         };
         /** @description An MCP `CallToolResult`: a tool that failed reports `isError: true` here, not an SMCP error. */
         ToolResult: {
             content: components["schemas"]["ContentBlock"][];
-            structuredContent?: Record<string, never>;
+            structuredContent?: Record<string, unknown>;
             isError?: boolean;
         };
         /** @description `PUT /federation/v1/send/{txn_id}` body (spec §8). */
@@ -875,7 +857,6 @@ export type SequencedSubmission = components['schemas']['SequencedSubmission'];
 export type ServerDiscovery = components['schemas']['ServerDiscovery'];
 export type ServerName = components['schemas']['ServerName'];
 export type Signature = components['schemas']['Signature'];
-export type SmcpSignature = components['schemas']['SmcpSignature'];
 export type Submission = components['schemas']['Submission'];
 export type TimestampMs = components['schemas']['TimestampMs'];
 export type ToolInfo = components['schemas']['ToolInfo'];

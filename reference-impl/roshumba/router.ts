@@ -1,0 +1,215 @@
+// Roshumba: cross-instance tool calls — idempotent, at-most-once incoming calls to local components, and outgoing calls to peers (spec §10).
+import { createHash, randomBytes } from "node:crypto";
+import type Database from "better-sqlite3";
+import type { Logger } from "pino";
+import { encodeBase64Url } from "../../protocol/base64url.ts";
+import { canonicalBytes } from "../../protocol/canonical-json.ts";
+import { SmcpError, isErrorCode } from "../../protocol/errors.ts";
+import { errorFromAnswer, type HttpAnswer } from "../../protocol/http-client.ts";
+import { parseComponentUri } from "../../protocol/identity.ts";
+import { validate } from "../../protocol/schemas.ts";
+import type { CallTool, RegistryListing, RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
+import { ComponentUnavailableError, type ComponentHost } from "../components/host.ts";
+import type { FederationSender } from "../federation-sender.ts";
+import { CallStore, type CallRow } from "./store.ts";
+
+/** Default and ceiling of `timeout_ms` (spec §10.1). */
+export const MAX_CALL_TIMEOUT_MS = 30_000;
+/** Results are kept at least this long (spec §10.3). */
+export const RESULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+const PRUNE_INTERVAL_MS = 60_000;
+/** The peer gives up after timeout_ms and answers 504; wait a little longer so that we receive that answer. */
+const NETWORK_MARGIN_MS = 2_000;
+const CALL_PATH = "/federation/v1/call";
+
+export interface RoshumbaOptions {
+  self: string;
+  db: Database.Database;
+  components: ComponentHost;
+  federation: FederationSender;
+  /** Whether `origin` may call this instance's components: shares a channel with us, or is allow-listed (spec §10.4). */
+  mayCall: (origin: string) => boolean;
+  now?: () => number;
+  logger?: Logger;
+}
+
+interface InFlight {
+  bodySha256: string;
+  promise: Promise<RemoteCallResult>;
+}
+
+/** Local calls have no body bytes: their identity is the hash of the call's canonical JSON. */
+function localBodySha256(call: RemoteCall): string {
+  try {
+    return encodeBase64Url(createHash("sha256").update(canonicalBytes(call)).digest());
+  } catch (err) {
+    throw new SmcpError("SMCP_INVALID", `params have no canonical JSON form: ${(err as Error).message}`);
+  }
+}
+
+export function newCallId(): string {
+  return encodeBase64Url(randomBytes(16));
+}
+
+function clampTimeout(ms: number | undefined): number {
+  return Math.min(Math.max(ms ?? MAX_CALL_TIMEOUT_MS, 1), MAX_CALL_TIMEOUT_MS);
+}
+
+/** The tool was certainly not run: nothing to remember, a retry may run it. */
+function notDispatched(err: unknown): boolean {
+  if (err instanceof ComponentUnavailableError) return !err.dispatched;
+  return err instanceof SmcpError && (err.errcode === "SMCP_UNKNOWN_TARGET" || err.errcode === "SMCP_UNKNOWN_TOOL");
+}
+
+export class Roshumba {
+  private readonly self: string;
+  private readonly store: CallStore;
+  private readonly components: ComponentHost;
+  private readonly federation: FederationSender;
+  private readonly mayCall: (origin: string) => boolean;
+  private readonly now: () => number;
+  private readonly log: Logger | undefined;
+  private readonly inFlight = new Map<string, InFlight>();
+  private lastPrune = 0;
+
+  constructor(opts: RoshumbaOptions) {
+    this.self = opts.self;
+    this.components = opts.components;
+    this.federation = opts.federation;
+    this.mayCall = opts.mayCall;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger;
+    this.store = new CallStore(opts.db);
+    // Nothing is in flight yet, so any `started` row was cut short by a crash.
+    const interrupted = this.store.recoverInterrupted(this.now());
+    if (interrupted > 0) this.log?.warn({ interrupted }, "calls interrupted by a restart are answered SMCP_COMPONENT_UNAVAILABLE");
+  }
+
+  /**
+   * `POST /federation/v1/call`, after the edge authenticated the request and validated the body.
+   * `bodySha256` identifies the exact body bytes (the request's content_sha256): same call_id, other bytes → 409.
+   */
+  handleIncoming(origin: string, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult> {
+    if (!this.mayCall(origin)) {
+      return Promise.reject(new SmcpError("SMCP_FORBIDDEN", `${origin} shares no channel with ${this.self} and is not allow-listed`));
+    }
+    return this.run(origin, call, bodySha256);
+  }
+
+  /** `POST /control/v1/calls`: call a tool on a peer (or on this instance, without going through HTTP). */
+  async callRemote(req: CallTool): Promise<RemoteCallResult> {
+    const issues = validate("CallTool", req);
+    if (issues.length > 0) throw new SmcpError("SMCP_INVALID", "invalid call request", { details: issues });
+    const server = parseComponentUri(req.target)!.server;
+    const call: RemoteCall = { origin: this.self, call_id: req.call_id ?? newCallId(), target: req.target, tool: req.tool, params: req.params };
+    if (req.timeout_ms !== undefined) call.timeout_ms = req.timeout_ms;
+    // Our own components: same idempotency rules, keyed by our own name, without a network round trip.
+    if (server === this.self) return this.run(this.self, call, localBodySha256(call));
+    const callIssues = validate("RemoteCall", call);
+    if (callIssues.length > 0) throw new SmcpError("SMCP_INVALID", "invalid remote call", { details: callIssues });
+    const timeoutMs = clampTimeout(call.timeout_ms) + NETWORK_MARGIN_MS;
+    const answer = await this.federation.request(server, "POST", CALL_PATH, call, { timeoutMs });
+    return this.checkAnswer(server, call, answer);
+  }
+
+  /** `GET /federation/v1/registry`: what `origin` may call here; nothing at all when it may not call (spec §11.2). */
+  registryFor(origin: string): RegistryListing {
+    const components = this.mayCall(origin) ? this.components.list(this.self) : [];
+    return { server_name: this.self, components };
+  }
+
+  private run(origin: string, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult> {
+    // Everything up to the in-flight registration is synchronous, so concurrent duplicates cannot both dispatch.
+    try {
+      const key = `${origin}\n${call.call_id}`;
+      const flight = this.inFlight.get(key);
+      if (flight) return flight.bodySha256 === bodySha256 ? flight.promise : Promise.reject(this.conflict(call));
+      this.maybePrune();
+      const row = this.store.get(origin, call.call_id);
+      if (row) return this.replay(row, call, bodySha256);
+      const component = this.localComponent(call);
+      this.store.start(origin, call.call_id, bodySha256, this.now());
+      const promise = this.execute(origin, call, component);
+      const clear = (): void => void this.inFlight.delete(key);
+      promise.then(clear, clear);
+      this.inFlight.set(key, { bodySha256, promise });
+      return promise;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The component named by a target on this server; unknown server/component/tool are 404s (spec §10.2). */
+  private localComponent(call: RemoteCall): string {
+    const target = parseComponentUri(call.target);
+    if (!target || target.server !== this.self) {
+      throw new SmcpError("SMCP_UNKNOWN_TARGET", `${call.target} is not a component of ${this.self}`);
+    }
+    const tools = this.components.tools(target.component);
+    if (tools === undefined) throw new SmcpError("SMCP_UNKNOWN_TARGET", `${this.self} has no component named ${target.component}`);
+    // An empty listing means the component never started: let the host answer COMPONENT_UNAVAILABLE instead.
+    if (tools.length > 0 && !tools.some((t) => t.name === call.tool)) {
+      throw new SmcpError("SMCP_UNKNOWN_TOOL", `component ${target.component} has no tool named ${call.tool}`);
+    }
+    return target.component;
+  }
+
+  private async execute(origin: string, call: RemoteCall, component: string): Promise<RemoteCallResult> {
+    const started = this.now();
+    try {
+      const result = await this.components.callTool(component, call.tool, call.params, clampTimeout(call.timeout_ms));
+      const answer: RemoteCallResult = { call_id: call.call_id, target: call.target, tool: call.tool, result };
+      this.store.complete(origin, call.call_id, answer, this.now());
+      this.log?.debug({ origin, call_id: call.call_id, tool: call.tool, ms: this.now() - started }, "call completed");
+      return answer;
+    } catch (err) {
+      throw this.recordFailure(origin, call, err);
+    }
+  }
+
+  /** Never dispatched → forgotten (a retry may run the tool); otherwise the id is spent and the error replayed. */
+  private recordFailure(origin: string, call: RemoteCall, err: unknown): SmcpError {
+    const e = err instanceof SmcpError ? err : new SmcpError("SMCP_INTERNAL", "internal error while calling the component");
+    if (e !== err) this.log?.error({ err, call_id: call.call_id }, "component call failed unexpectedly");
+    if (notDispatched(e)) this.store.forget(origin, call.call_id);
+    else this.store.markFailed(origin, call.call_id, e.errcode, e.message, this.now());
+    return e;
+  }
+
+  private replay(row: CallRow, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult> {
+    if (row.body_sha256 !== bodySha256) return Promise.reject(this.conflict(call));
+    if (row.state === "done" && row.result !== null) return Promise.resolve(JSON.parse(row.result) as RemoteCallResult);
+    const errcode = row.state === "failed" && isErrorCode(row.errcode) ? row.errcode : "SMCP_COMPONENT_UNAVAILABLE";
+    const message = `call ${call.call_id} was already attempted and will not run again: ${row.error ?? "outcome unknown"}`;
+    return Promise.reject(new SmcpError(errcode, message));
+  }
+
+  private conflict(call: RemoteCall): SmcpError {
+    return new SmcpError("SMCP_CONFLICT", `call_id ${call.call_id} was already used with a different body`);
+  }
+
+  private maybePrune(): void {
+    const now = this.now();
+    if (now - this.lastPrune < PRUNE_INTERVAL_MS) return;
+    this.lastPrune = now;
+    const pruned = this.store.pruneBefore(now - RESULT_RETENTION_MS);
+    if (pruned > 0) this.log?.debug({ pruned }, "expired call results pruned");
+  }
+
+  /** A peer's 200 must be a RemoteCallResult for this very call; anything else is the peer's fault (SMCP_INTERNAL). */
+  private checkAnswer(server: string, call: RemoteCall, answer: HttpAnswer): RemoteCallResult {
+    if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer, server);
+    if (answer.status !== 200) throw new SmcpError("SMCP_INTERNAL", `${server} answered ${answer.status} to a call; expected 200`);
+    if (answer.body === undefined) throw new SmcpError("SMCP_INTERNAL", `${server} answered 200 to a call without a JSON body`);
+    const issues = validate("RemoteCallResult", answer.body);
+    if (issues.length > 0) {
+      const where = issues.map((i) => `${i.path || "/"} ${i.message}`).join("; ");
+      throw new SmcpError("SMCP_INTERNAL", `${server} answered a call with an invalid RemoteCallResult: ${where}`);
+    }
+    const result = answer.body as RemoteCallResult;
+    if (result.call_id !== call.call_id || result.target !== call.target || result.tool !== call.tool) {
+      throw new SmcpError("SMCP_INTERNAL", `${server} answered call ${call.call_id} with the result of another call (${result.call_id})`);
+    }
+    return result;
+  }
+}
