@@ -13,7 +13,8 @@ export { ComponentUnavailableError, type ComponentConfig } from "./managed.ts";
 
 const COMPONENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 /** SMCP's own services own these names in `smcp://server/<name>`; an MCP component may not shadow them. */
-const RESERVED_NAMES = new Set(["paulina", "naomi", "roshumba", "vendela"]);
+/** SMCP service names (spec NAME-09): an MCP tool component may not take one. */
+const RESERVED_NAMES = new Set(["paulina", "naomi", "roshumba", "vendela", "gail", "judith", "kathy"]);
 const MAX_COMPONENTS = 256;
 
 export interface ComponentHostOptions {
