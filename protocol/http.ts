@@ -1,5 +1,6 @@
 // Protocol primitive (HTTP edge of the reference instance and of the harness's fake peer): bodies in, JSON and errors out (spec §13).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseIJson } from "./canonical-json.ts";
 import { SmcpError } from "./errors.ts";
 
 export const JSON_TYPE = "application/json";
@@ -29,15 +30,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Parses a JSON request body; requires `Content-Type: application/json` (415) and well-formed JSON (400). */
+/**
+ * Parses a JSON request body; requires `Content-Type: application/json` (415) and an I-JSON object (400,
+ * spec §3.1 JCS-01..04: strict UTF-8, no BOM, no duplicate names, no lone surrogates, no unsafe integers).
+ */
 export function parseJsonBody(req: IncomingMessage, bytes: Buffer): unknown {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== JSON_TYPE) throw new SmcpError("SMCP_UNSUPPORTED_MEDIA_TYPE", `Content-Type must be ${JSON_TYPE}`);
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString("utf8"));
+    value = parseIJson(bytes);
   } catch (err) {
-    throw new SmcpError("SMCP_BAD_JSON", `body is not JSON: ${(err as Error).message}`);
+    throw new SmcpError("SMCP_BAD_JSON", `body is not I-JSON: ${(err as Error).message}`);
   }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new SmcpError("SMCP_BAD_JSON", "body must be a JSON object");
+  }
+  return value;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

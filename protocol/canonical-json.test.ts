@@ -1,0 +1,104 @@
+// Tests of a protocol primitive (all components): RFC 8785 canonical JSON with SMCP's I-JSON limits (spec §3.1).
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CanonicalJsonError, canonicalBytes, canonicalJson, parseIJson } from "./canonical-json.ts";
+
+/** Rebuilds every object with its keys in reverse insertion order. */
+function reverseKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reverseKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)]));
+  }
+  return value;
+}
+
+const safeJson = fc.jsonValue().filter((v) => {
+  try {
+    canonicalJson(v);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+describe("canonical JSON (spec §3.1: RFC 8785 JCS)", () => {
+  it("JCS-06: sorts keys by UTF-16 code units at every depth and drops whitespace", () => {
+    expect(canonicalJson({ b: 1, a: { d: 2, c: [{ z: 0, y: 1 }] } })).toBe('{"a":{"c":[{"y":1,"z":0}],"d":2},"b":1}');
+    // U+1F600 is the surrogate pair D83D DE00, which sorts before U+FB33 although its code point is larger.
+    expect(canonicalJson({ "\ufb33": 1, "😀": 2, "€": 3 })).toBe('{"\u20ac":3,"\ud83d\ude00":2,"\ufb33":1}');
+  });
+
+  it("JCS-05: escapes only what JSON requires, control characters as lower-case \\u00xx", () => {
+    expect(canonicalJson("\u0000\u001f\b\f\n\r\t\"\\/\u007fé😀")).toBe('"\\u0000\\u001f\\b\\f\\n\\r\\t\\"\\\\/\u007fé😀"');
+  });
+
+  it("JCS-05: numbers use the ECMAScript shortest form; -0 is 0", () => {
+    expect(canonicalJson([-0, 0.1, 1e-7, 4.5, 2e-3, 9007199254740991, -9007199254740991, 1e-27])).toBe(
+      "[0,0.1,1e-7,4.5,0.002,9007199254740991,-9007199254740991,1e-27]",
+    );
+  });
+
+  it("JCS-08: refuses non-finite numbers (spec §3.1)", () => {
+    for (const v of [NaN, Infinity, -Infinity, { a: [NaN] }]) expect(() => canonicalJson(v)).toThrow(CanonicalJsonError);
+  });
+
+  it("JCS-08: refuses integers beyond ±(2^53−1), including large numbers written with exponents (spec §3.1, I-JSON)", () => {
+    for (const v of [2 ** 53, -(2 ** 53), 1e21, 1e30, { deep: [{ n: 2 ** 60 }] }]) expect(() => canonicalJson(v)).toThrow(/2\^53/);
+  });
+
+  it("JCS-08: refuses values that are not JSON (undefined members or items, functions, bigint, symbols)", () => {
+    for (const v of [undefined, { a: undefined }, [undefined], () => 1, 1n, Symbol("s"), { f: () => 1 }]) {
+      expect(() => canonicalJson(v)).toThrow(CanonicalJsonError);
+    }
+  });
+
+  it("JCS-08: refuses strings and member names with unpaired surrogates (they have no UTF-8 form)", () => {
+    for (const v of ["\ud800", "a\udc00", { "\udbff": 1 }, ["\ude00\ud83d"]]) expect(() => canonicalJson(v)).toThrow(/surrogate/);
+    expect(canonicalJson("\ud83d\ude00")).toBe('"😀"');
+  });
+
+  it("JCS-07: canonicalBytes is the UTF-8 encoding of the canonical text", () => {
+    expect(canonicalBytes({ k: "é" }).toString("hex")).toBe(Buffer.from('{"k":"é"}', "utf8").toString("hex"));
+  });
+
+  it("JCS-05: output is independent of key insertion order and stable under re-parsing (property, fixed seed)", () => {
+    fc.assert(
+      fc.property(safeJson, (value) => {
+        const text = canonicalJson(value);
+        expect(canonicalJson(reverseKeys(value))).toBe(text);
+        expect(canonicalJson(JSON.parse(text))).toBe(text);
+      }),
+      { seed: 8785, numRuns: 300 },
+    );
+  });
+});
+
+describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
+  const bytes = (text: string) => Buffer.from(text, "utf8");
+
+  it("JCS-01: parseIJson refuses a byte order mark and invalid UTF-8 that JSON.parse would accept", () => {
+    expect(() => parseIJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes("{}")]))).toThrow(/byte order mark/);
+    expect(() => parseIJson(Buffer.concat([bytes('{"a":"'), Buffer.from([0xff]), bytes('"}')]))).toThrow(/UTF-8/);
+    expect(() => parseIJson(bytes("{"))).toThrow(CanonicalJsonError);
+  });
+
+  it("JCS-02: parseIJson refuses duplicate member names, after unescaping, at any depth", () => {
+    for (const t of ['{"a":1,"a":1}', '{"a":1,"\\u0061":2}', '[{"b":{"x":1,"y":2,"x":3}}]']) expect(() => parseIJson(bytes(t)), t).toThrow(/duplicate/);
+    // The same name in sibling objects, and a value equal to a name, are fine.
+    expect(parseIJson(bytes('{"a":{"a":"a"},"b":[{"a":1},{"a":2}]}'))).toEqual({ a: { a: "a" }, b: [{ a: 1 }, { a: 2 }] });
+  });
+
+  it("JCS-03: parseIJson refuses integer literals beyond ±(2^53−1) but not fractions or exponents", () => {
+    for (const t of ["9007199254740992", "-9007199254740992", '{"a":[0,1e2,99999999999999999999]}']) expect(() => parseIJson(bytes(t)), t).toThrow(/integer literal/);
+    expect(parseIJson(bytes("[9007199254740991,-9007199254740991,1e21,0.5,-0]"))).toEqual([9007199254740991, -9007199254740991, 1e21, 0.5, -0]);
+  });
+
+  it("JCS-04: parseIJson refuses unpaired surrogate escapes in values and names", () => {
+    for (const t of ['"\\ud800"', '"\\udfff"', '"\\ude00\\ud83d"', '{"\\udbff":1}']) expect(() => parseIJson(bytes(t)), t).toThrow(/surrogate/);
+    expect(parseIJson(bytes('"\\ud83d\\ude00"'))).toBe("😀");
+  });
+
+  it("JCS-03: escaped quotes and backslashes inside strings do not confuse the scan", () => {
+    expect(parseIJson(bytes('{"k\\"1":"v\\\\","n":"99999999999999999999"}'))).toEqual({ 'k"1': "v\\", n: "99999999999999999999" });
+  });
+});
