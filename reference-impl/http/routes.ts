@@ -1,0 +1,165 @@
+// HTTP edge of the reference instance (Paulina, Vendela, Naomi, Roshumba): the route table for every endpoint of
+// spec/routes/federation.tsp and spec/routes/control.tsp.
+import { SmcpError } from "../../protocol/errors.ts";
+import { makeKeyDocument } from "../../protocol/key-document.ts";
+import { formatPublicKey, type SigningKey } from "../../protocol/keys.ts";
+import type {
+  CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
+  RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
+} from "../../protocol/types.ts";
+import type { Naomi } from "../naomi/naomi.ts";
+import type { Discovery, Peer } from "../paulina/discovery.ts";
+import type { Vendela } from "../vendela/vendela.ts";
+import type { RequestContext, Route } from "./server.ts";
+
+export const PROTOCOL_VERSION = "1.0";
+export const SMCP_SERVICES = ["naomi", "paulina", "roshumba", "vendela"];
+
+/** What the routes need of Roshumba (reference-impl/roshumba/router.ts). */
+export interface CallRouter {
+  handleIncoming(origin: string, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult>;
+  callRemote(req: CallTool): Promise<RemoteCallResult>;
+  registryFor(origin: string): RegistryListing;
+}
+
+export interface RouteServices {
+  self: string;
+  endpoint: () => string;
+  key: SigningKey;
+  limits: Limits;
+  components: () => string[];
+  discovery: Discovery;
+  naomi: Naomi;
+  vendela: Vendela;
+  roshumba: () => CallRouter;
+  now: () => number;
+}
+
+const ok = (body: unknown, status = 200) => ({ status, body });
+
+export function buildRoutes(s: RouteServices): Route[] {
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s)];
+}
+
+function publicRoutes(s: RouteServices): Route[] {
+  return [
+    { method: "GET", path: "/.well-known/smcp/server", kind: "public", response: "ServerDiscovery", handler: () => ok(discoveryDocument(s)) },
+    { method: "GET", path: "/federation/v1/keys", kind: "public", response: "KeyDocument", handler: () => ok(makeKeyDocument(s.self, s.key, s.now())) },
+  ];
+}
+
+export function discoveryDocument(s: RouteServices): ServerDiscovery {
+  return {
+    server_name: s.self,
+    endpoint: s.endpoint(),
+    version: PROTOCOL_VERSION,
+    versions: [PROTOCOL_VERSION],
+    components: s.components(),
+    key_id: s.key.keyId,
+    public_key: formatPublicKey(s.key.publicKey),
+    limits: s.limits,
+  };
+}
+
+function origin(ctx: RequestContext): string {
+  return ctx.auth!.origin;
+}
+
+function federationRoutes(s: RouteServices): Route[] {
+  return [
+    { method: "GET", path: "/federation/v1/ping", kind: "federation", response: "Ping", handler: () => ok(s.vendela.ping()) },
+    {
+      method: "GET", path: "/federation/v1/registry", kind: "federation", response: "RegistryListing",
+      handler: (ctx) => ok(s.roshumba().registryFor(origin(ctx))),
+    },
+    {
+      method: "POST", path: "/federation/v1/invite", kind: "federation", body: "Invite", response: "InviteAnswer",
+      handler: (ctx) => ok(s.naomi.handleInvite(origin(ctx), ctx.body as Invite)),
+    },
+    {
+      method: "PUT", path: "/federation/v1/send/{txn_id}", kind: "federation", body: "Transaction", params: { txn_id: "IdempotencyKey" },
+      response: "TransactionResult",
+      handler: (ctx) => ok(s.naomi.handleTransaction(origin(ctx), ctx.originKey!, ctx.params.txn_id!, ctx.bodySha256, ctx.body as Transaction)),
+    },
+    {
+      method: "GET", path: "/federation/v1/channels/{channel}/events", kind: "federation", params: { channel: "ChannelId" },
+      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER, required: true }, limit: { min: 1, max: 1000 } }, response: "BackfillPage",
+      handler: (ctx) => ok(s.naomi.serveBackfill(origin(ctx), ctx.params.channel!, ctx.query.after!, ctx.query.limit ?? 100)),
+    },
+    {
+      method: "POST", path: "/federation/v1/call", kind: "federation", body: "RemoteCall", response: "RemoteCallResult",
+      handler: async (ctx) => ok(await s.roshumba().handleIncoming(origin(ctx), ctx.body as RemoteCall, ctx.bodySha256)),
+    },
+  ];
+}
+
+function peerInfo(s: RouteServices, p: Peer): PeerInfo {
+  return {
+    server_name: p.serverName, endpoint: p.endpoint, version: p.version, components: p.components, key_id: p.keyId,
+    public_key: p.publicKey, discovered_ts: p.discoveredTs, health: s.vendela.peerHealth(p.serverName),
+    outbound: s.naomi.outbound.info(p.serverName),
+  };
+}
+
+function controlRoutes(s: RouteServices): Route[] {
+  const channel = { channel: "ChannelId" };
+  return [
+    {
+      method: "GET", path: "/control/v1/instance", kind: "control", response: "InstanceInfo",
+      handler: () => ok({
+        server_name: s.self, endpoint: s.endpoint(), key_id: s.key.keyId, public_key: formatPublicKey(s.key.publicKey),
+        components: s.components(), version: PROTOCOL_VERSION,
+      } satisfies InstanceInfo),
+    },
+    { method: "GET", path: "/control/v1/peers", kind: "control", response: "PeerList", handler: () => ok({ peers: s.discovery.known().map((p) => peerInfo(s, p)) }) },
+    {
+      method: "POST", path: "/control/v1/peers", kind: "control", body: "DiscoverPeer", response: "PeerInfo",
+      handler: async (ctx) => {
+        const name = (ctx.body as DiscoverPeer).server_name;
+        if (name === s.self) throw new SmcpError("SMCP_INVALID", "an instance does not discover itself");
+        return ok(peerInfo(s, await s.discovery.discover(name, true)));
+      },
+    },
+    {
+      method: "PUT", path: "/control/v1/hosts/{server_name}", kind: "control", params: { server_name: "ServerName" }, body: "HostMapping",
+      handler: (ctx) => {
+        s.discovery.putHost(ctx.params.server_name!, (ctx.body as HostMapping).base_url);
+        return { status: 204 };
+      },
+    },
+    { method: "GET", path: "/control/v1/channels", kind: "control", response: "ChannelList", handler: () => ok({ channels: s.naomi.list() }) },
+    {
+      method: "POST", path: "/control/v1/channels", kind: "control", body: "CreateChannel", response: "ChannelInfo",
+      handler: (ctx) => ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201),
+    },
+    {
+      method: "GET", path: "/control/v1/channels/{channel}", kind: "control", params: channel, response: "ChannelInfo",
+      handler: (ctx) => ok(s.naomi.get(ctx.params.channel!)),
+    },
+    {
+      method: "POST", path: "/control/v1/channels/{channel}/invites", kind: "control", params: channel, body: "InviteServer", response: "InviteOutcome",
+      handler: async (ctx) => ok(await s.naomi.invite(ctx.params.channel!, (ctx.body as { server: string }).server)),
+    },
+    {
+      method: "DELETE", path: "/control/v1/channels/{channel}/members/{server}", kind: "control",
+      params: { ...channel, server: "ServerName" }, response: "ChannelInfo",
+      handler: (ctx) => ok(s.naomi.removeMember(ctx.params.channel!, ctx.params.server!)),
+    },
+    {
+      method: "POST", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, body: "PublishEvent", response: "PublishResult",
+      handler: async (ctx) => {
+        const body = ctx.body as PublishEvent;
+        return ok(await s.naomi.publish(ctx.params.channel!, body.type, body.data));
+      },
+    },
+    {
+      method: "GET", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, response: "EventList",
+      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER }, limit: { min: 1, max: 1000 }, wait_ms: { min: 0, max: 30_000 } },
+      handler: async (ctx) => ok(await s.naomi.read(ctx.params.channel!, ctx.query.after ?? 0, ctx.query.limit ?? 100, ctx.query.wait_ms ?? 0, ctx.signal)),
+    },
+    {
+      method: "POST", path: "/control/v1/calls", kind: "control", body: "CallTool", response: "RemoteCallResult",
+      handler: async (ctx) => ok(await s.roshumba().callRemote(ctx.body as CallTool)),
+    },
+  ];
+}

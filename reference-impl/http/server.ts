@@ -1,0 +1,296 @@
+// HTTP edge of the reference instance (all SMCP components): routing, body limits, request authentication,
+// rate limiting, schema validation of requests and responses, one log line per request (spec §5, §12, §13).
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { timingSafeEqual } from "node:crypto";
+import type { Logger } from "pino";
+import { SmcpError } from "../../protocol/errors.ts";
+import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
+import { assertBodyOrigin, authenticateRequest, type AuthContext } from "../../protocol/request-auth.ts";
+import { validate } from "../../protocol/schemas.ts";
+import { AUTH_HEADER, sha256Base64Url, type RequestAuth } from "../../protocol/signing.ts";
+import type { VerifyKey } from "../../protocol/keys.ts";
+import { RateLimiter } from "./rate-limit.ts";
+
+export type RouteKind = "public" | "federation" | "control";
+
+/** Bounds of an integer query parameter. */
+export interface IntParam {
+  min: number;
+  max: number;
+  required?: boolean;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  params: Record<string, string>;
+  query: Record<string, number | undefined>;
+  body: unknown;
+  /** Exact body bytes and their SHA-256 (base64url), as signed. */
+  raw: Buffer;
+  bodySha256: string;
+  /** Federation routes: the authenticated signer and its key. */
+  auth?: RequestAuth;
+  originKey?: VerifyKey;
+  /** Aborted when the client goes away (long polls stop waiting). */
+  signal: AbortSignal;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Route {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  /** Path template, e.g. `/control/v1/channels/{channel}`; parameters are single path segments. */
+  path: string;
+  kind: RouteKind;
+  /** Schema of the request body; routes without one take no body. */
+  body?: string;
+  /** Schema of each path parameter. */
+  params?: Record<string, string>;
+  query?: Record<string, IntParam>;
+  /** Schema of the 2xx answer, checked when response validation is on. */
+  response?: string;
+  handler: (ctx: RequestContext) => Promise<Reply> | Reply;
+}
+
+interface CompiledRoute extends Route {
+  regex: RegExp;
+  names: string[];
+}
+
+export interface HttpServerOptions {
+  routes: Route[];
+  logger: Logger;
+  maxBodyBytes: number;
+  rate: { perSecond: number; burst: number };
+  /** Authentication context for federation routes (spec §5.6). */
+  auth: Omit<AuthContext, "lookupKey"> & { lookupKey: AuthContext["lookupKey"] };
+  controlToken: string;
+  /** Check every answer against its schema (tests and development). */
+  validateResponses: boolean;
+  tls?: { cert: Buffer; key: Buffer };
+  now?: () => number;
+}
+
+export class HttpServer {
+  readonly server: Server;
+  private readonly routes: CompiledRoute[];
+  private readonly limiter: RateLimiter;
+  private readonly controlToken: Buffer;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.routes = opts.routes.map(compileRoute);
+    this.limiter = new RateLimiter(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
+    this.controlToken = Buffer.from(opts.controlToken);
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(handler);
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => resolve(this.server.address() as AddressInfo));
+    });
+  }
+
+  /** Stops accepting connections and waits for in-flight requests; idle keep-alive sockets are closed. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 2_000).unref();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const target = req.url ?? "/";
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
+    let origin: string | undefined;
+    let status = 500;
+    try {
+      const { route, params } = this.match(req.method ?? "GET", path);
+      const ctx = await this.prepare(route, params, req, target, q < 0 ? "" : target.slice(q + 1), closeSignal(res));
+      origin = ctx.auth?.origin;
+      const reply = await route.handler(ctx);
+      this.checkResponse(route, reply);
+      status = reply.status;
+      sendJson(res, reply.status, reply.body, reply.headers);
+    } catch (err) {
+      if (!(err instanceof SmcpError)) this.opts.logger.error({ err, path }, "handler failed");
+      const allow = (err as { allow?: string[] }).allow;
+      if (allow && !res.headersSent) res.setHeader("allow", allow.join(", "));
+      status = sendError(res, err).status;
+      if (!req.complete) req.resume();
+    } finally {
+      const duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
+      this.opts.logger.info({ origin, method: req.method, path, status, duration_ms }, "request");
+    }
+  }
+
+  private match(method: string, path: string): { route: CompiledRoute; params: Record<string, string> } {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const m = route.regex.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => (params[name] = decodeSegment(m[i + 1]!)));
+      return { route, params };
+    }
+    if (pathMatched) {
+      const allow = this.routes.filter((r) => r.regex.test(path)).map((r) => r.method);
+      throw Object.assign(new SmcpError("SMCP_METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`), { allow });
+    }
+    throw new SmcpError("SMCP_NOT_FOUND", `no endpoint at ${path}`);
+  }
+
+  /** Runs the edge checks in the spec's order and builds the handler's context. */
+  private async prepare(
+    route: CompiledRoute,
+    params: Record<string, string>,
+    req: IncomingMessage,
+    uri: string,
+    rawQuery: string,
+    signal: () => AbortSignal,
+  ): Promise<RequestContext> {
+    if (route.kind === "control") this.checkControlAccess(req);
+    const raw = await readBody(req, this.opts.maxBodyBytes);
+    const ctx: RequestContext = {
+      req, params, query: {}, body: undefined, raw, bodySha256: "",
+      get signal() {
+        return signal();
+      },
+    };
+    if (route.kind === "federation") await this.authenticate(ctx, uri);
+    if (route.body !== undefined) {
+      const coding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+      if (coding !== "identity") throw new SmcpError("SMCP_UNSUPPORTED_MEDIA_TYPE", `Content-Encoding ${coding} is not accepted`);
+      ctx.body = parseJsonBody(req, raw);
+    }
+    else if (raw.length > 0) throw new SmcpError("SMCP_INVALID", `${route.method} ${route.path} takes no body`);
+    if (ctx.auth) {
+      assertBodyOrigin(ctx.auth, ctx.body);
+      this.limiter.take(ctx.auth.origin);
+    }
+    checkParams(route, params);
+    ctx.query = parseQuery(route, rawQuery);
+    if (route.body !== undefined) assertValid(route.body, ctx.body);
+    return ctx;
+  }
+
+  private async authenticate(ctx: RequestContext, uri: string): Promise<void> {
+    const base = this.opts.auth;
+    const auth = await authenticateRequest(
+      { ...base, lookupKey: async (o, k) => (ctx.originKey = (await base.lookupKey(o, k)) ?? undefined) ?? null },
+      single(ctx.req.headers[AUTH_HEADER]),
+      { method: ctx.req.method ?? "GET", uri, body: ctx.raw },
+    );
+    ctx.auth = auth;
+    ctx.bodySha256 = sha256Base64Url(ctx.raw);
+  }
+
+  /** Control API: loopback callers with the bearer token only (spec §12). */
+  private checkControlAccess(req: IncomingMessage): void {
+    const remote = req.socket.remoteAddress ?? "";
+    if (!isLoopbackAddress(remote)) throw new SmcpError("SMCP_FORBIDDEN", "the control API answers loopback callers only");
+    const header = req.headers.authorization ?? "";
+    const token = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+    if (token.length !== this.controlToken.length || !timingSafeEqual(token, this.controlToken)) {
+      throw new SmcpError("SMCP_UNAUTHORIZED", "missing or wrong control token");
+    }
+  }
+
+  private checkResponse(route: CompiledRoute, reply: Reply): void {
+    if (!this.opts.validateResponses || !route.response || reply.status >= 300 || reply.status === 204) return;
+    const issues = validate(route.response, reply.body);
+    if (issues.length > 0) {
+      this.opts.logger.error({ route: route.path, issues }, "response does not match its schema");
+      throw new Error(`response of ${route.method} ${route.path} does not match ${route.response}: ${JSON.stringify(issues)}`);
+    }
+  }
+}
+
+/** An AbortSignal that fires when the client goes away; made only when a handler asks (most never do). */
+function closeSignal(res: ServerResponse): () => AbortSignal {
+  let controller: AbortController | undefined;
+  return () => {
+    if (!controller) {
+      const c = (controller = new AbortController());
+      if (res.closed) c.abort();
+      else res.once("close", () => c.abort());
+    }
+    return controller.signal;
+  };
+}
+
+function compileRoute(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return "([^/]+)";
+  });
+  return { ...route, regex: new RegExp(`^${source}$`), names };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new SmcpError("SMCP_INVALID", `path segment ${segment} is not valid percent-encoding`);
+  }
+}
+
+function checkParams(route: Route, params: Record<string, string>): void {
+  for (const [name, schema] of Object.entries(route.params ?? {})) {
+    const issues = validate(schema, params[name]);
+    if (issues.length > 0) {
+      throw new SmcpError("SMCP_INVALID", `path parameter ${name} is not a valid ${schema}`, {
+        details: issues.map((i) => ({ path: `/${name}`, message: i.message })),
+      });
+    }
+  }
+}
+
+function parseQuery(route: Route, rawQuery: string): Record<string, number | undefined> {
+  const spec = route.query ?? {};
+  const given = new URLSearchParams(rawQuery);
+  const out: Record<string, number | undefined> = {};
+  for (const [name, bounds] of Object.entries(spec)) {
+    const text = given.get(name);
+    if (text === null) {
+      if (bounds.required) throw invalid(name, "is required");
+      continue;
+    }
+    const n = /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < bounds.min || n > bounds.max) throw invalid(name, `must be an integer in [${bounds.min}, ${bounds.max}]`);
+    out[name] = n;
+  }
+  return out;
+}
+
+function invalid(name: string, message: string): SmcpError {
+  return new SmcpError("SMCP_INVALID", `query parameter ${name} ${message}`, { details: [{ path: `/${name}`, message }] });
+}
+
+export function assertValid(schema: string, value: unknown): void {
+  const issues = validate(schema, value);
+  if (issues.length > 0) throw new SmcpError("SMCP_INVALID", `body is not a valid ${schema}`, { details: issues });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return a === "::1" || /^127\./.test(a);
+}

@@ -1,0 +1,194 @@
+// The reference SMCP instance: composes storage, the HTTP edge, Paulina, Vendela, Naomi, the component host and Roshumba.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { pino, type Logger } from "pino";
+import type { Dispatcher } from "undici";
+import { createDispatcher } from "../protocol/http-client.ts";
+import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/keys.ts";
+import { ReplayCache } from "../protocol/request-auth.ts";
+import type { Limits } from "../protocol/types.ts";
+import { ComponentHost } from "./components/host.ts";
+import { DEFAULTS, type InstanceConfig } from "./config.ts";
+import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
+import { HttpServer } from "./http/server.ts";
+import { Naomi } from "./naomi/naomi.ts";
+import { Discovery } from "./paulina/discovery.ts";
+import { PaulinaSender } from "./paulina/sender.ts";
+import { Roshumba } from "./roshumba/router.ts";
+import { openDatabase, Store } from "./storage/db.ts";
+import { Vendela } from "./vendela/vendela.ts";
+
+export type { InstanceConfig } from "./config.ts";
+
+export interface Instance {
+  serverName: string;
+  /** Base URL of the federation and control API. */
+  url: string;
+  controlToken: string;
+  controlTokenFile: string;
+  keyId: string;
+  store: Store;
+  discovery: Discovery;
+  naomi: Naomi;
+  vendela: Vendela;
+  roshumba: Roshumba;
+  components: ComponentHost;
+  logger: Logger;
+  /** Stops accepting, finishes in-flight requests, stops components and closes the database. */
+  close(): Promise<void>;
+}
+
+const SEED_KEY = "ed25519_seed";
+
+export async function startInstance(config: InstanceConfig): Promise<Instance> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logger = makeLogger(config);
+  const now = Date.now;
+  const dbFile = join(dataDir, "smcp.sqlite");
+  const store = new Store(openDatabase(dbFile));
+  chmodSync(dbFile, 0o600); // it holds the instance's private key seed
+  const key = loadKey(store);
+  const tokenFile = join(dataDir, "control-token");
+  const controlToken = loadControlToken(tokenFile, config.controlToken);
+  const dispatcher = createDispatcher(config.caFile ? { ca: readFileSync(config.caFile) } : {});
+  const limits = limitsOf(config);
+  const self = config.serverName;
+  const discovery = new Discovery({ self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now });
+  const sender = new PaulinaSender(self, key, discovery, dispatcher);
+  let components: ComponentHost | undefined;
+  try {
+    components = await ComponentHost.start({
+      dataDir: join(dataDir, "components"), components: config.components ?? [], logger: logger.child({ svc: "components" }),
+      includeVikunja: config.includeVikunja ?? true,
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const host = components;
+  const naomi = new Naomi({
+    self, key, store, sender, logger: logger.child({ svc: "naomi" }), now,
+    hubKey: async (hub) => (await discovery.discover(hub).catch(() => undefined))?.key ?? null,
+    maxTxnItems: limits.max_txn_items, maxEventDataBytes: limits.max_event_data_bytes,
+    queueBound: config.queueBound ?? DEFAULTS.queueBound, inviteAllowList: config.inviteAllowList,
+    gapDelayMs: config.gapDelayMs ?? DEFAULTS.gapDelayMs,
+    idleBackfillMs: config.idleBackfillMs ?? DEFAULTS.idleBackfillMs, backoffBaseMs: config.backoffBaseMs ?? DEFAULTS.backoffBaseMs,
+    backoffMaxMs: config.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
+  });
+  const vendela = new Vendela({
+    self, sender, components: () => host.health(), peers: () => discovery.known().map((p) => p.serverName),
+    onPeerUp: (server) => naomi.outbound.peerAlive(server), logger: logger.child({ svc: "vendela" }),
+    intervalMs: config.pingIntervalMs ?? DEFAULTS.pingIntervalMs, now,
+  });
+  const callAllow = new Set(config.callAllowList ?? []);
+  const roshumba = new Roshumba({
+    self, db: store.db, components: host, federation: sender, now, logger: logger.child({ svc: "roshumba" }),
+    mayCall: (origin) => mayCall(origin, naomi, callAllow),
+  });
+  let endpoint = config.publicUrl ?? "";
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
+  const http = new HttpServer({
+    routes: buildRoutes({
+      self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba,
+      components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
+    }),
+    logger: logger.child({ svc: "http" }),
+    maxBodyBytes: limits.max_body_bytes,
+    rate: { perSecond: limits.rate_per_second, burst: limits.rate_burst },
+    auth: {
+      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(), notBefore: now() - 1000,
+      lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
+    },
+    controlToken,
+    validateResponses: config.validateResponses ?? process.env.NODE_ENV !== "production",
+    tls,
+    now,
+  });
+  let address;
+  try {
+    address = await http.listen(config.listenHost ?? DEFAULTS.listenHost, config.listenPort ?? DEFAULTS.listenPort);
+  } catch (err) {
+    await shutdown([], host, dispatcher, store);
+    throw err;
+  }
+  const url = `${tls ? "https" : "http"}://${urlHost(address.address)}:${address.port}`;
+  if (!endpoint) endpoint = url;
+  naomi.start();
+  vendela.start();
+  logger.info({ server_name: self, url, key_id: key.keyId }, "instance listening");
+  let closing: Promise<void> | undefined;
+  return {
+    serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
+    components: host, logger,
+    close: () => (closing ??= (async () => {
+      vendela.close();
+      naomi.close();
+      await http.close();
+      await shutdown([], host, dispatcher, store);
+      logger.flush?.();
+    })()),
+  };
+}
+
+/** Call policy (spec §10.4): the origin shares at least one channel with us (both joined), or is allow-listed. */
+export function mayCall(origin: string, naomi: Naomi, allow: Set<string>): boolean {
+  return allow.has(origin) || naomi.sharesChannel(origin);
+}
+
+async function shutdown(_: unknown[], host: ComponentHost, dispatcher: Dispatcher, store: Store): Promise<void> {
+  await host.close().catch(() => undefined);
+  await dispatcher.close().catch(() => undefined);
+  store.close();
+}
+
+function limitsOf(config: InstanceConfig): Limits {
+  return {
+    max_body_bytes: config.limits?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    max_txn_items: config.limits?.maxTxnItems ?? DEFAULTS.maxTxnItems,
+    max_event_data_bytes: config.limits?.maxEventDataBytes ?? DEFAULTS.maxEventDataBytes,
+    rate_per_second: config.rateLimit?.perSecond ?? DEFAULTS.ratePerSecond,
+    rate_burst: config.rateLimit?.burst ?? DEFAULTS.rateBurst,
+    max_clock_skew_ms: config.limits?.maxClockSkewMs ?? DEFAULTS.maxClockSkewMs,
+  };
+}
+
+/** The instance's Ed25519 seed: created once at first start and kept in the database (spec §4). */
+function loadKey(store: Store): SigningKey {
+  let seed = store.metaGet(SEED_KEY);
+  if (!Buffer.isBuffer(seed) || seed.length !== 32) {
+    seed = generateSeed();
+    store.metaPut(SEED_KEY, seed);
+  }
+  return signingKeyFromSeed(seed);
+}
+
+/** The control token: given, or stored in `<data>/control-token` (mode 0600), or generated there. */
+function loadControlToken(file: string, given: string | undefined): string {
+  if (given) {
+    writeFileSync(file, given + "\n", { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return given;
+  }
+  if (existsSync(file)) {
+    const text = readFileSync(file, "utf8").trim();
+    if (text) return text;
+  }
+  const token = randomBytes(32).toString("base64url");
+  writeFileSync(file, token + "\n", { mode: 0o600 });
+  return token;
+}
+
+function makeLogger(config: InstanceConfig): Logger {
+  const level = config.logLevel ?? "info";
+  const dest = config.logDestination && config.logDestination !== "stderr"
+    ? pino.destination({ dest: config.logDestination, mkdir: true, sync: false })
+    : pino.destination({ dest: 2, sync: false });
+  return pino({ level, base: { server: config.serverName } }, dest);
+}
+
+function urlHost(address: string): string {
+  if (address === "0.0.0.0" || address === "::") return "127.0.0.1";
+  return address.includes(":") ? `[${address}]` : address;
+}

@@ -1,0 +1,280 @@
+// Unit tests of Naomi (event bus): hub sequencing, the outbound queue, transaction idempotency and participant gap
+// handling, against an in-memory store and a scripted peer (spec §7, §8, §9).
+import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { SmcpError } from "../../protocol/errors.ts";
+import { finaliseEvent, headVerifies, signHead } from "../../protocol/events.ts";
+import type { HttpAnswer } from "../../protocol/http-client.ts";
+import { generateSeed, signingKeyFromSeed, verifyKeyOf, type SigningKey } from "../../protocol/keys.ts";
+import { validate } from "../../protocol/schemas.ts";
+import type { BackfillPage, Event, Transaction, TransactionResult } from "../../protocol/types.ts";
+import type { FederationSender } from "../federation-sender.ts";
+import { openDatabase, Store } from "../storage/db.ts";
+import { until } from "../testing.ts";
+import { Naomi, type NaomiOptions } from "./naomi.ts";
+
+const logger = pino({ level: "silent" });
+
+interface Sent {
+  destination: string;
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+/** A peer whose answers the test scripts; records every request and the peak concurrency per destination. */
+class ScriptedPeer implements FederationSender {
+  sent: Sent[] = [];
+  inflight = 0;
+  maxInflight = 0;
+  answer: (s: Sent) => HttpAnswer | Promise<HttpAnswer> = () => json(200, { processed: [], rejected: [], sequenced: [] });
+
+  async request(destination: string, method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<HttpAnswer> {
+    const s = { destination, method, path, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
+    this.sent.push(s);
+    this.inflight++;
+    this.maxInflight = Math.max(this.maxInflight, this.inflight);
+    try {
+      await Promise.resolve();
+      return await this.answer(s);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  transactions(): Transaction[] {
+    return this.sent.filter((s) => s.method === "PUT").map((s) => s.body as Transaction);
+  }
+}
+
+/** The generated type of `data` is too narrow (Record<string, never>); any JSON object is valid on the wire. */
+function asData(value: object): Event["data"] {
+  return value as unknown as Event["data"];
+}
+
+function json(status: number, body: unknown): HttpAnswer {
+  return { status, headers: {}, body, raw: Buffer.from(JSON.stringify(body)) };
+}
+
+function naomi(self: string, peer: ScriptedPeer, extra: Partial<NaomiOptions> = {}): { naomi: Naomi; store: Store; key: SigningKey } {
+  const store = new Store(openDatabase(":memory:"));
+  const key = signingKeyFromSeed(generateSeed());
+  const n = new Naomi({
+    self, key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536, queueBound: 10_000,
+    gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, ...extra,
+  });
+  return { naomi: n, store, key };
+}
+
+/** A hub's chain of events, finalised with its key. */
+function chain(hub: SigningKey, channel: string, count: number): Event[] {
+  const events: Event[] = [];
+  for (let seq = 1; seq <= count; seq++) {
+    events.push(finaliseEvent(hub, {
+      channel, seq, prev_event: seq === 1 ? null : events[seq - 2]!.event_id, type: seq === 1 ? "smcp:channel.create" : "chat:message",
+      sender: "alice.example", origin_ts: 1000 + seq, hub_ts: 2000 + seq, data: asData(seq === 1 ? { creator: "alice.example" } : { n: seq }),
+    }));
+  }
+  return events;
+}
+
+describe("hub sequencing", () => {
+  it("SEQ: seq 1 is smcp:channel.create, then +1 with prev_event chaining, each verifiable (spec §7.2)", async () => {
+    const peer = new ScriptedPeer();
+    const { naomi: hub, store, key } = naomi("alice.example", peer);
+    const info = hub.createChannel("general");
+    expect(info).toMatchObject({ channel: "!general:alice.example", local_seq: 1, members: ["alice.example"] });
+    await hub.publish(info.channel, "chat:message", { a: 1 });
+    await hub.publish(info.channel, "chat:message", { a: 2 });
+    const events = store.events(info.channel, 0, 100, 100);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(events[0]!.type).toBe("smcp:channel.create");
+    expect(events[0]!.prev_event).toBeNull();
+    expect(events[2]!.prev_event).toBe(events[1]!.event_id);
+    events.forEach((e) => expect(validate("Event", e)).toEqual([]));
+    expect(peer.sent).toHaveLength(0); // nobody else is a member yet
+    hub.close();
+    expect(headVerifies(verifyKeyOf(key), signHead(key, { channel: info.channel, seq: 3, event_id: events[2]!.event_id, hub_ts: 1 }))).toBe(true);
+  });
+
+  it("SEQ: a submission is sequenced at most once per (sender, submission_id), fanned out to the sender too (spec §8.4)", async () => {
+    const peer = new ScriptedPeer();
+    const { naomi: hub } = naomi("alice.example", peer);
+    const channel = hub.createChannel("general").channel;
+    peer.answer = () => json(200, { channel, accepted: true, events_since: null });
+    await hub.invite(channel, "bob.example");
+    peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
+    const bobKey = verifyKeyOf(signingKeyFromSeed(generateSeed()));
+    const sub = { submission_id: "s-1", channel, type: "chat:message", sender: "bob.example", origin_ts: 1, data: {} as Event["data"] };
+    const txn: Transaction = { origin: "bob.example", origin_ts: 1, submissions: [sub, sub] };
+    const first = hub.handleTransaction("bob.example", bobKey, "t1", "sha-1", txn);
+    expect(first.sequenced).toHaveLength(2);
+    expect(first.sequenced[0]).toEqual(first.sequenced[1]);
+    expect(first.sequenced[0]!.seq).toBe(3);
+    const again = hub.handleTransaction("bob.example", bobKey, "t2", "sha-2", { origin: "bob.example", origin_ts: 2, submissions: [sub] });
+    expect(again.sequenced).toEqual([first.sequenced[0]]);
+    expect(hub.get(channel).local_seq).toBe(3);
+    await until("the event to reach bob", () => peer.transactions().flatMap((t) => t.events ?? []).some((e) => e.seq === 3));
+    hub.close();
+  });
+
+  it("SEQ: participants may not use the smcp: namespace; non-members are refused (spec §7.1, §9)", () => {
+    const peer = new ScriptedPeer();
+    const { naomi: hub } = naomi("alice.example", peer);
+    const channel = hub.createChannel("general").channel;
+    const key = verifyKeyOf(signingKeyFromSeed(generateSeed()));
+    const r = hub.handleTransaction("mallory.example", key, "t", "h", {
+      origin: "mallory.example", origin_ts: 1,
+      submissions: [{ submission_id: "x", channel, type: "chat:message", sender: "mallory.example", origin_ts: 1, data: {} }],
+    });
+    expect(r.rejected).toEqual([expect.objectContaining({ id: "x", errcode: "SMCP_NOT_MEMBER" })]);
+    hub.close();
+  });
+});
+
+describe("transaction idempotency", () => {
+  it("TXN: same (origin, txn_id) and body hash returns the stored result; another hash is SMCP_CONFLICT (spec §8)", () => {
+    const peer = new ScriptedPeer();
+    const { naomi: n } = naomi("bob.example", peer);
+    const key = verifyKeyOf(signingKeyFromSeed(generateSeed()));
+    const txn: Transaction = { origin: "alice.example", origin_ts: 1 };
+    const a = n.handleTransaction("alice.example", key, "t1", "hash-a", txn);
+    expect(n.handleTransaction("alice.example", key, "t1", "hash-a", txn)).toEqual(a);
+    expect(() => n.handleTransaction("alice.example", key, "t1", "hash-b", txn)).toThrow(SmcpError);
+    try {
+      n.handleTransaction("alice.example", key, "t1", "hash-b", txn);
+    } catch (err) {
+      expect((err as SmcpError).errcode).toBe("SMCP_CONFLICT");
+    }
+    // The same txn_id from another origin is a different transaction.
+    expect(n.handleTransaction("carol.example", key, "t1", "hash-b", { origin: "carol.example", origin_ts: 1 })).toEqual(a);
+    n.close();
+  });
+
+  it("TXN: more than max_txn_items items is SMCP_INVALID (spec §8)", () => {
+    const { naomi: n } = naomi("bob.example", new ScriptedPeer(), { maxTxnItems: 2 });
+    const key = verifyKeyOf(signingKeyFromSeed(generateSeed()));
+    const sub = { submission_id: "s", channel: "!c:bob.example", type: "a:b", sender: "alice.example", origin_ts: 1, data: {} };
+    expect(() => n.handleTransaction("alice.example", key, "t", "h", { origin: "alice.example", origin_ts: 1, submissions: [sub, sub, sub] })).toThrow(
+      /max_txn_items/,
+    );
+    n.close();
+  });
+});
+
+describe("participant gap handling", () => {
+  function participant(peer: ScriptedPeer, hubKey: SigningKey) {
+    const p = naomi("bob.example", peer, { hubKey: async () => verifyKeyOf(hubKey) });
+    const channel = "!general:alice.example";
+    p.naomi.handleInvite("alice.example", { origin: "alice.example", channel, inviter: "alice.example", invitee: "bob.example", origin_ts: 1 });
+    return { ...p, channel };
+  }
+
+  it("GAP: events ahead of a gap are stored, local_seq stays contiguous, the gap is backfilled from the hub (spec §7.5, §9.4)", async () => {
+    const hubKey = signingKeyFromSeed(generateSeed());
+    const peer = new ScriptedPeer();
+    const { naomi: bob, channel } = participant(peer, hubKey);
+    const events = chain(hubKey, channel, 4);
+    const head = signHead(hubKey, { channel, seq: 4, event_id: events[3]!.event_id, hub_ts: 5000 });
+    peer.answer = (s) => {
+      const after = Number(new URL(s.path, "http://x").searchParams.get("after"));
+      const page: BackfillPage = { channel, events: events.filter((e) => e.seq > after), head };
+      return json(200, page);
+    };
+    const r = bob.handleTransaction("alice.example", verifyKeyOf(hubKey), "t1", "h1", {
+      origin: "alice.example", origin_ts: 1, events: [events[0]!, events[2]!],
+    });
+    expect(r.processed).toEqual([events[0]!.event_id, events[2]!.event_id]);
+    expect(bob.get(channel)).toMatchObject({ local_seq: 1, known_seq: 3 });
+    const early = await bob.read(channel, 0, 100, 0);
+    expect(early.events.map((e) => e.seq)).toEqual([1]); // never past the gap
+    await until("the gap to be filled", () => bob.get(channel).local_seq === 4);
+    expect(bob.get(channel)).toMatchObject({ local_seq: 4, known_seq: 4, members: ["alice.example"] });
+    expect(peer.sent[0]!.path).toBe(`/federation/v1/channels/${encodeURIComponent(channel)}/events?after=1&limit=1000`);
+    bob.close();
+  });
+
+  it("GAP: same seq with another event_id is SMCP_EQUIVOCATION and the first is kept; a forged event is SMCP_BAD_EVENT (spec §7.5)", () => {
+    const hubKey = signingKeyFromSeed(generateSeed());
+    const { naomi: bob, store, channel } = participant(new ScriptedPeer(), hubKey);
+    const events = chain(hubKey, channel, 2);
+    const key = verifyKeyOf(hubKey);
+    bob.handleTransaction("alice.example", key, "t1", "h1", { origin: "alice.example", origin_ts: 1, events });
+    const fork = finaliseEvent(hubKey, { ...events[1]!, data: asData({ n: 999 }) });
+    const forged = { ...events[1]!, seq: 3, prev_event: events[1]!.event_id };
+    const r: TransactionResult = bob.handleTransaction("alice.example", key, "t2", "h2", { origin: "alice.example", origin_ts: 2, events: [fork, forged] });
+    expect(r.rejected.map((x) => x.errcode)).toEqual(["SMCP_EQUIVOCATION", "SMCP_BAD_EVENT"]);
+    expect(store.event(channel, 2)!.event_id).toBe(events[1]!.event_id);
+    bob.close();
+  });
+
+  it("GAP: events from a server that is not the hub are SMCP_NOT_HUB (spec §7.5)", () => {
+    const hubKey = signingKeyFromSeed(generateSeed());
+    const { naomi: bob, channel } = participant(new ScriptedPeer(), hubKey);
+    const events = chain(hubKey, channel, 1);
+    const r = bob.handleTransaction("mallory.example", verifyKeyOf(hubKey), "t", "h", { origin: "mallory.example", origin_ts: 1, events });
+    expect(r.rejected[0]!.errcode).toBe("SMCP_NOT_HUB");
+    bob.close();
+  });
+});
+
+describe("outbound queue", () => {
+  async function hubWithMember(peer: ScriptedPeer, extra: Partial<NaomiOptions> = {}) {
+    const { naomi: hub, store } = naomi("alice.example", peer, extra);
+    const channel = hub.createChannel("general").channel;
+    const ok = peer.answer;
+    peer.answer = (s) => (s.path === "/federation/v1/invite" ? json(200, { channel, accepted: true, events_since: null }) : ok(s));
+    await hub.invite(channel, "bob.example");
+    return { hub, store, channel };
+  }
+
+  it("QUEUE: one transaction in flight per destination, batches of at most max_txn_items, with signed heads (spec §8, §9.3)", async () => {
+    const peer = new ScriptedPeer();
+    const ok = () => json(200, { processed: [], rejected: [], sequenced: [] });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    peer.answer = async () => {
+      if (!held) (held = true), await gate; // hold the first transaction while events pile up
+      return ok();
+    };
+    const { hub, channel } = await hubWithMember(peer, { maxTxnItems: 10 });
+    for (let i = 0; i < 35; i++) await hub.publish(channel, "chat:message", { i });
+    expect(hub.outbound.info("bob.example").state).toBe("sending");
+    release();
+    await until("seq 2..37 delivered", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 36);
+    const txns = peer.transactions();
+    expect(peer.maxInflight).toBe(1);
+    expect(Math.max(...txns.map((t) => t.events?.length ?? 0))).toBeLessThanOrEqual(10);
+    expect(txns.flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual(Array.from({ length: 37 }, (_, i) => i + 1).slice(1));
+    expect(txns.every((t) => t.heads?.[0]?.channel === channel)).toBe(true);
+    hub.close();
+  });
+
+  it("QUEUE: failures back off and retry until delivered; state shows backoff (spec §8)", async () => {
+    const peer = new ScriptedPeer();
+    const { hub, channel } = await hubWithMember(peer);
+    let failuresLeft = 3;
+    peer.answer = () => (failuresLeft-- > 0 ? json(503, { errcode: "SMCP_INTERNAL", error: "down" }) : json(200, { processed: [], rejected: [], sequenced: [] }));
+    await hub.publish(channel, "chat:message", {});
+    await until("a back-off state", () => hub.outbound.info("bob.example").state === "backoff" || failuresLeft < 0);
+    await until("delivery", () => hub.outbound.info("bob.example").pending === 0 && failuresLeft < 0);
+    expect(hub.outbound.info("bob.example")).toMatchObject({ state: "idle", failures: 0, pending: 0 });
+    hub.close();
+  });
+
+  it("QUEUE: over the bound the destination is suspended and recovers with a heads-only transaction (spec §9.2)", async () => {
+    const peer = new ScriptedPeer();
+    const { hub, channel, store } = await hubWithMember(peer, { queueBound: 3 });
+    peer.answer = () => json(503, { errcode: "SMCP_INTERNAL", error: "down" });
+    for (let i = 0; i < 6; i++) await hub.publish(channel, "chat:message", { i });
+    expect(hub.outbound.info("bob.example").state).toBe("suspended");
+    expect(store.outboundCount("bob.example")).toBe(0);
+    peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
+    hub.outbound.peerAlive("bob.example");
+    await until("recovery", () => hub.outbound.info("bob.example").state === "idle");
+    const last = peer.transactions().at(-1)!;
+    expect(last.heads?.[0]).toMatchObject({ channel, seq: 8 });
+    hub.close();
+  });
+});

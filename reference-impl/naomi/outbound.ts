@@ -1,0 +1,268 @@
+// Naomi (event bus): the durable, bounded outbound queue per destination — one transaction in flight, batched,
+// retried with the same bytes and exponential back-off; participants' submissions ride the same queue (spec §8, §9.2).
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { SmcpError } from "../../protocol/errors.ts";
+import { errorFromAnswer } from "../../protocol/http-client.ts";
+import { validate } from "../../protocol/schemas.ts";
+import type { ChannelHead, OutboundQueue, SequencedSubmission, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
+import type { FederationSender } from "../federation-sender.ts";
+import type { Store } from "../storage/db.ts";
+
+export interface OutboundOptions {
+  self: string;
+  store: Store;
+  sender: FederationSender;
+  logger: Logger;
+  /** Fresh signed heads of the channels this instance hubs and `destination` belongs to (spec §9.3). */
+  headsFor: (destination: string) => ChannelHead[];
+  maxTxnItems: number;
+  /** Pending events per destination above which it is suspended (spec §9.2). */
+  queueBound: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  now?: () => number;
+}
+
+/** A publisher waiting for the first attempt to deliver its submission (spec §12.3 CTRL-20). */
+interface Waiter {
+  resolve: (s: SequencedSubmission) => void;
+  reject: (e: SmcpError) => void;
+}
+
+/** The transaction being delivered: retried with identical bytes under the same txn_id (spec §8.4 TXN-21). */
+interface Attempt {
+  txnId: string;
+  txn: Transaction;
+  lastRowId: number;
+  rowCount: number;
+  submissionIds: string[];
+  wasSuspended: boolean;
+}
+
+interface DestinationState {
+  inflight: boolean;
+  failures: number;
+  nextAttemptTs: number;
+  timer?: NodeJS.Timeout;
+  /** Counts kept in step with the tables, so that the hot path does not count rows. */
+  pendingEvents: number;
+  pendingSubmissions: number;
+  /** Send a heads-only transaction even with nothing queued (a suspended destination). */
+  headsDue: boolean;
+  current?: Attempt;
+  lastError?: string;
+}
+
+export class OutboundQueues {
+  private readonly states = new Map<string, DestinationState>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly now: () => number;
+  private readonly txnPrefix = randomBytes(9).toString("base64url");
+  private txnCounter = 0;
+  private closed = false;
+
+  constructor(private readonly opts: OutboundOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Resumes delivery of whatever the store still holds (after a restart). */
+  start(): void {
+    const destinations = new Set([...this.opts.store.outboundDestinations(), ...this.opts.store.submissionHubs()]);
+    for (const destination of destinations) this.kick(destination);
+  }
+
+  /** Queues a stored event for `destination`; call inside the sequencing SQLite transaction, then kick(). */
+  enqueue(destination: string, channel: string, seq: number): void {
+    const st = this.state(destination);
+    if (this.opts.store.suspended(destination)) return;
+    if (st.pendingEvents >= this.opts.queueBound) {
+      this.opts.store.outboundClear(destination);
+      this.opts.store.setSuspended(destination, true);
+      st.pendingEvents = 0;
+      st.headsDue = true;
+      this.opts.logger.warn({ destination, bound: this.opts.queueBound }, "outbound queue over its bound: suspended, peer recovers by backfill");
+      return;
+    }
+    this.opts.store.enqueue(destination, channel, seq);
+    st.pendingEvents++;
+  }
+
+  /**
+   * Queues a submission durably for its hub and resolves with where the hub sequenced it. The first failed
+   * attempt rejects with 502 SMCP_PEER_UNREACHABLE, but the submission stays queued and is retried.
+   */
+  submit(hub: string, submission: Submission): Promise<SequencedSubmission> {
+    const st = this.state(hub);
+    this.opts.store.queueSubmission(hub, submission.submission_id, JSON.stringify(submission));
+    st.pendingSubmissions++;
+    return new Promise((resolve, reject) => {
+      const wait = st.nextAttemptTs - this.now();
+      if (st.failures > 0 && wait > 0) {
+        reject(unreachable(hub, st.lastError ?? "earlier attempts failed", wait));
+      } else this.waiters.set(submission.submission_id, { resolve, reject });
+      this.kick(hub);
+    });
+  }
+
+  /** A sign of life from the peer (it just talked to us): retry now instead of waiting out the back-off. */
+  peerAlive(destination: string): void {
+    const st = this.states.get(destination);
+    if (!st || st.failures === 0 || st.inflight) return;
+    st.nextAttemptTs = 0;
+    this.kick(destination);
+  }
+
+  kick(destination: string): void {
+    if (this.closed) return;
+    const st = this.state(destination);
+    if (st.inflight) return;
+    const wait = st.nextAttemptTs - this.now();
+    if (wait > 0) {
+      if (!st.timer) st.timer = setTimeout(() => ((st.timer = undefined), this.kick(destination)), wait);
+      return;
+    }
+    if (st.timer) clearTimeout(st.timer);
+    st.timer = undefined;
+    st.inflight = true;
+    void this.attempt(destination, st).finally(() => {
+      st.inflight = false;
+      if (st.current || st.pendingEvents > 0 || st.pendingSubmissions > 0 || st.headsDue) this.kick(destination);
+    });
+  }
+
+  info(destination: string): OutboundQueue {
+    const st = this.states.get(destination);
+    const out: OutboundQueue = { pending: this.opts.store.outboundCount(destination), state: "idle", failures: st?.failures ?? 0 };
+    if (this.opts.store.suspended(destination)) out.state = "suspended";
+    else if (st?.inflight) out.state = "sending";
+    else if (st && st.failures > 0) out.state = "backoff";
+    if (st && st.failures > 0) out.next_attempt_ts = st.nextAttemptTs;
+    return out;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const st of this.states.values()) if (st.timer) clearTimeout(st.timer);
+    for (const w of this.waiters.values()) w.reject(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
+    this.waiters.clear();
+  }
+
+  private state(destination: string): DestinationState {
+    let st = this.states.get(destination);
+    if (!st) {
+      st = {
+        inflight: false, failures: 0, nextAttemptTs: 0, pendingEvents: this.opts.store.outboundCount(destination),
+        pendingSubmissions: this.opts.store.queuedSubmissionCount(destination), headsDue: this.opts.store.suspended(destination),
+      };
+      this.states.set(destination, st);
+    }
+    return st;
+  }
+
+  /** Everything queued, up to max_txn_items, plus the destination's heads (spec §8.6 TXN-33, §9.3 DLV-09). */
+  private build(destination: string, st: DestinationState): Attempt | undefined {
+    const subs = this.opts.store.queuedSubmissions(destination, this.opts.maxTxnItems);
+    const rows = this.opts.store.outboundBatch(destination, this.opts.maxTxnItems - subs.length);
+    const wasSuspended = this.opts.store.suspended(destination);
+    st.pendingSubmissions = subs.length === 0 ? 0 : st.pendingSubmissions;
+    if (rows.length === 0) st.pendingEvents = 0;
+    if (rows.length === 0 && subs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
+    const txn: Transaction = { origin: this.opts.self, origin_ts: this.now() };
+    if (rows.length > 0) txn.events = rows.map((r) => JSON.parse(r.json));
+    if (subs.length > 0) txn.submissions = subs.map((s) => JSON.parse(s.json) as Submission);
+    const heads = this.opts.headsFor(destination).slice(0, 1000);
+    if (heads.length > 0) txn.heads = heads;
+    return {
+      txnId: `${this.txnPrefix}.${++this.txnCounter}`, txn, lastRowId: rows.at(-1)?.id ?? 0, rowCount: rows.length,
+      submissionIds: subs.map((s) => s.submission_id), wasSuspended,
+    };
+  }
+
+  private async attempt(destination: string, st: DestinationState): Promise<void> {
+    st.current ??= this.build(destination, st);
+    const cur = st.current;
+    if (!cur) return;
+    let answer;
+    try {
+      answer = await this.opts.sender.request(destination, "PUT", `/federation/v1/send/${cur.txnId}`, cur.txn);
+    } catch (err) {
+      if (this.closed) return;
+      return this.retryLater(destination, st, cur, err instanceof SmcpError ? err : unreachable(destination, String(err), 0));
+    }
+    if (this.closed) return; // the store may be closed already; the queue resumes from it on the next start
+    if (answer.status === 200 && validate("TransactionResult", answer.body).length === 0) {
+      return this.delivered(destination, st, cur, answer.body as TransactionResult);
+    }
+    const err = answer.status === 200 ? new SmcpError("SMCP_INTERNAL", `${destination} answered an invalid TransactionResult`) : errorFromAnswer(answer, destination);
+    if (retryable(answer.status)) return this.retryLater(destination, st, cur, err);
+    this.abandon(destination, st, cur, err);
+  }
+
+  private delivered(destination: string, st: DestinationState, cur: Attempt, result: TransactionResult): void {
+    this.opts.store.tx(() => {
+      if (cur.rowCount > 0) this.opts.store.outboundAck(destination, cur.lastRowId);
+      if (cur.wasSuspended) this.opts.store.setSuspended(destination, false);
+      for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
+    });
+    this.finish(destination, st, cur);
+    for (const r of result.rejected) this.opts.logger.warn({ destination, item: r.id, errcode: r.errcode, error: r.error }, "peer rejected an item");
+    const sequenced = new Map(result.sequenced.map((s) => [s.submission_id, s]));
+    const rejected = new Map(result.rejected.map((r) => [r.id, r]));
+    for (const id of cur.submissionIds) {
+      const s = sequenced.get(id);
+      const r = rejected.get(id);
+      if (s) this.settle(id, (w) => w.resolve(s));
+      else this.settle(id, (w) => w.reject(r ? new SmcpError(r.errcode, `hub refused the event: ${r.error}`) : unreachable(destination, "hub did not sequence the submission", 0)));
+    }
+  }
+
+  /** A refusal that resending cannot fix (400, 403, 409, 413, 415): logged, the events stay available by backfill. */
+  private abandon(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
+    this.opts.logger.error({ destination, txn_id: cur.txnId, errcode: err.errcode, err: err.message }, "transaction refused; abandoned");
+    this.opts.store.tx(() => {
+      if (cur.rowCount > 0) this.opts.store.outboundAck(destination, cur.lastRowId);
+      for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
+    });
+    this.finish(destination, st, cur);
+    for (const id of cur.submissionIds) this.settle(id, (w) => w.reject(unreachable(destination, `${err.errcode}: ${err.message}`, 0)));
+  }
+
+  private finish(destination: string, st: DestinationState, cur: Attempt): void {
+    st.current = undefined;
+    st.pendingEvents = Math.max(0, st.pendingEvents - cur.rowCount);
+    st.pendingSubmissions = Math.max(0, st.pendingSubmissions - cur.submissionIds.length);
+    // Suspended after this attempt was built: a heads-only transaction is still owed (spec §9.2 DLV-05).
+    st.headsDue = this.opts.store.suspended(destination);
+    st.failures = 0;
+    st.nextAttemptTs = 0;
+    st.lastError = undefined;
+  }
+
+  /** Back-off 250 ms doubling to 30 s, never shorter than a 429's retry_after_ms (spec §8.6 TXN-31). */
+  private retryLater(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
+    st.failures++;
+    const backoff = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** Math.min(st.failures - 1, 20));
+    const delay = Math.max(backoff, err.errcode === "SMCP_RATE_LIMITED" ? err.extra.retryAfterMs ?? 0 : 0);
+    st.nextAttemptTs = this.now() + delay;
+    st.lastError = err.message;
+    this.opts.logger.warn({ destination, failures: st.failures, retry_in_ms: delay, err: err.message }, "transaction failed; will retry");
+    for (const id of cur.submissionIds) this.settle(id, (w) => w.reject(unreachable(destination, err.message, delay)));
+  }
+
+  private settle(submissionId: string, fn: (w: Waiter) => void): void {
+    const w = this.waiters.get(submissionId);
+    if (!w) return;
+    this.waiters.delete(submissionId);
+    fn(w);
+  }
+}
+
+/** Network errors, timeouts, 5xx, 429 and 401 are retried; other refusals are not (spec §8.6 TXN-30). */
+function retryable(status: number): boolean {
+  return status >= 500 || status === 401 || status === 429 || status === 408;
+}
+
+function unreachable(peer: string, why: string, retryAfterMs: number): SmcpError {
+  return new SmcpError("SMCP_PEER_UNREACHABLE", `${peer}: ${why}`, { retryAfterMs: Math.max(1, Math.round(retryAfterMs)) });
+}

@@ -1,0 +1,126 @@
+// Tests of Paulina (registry): discovery validation, the host map, caching with back-off, and key lookup (spec §6).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { SmcpError } from "../../protocol/errors.ts";
+import { createDispatcher } from "../../protocol/http-client.ts";
+import { formatPublicKey, generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
+import type { ServerDiscovery } from "../../protocol/types.ts";
+import { openDatabase, Store } from "../storage/db.ts";
+import { Discovery } from "./discovery.ts";
+
+const key = signingKeyFromSeed(generateSeed());
+const logger = pino({ level: "silent" });
+
+describe("discovery", () => {
+  let server: Server;
+  let base = "";
+  let hits = 0;
+  let respond: (req: IncomingMessage, res: ServerResponse) => void;
+  const dispatcher = createDispatcher();
+  let clock = 1_000_000;
+
+  function doc(overrides: Partial<ServerDiscovery> = {}): ServerDiscovery {
+    return {
+      server_name: "bob.example", endpoint: base, version: "1.0", versions: ["1.0"], components: ["naomi"], key_id: key.keyId,
+      public_key: formatPublicKey(key.publicKey),
+      limits: { max_body_bytes: 1 << 20, max_txn_items: 100, max_event_data_bytes: 65536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60000 },
+      ...overrides,
+    };
+  }
+
+  function serve(body: unknown, headers: Record<string, string> = {}): void {
+    respond = (_req, res) => res.writeHead(200, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+  }
+
+  function paulina(): Discovery {
+    return new Discovery({ self: "alice.example", store: new Store(openDatabase(":memory:")), dispatcher, logger, hosts: { "bob.example": base }, now: () => clock });
+  }
+
+  async function refusal(d: Discovery): Promise<string> {
+    try {
+      await d.discover("bob.example", true);
+    } catch (err) {
+      expect((err as SmcpError).errcode).toBe("SMCP_PEER_UNREACHABLE");
+      return (err as Error).message;
+    }
+    throw new Error("discovery unexpectedly succeeded");
+  }
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits++;
+      respond(req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+    await dispatcher.close();
+  });
+
+  it("DISCOVERY: fetches <base>/.well-known/smcp/server through the host map and caches it (spec §6.1, §6.4)", async () => {
+    serve(doc(), { "cache-control": "max-age=60" });
+    const d = paulina();
+    hits = 0;
+    const peer = await d.discover("bob.example");
+    expect(peer).toMatchObject({ serverName: "bob.example", endpoint: base, keyId: key.keyId });
+    await d.discover("bob.example");
+    expect(hits).toBe(1);
+    clock += 61_000; // max-age honoured
+    await d.discover("bob.example");
+    expect(hits).toBe(2);
+    expect(await d.lookupKey("bob.example", key.keyId)).not.toBeNull();
+    expect(await d.lookupKey("bob.example", "ed25519:other")).toBeNull();
+  });
+
+  it("DISCOVERY: the document's server_name must be the name asked for (spec §6.2)", async () => {
+    serve(doc({ server_name: "carol.example" }));
+    expect(await refusal(paulina())).toMatch(/names carol.example/);
+  });
+
+  it("DISCOVERY: http:// endpoints are refused unless loopback (spec §6.3)", async () => {
+    serve(doc({ endpoint: "http://bob.example:8080" }));
+    expect(await refusal(paulina())).toMatch(/https/);
+    const d = paulina();
+    expect(() => d.putHost("bob.example", "http://10.0.0.1:80")).toThrow(/https/);
+  });
+
+  it("DISCOVERY: a key_id not derived from the public key, or an invalid document, is refused (spec §4.1)", async () => {
+    serve(doc({ key_id: "ed25519:AAAAAAAA" }));
+    expect(await refusal(paulina())).toMatch(/key_id/);
+    serve({ server_name: "bob.example" });
+    expect(await refusal(paulina())).toMatch(/invalid discovery document/);
+  });
+
+  it("DISCOVERY: errors are cached with exponential back-off from 1 s (spec §6.3)", async () => {
+    respond = (_req, res) => res.writeHead(500).end();
+    const d = paulina();
+    hits = 0;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(1); // the cached error answered the second time
+    clock += 1_001;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(2);
+    clock += 1_001; // back-off doubled to 2 s
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(2);
+    serve(doc());
+    clock += 1_000;
+    await expect(d.discover("bob.example")).resolves.toMatchObject({ keyId: key.keyId });
+  });
+
+  it("DISCOVERY: follows a redirect, refuses loops (spec §6.3)", async () => {
+    respond = (req, res) => {
+      if (req.url === "/.well-known/smcp/server") res.writeHead(302, { location: "/moved" }).end();
+      else if (req.url === "/moved") res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc()));
+    };
+    await expect(paulina().discover("bob.example")).resolves.toMatchObject({ serverName: "bob.example" });
+    respond = (_req, res) => res.writeHead(302, { location: "/.well-known/smcp/server" }).end();
+    expect(await refusal(paulina())).toMatch(/redirect/);
+  });
+});

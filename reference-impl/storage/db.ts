@@ -1,0 +1,355 @@
+// Storage for every SMCP component of the reference instance: embedded SQLite (WAL), migrations and typed prepared statements.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Event, TransactionResult } from "../../protocol/types.ts";
+
+export type Sqlite = Database.Database;
+
+/** Each entry moves the schema one version forward; never edit an entry once released, append a new one. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+  CREATE TABLE hosts (server_name TEXT PRIMARY KEY, base_url TEXT NOT NULL);
+  CREATE TABLE peers (
+    server_name TEXT PRIMARY KEY, endpoint TEXT NOT NULL, version TEXT NOT NULL, components TEXT NOT NULL,
+    key_id TEXT NOT NULL, public_key TEXT NOT NULL, limits TEXT NOT NULL, discovered_ts INTEGER NOT NULL, expires_ts INTEGER NOT NULL
+  );
+  CREATE TABLE channels (
+    channel TEXT PRIMARY KEY, hub TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('hub','participant')),
+    joined INTEGER NOT NULL, local_seq INTEGER NOT NULL DEFAULT 0, known_seq INTEGER NOT NULL DEFAULT 0,
+    created_ts INTEGER NOT NULL,
+    -- Participant side: the newest verified ChannelHead from the hub (JSON).
+    head TEXT
+  );
+  -- Current and former members; left_seq is the seq of the member's leave event (NULL while a member).
+  CREATE TABLE members (
+    channel TEXT NOT NULL REFERENCES channels(channel), server TEXT NOT NULL,
+    joined_seq INTEGER NOT NULL, left_seq INTEGER, PRIMARY KEY (channel, server)
+  );
+  CREATE INDEX members_by_server ON members(server);
+  CREATE TABLE events (
+    channel TEXT NOT NULL REFERENCES channels(channel), seq INTEGER NOT NULL, event_id TEXT NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (channel, seq)
+  ) WITHOUT ROWID;
+  -- Hub side: events waiting for delivery to one destination, in enqueue order.
+  CREATE TABLE outbound (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, channel TEXT NOT NULL, seq INTEGER NOT NULL
+  );
+  CREATE INDEX outbound_by_destination ON outbound(destination, id);
+  CREATE TABLE outbound_state (destination TEXT PRIMARY KEY, suspended INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE txn_results (
+    origin TEXT NOT NULL, txn_id TEXT NOT NULL, body_sha256 TEXT NOT NULL, result TEXT NOT NULL, ts INTEGER NOT NULL,
+    PRIMARY KEY (origin, txn_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX txn_results_by_ts ON txn_results(ts);
+  -- Participant side: submissions waiting for their hub's answer, in publish order (durable, spec §8.3).
+  CREATE TABLE submission_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, submission_id TEXT NOT NULL UNIQUE, json TEXT NOT NULL
+  );
+  CREATE INDEX submission_queue_by_hub ON submission_queue(hub, id);
+  -- Hub-signed statements that contradict each other: evidence of equivocation (spec §9.6).
+  CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, seq INTEGER NOT NULL, held TEXT NOT NULL, offered TEXT NOT NULL,
+    ts INTEGER NOT NULL
+  );
+  CREATE TABLE submissions (
+    sender TEXT NOT NULL, submission_id TEXT NOT NULL, channel TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
+    ts INTEGER NOT NULL, PRIMARY KEY (sender, submission_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export function openDatabase(file: string): Sqlite {
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Sqlite): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export interface ChannelRow {
+  channel: string;
+  hub: string;
+  role: "hub" | "participant";
+  joined: number;
+  local_seq: number;
+  known_seq: number;
+  created_ts: number;
+  head?: string | null;
+}
+
+export interface PeerRow {
+  server_name: string;
+  endpoint: string;
+  version: string;
+  components: string;
+  key_id: string;
+  public_key: string;
+  limits: string;
+  discovered_ts: number;
+  expires_ts: number;
+}
+
+export interface OutboundRow {
+  id: number;
+  channel: string;
+  seq: number;
+  /** The queued event, as stored. */
+  json: string;
+}
+
+export interface SubmissionRow {
+  channel: string;
+  seq: number;
+  event_id: string;
+}
+
+/** Typed prepared statements, compiled once per database. */
+export class Store {
+  readonly db: Sqlite;
+  private readonly s;
+
+  constructor(db: Sqlite) {
+    this.db = db;
+    this.s = {
+      metaGet: db.prepare<[string], { value: Buffer | string }>("SELECT value FROM meta WHERE key = ?"),
+      metaPut: db.prepare<[string, Buffer | string]>("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      hostPut: db.prepare<[string, string]>("INSERT INTO hosts VALUES (?, ?) ON CONFLICT(server_name) DO UPDATE SET base_url = excluded.base_url"),
+      hostsAll: db.prepare<[], { server_name: string; base_url: string }>("SELECT server_name, base_url FROM hosts"),
+      peerPut: db.prepare<[PeerRow]>(
+        `INSERT INTO peers VALUES (@server_name, @endpoint, @version, @components, @key_id, @public_key, @limits, @discovered_ts, @expires_ts)
+         ON CONFLICT(server_name) DO UPDATE SET endpoint = excluded.endpoint, version = excluded.version, components = excluded.components,
+         key_id = excluded.key_id, public_key = excluded.public_key, limits = excluded.limits, discovered_ts = excluded.discovered_ts,
+         expires_ts = excluded.expires_ts`,
+      ),
+      peersAll: db.prepare<[], PeerRow>("SELECT * FROM peers ORDER BY server_name"),
+      channelGet: db.prepare<[string], ChannelRow>("SELECT * FROM channels WHERE channel = ?"),
+      channelsAll: db.prepare<[], ChannelRow>("SELECT * FROM channels ORDER BY channel"),
+      channelInsert: db.prepare<[ChannelRow]>(
+        "INSERT INTO channels VALUES (@channel, @hub, @role, @joined, @local_seq, @known_seq, @created_ts, NULL)",
+      ),
+      channelSetJoined: db.prepare<[number, string]>("UPDATE channels SET joined = ? WHERE channel = ?"),
+      channelSetHead: db.prepare<[string, string]>("UPDATE channels SET head = ? WHERE channel = ?"),
+      subQueuePut: db.prepare<[string, string, string]>("INSERT OR IGNORE INTO submission_queue(hub, submission_id, json) VALUES (?, ?, ?)"),
+      subQueueBatch: db.prepare<[string, number], { submission_id: string; json: string }>(
+        "SELECT submission_id, json FROM submission_queue WHERE hub = ? ORDER BY id LIMIT ?",
+      ),
+      subQueueCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM submission_queue WHERE hub = ?"),
+      subQueueDelete: db.prepare<[string]>("DELETE FROM submission_queue WHERE submission_id = ?"),
+      subQueueHubs: db.prepare<[], { hub: string }>("SELECT DISTINCT hub FROM submission_queue"),
+      evidencePut: db.prepare<[string, number, string, string, number]>("INSERT INTO evidence(channel, seq, held, offered, ts) VALUES (?, ?, ?, ?, ?)"),
+      evidenceCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM evidence WHERE channel = ?"),
+      channelSetSeqs: db.prepare<[number, number, string]>("UPDATE channels SET local_seq = ?, known_seq = ? WHERE channel = ?"),
+      membersCurrent: db.prepare<[string], { server: string }>("SELECT server FROM members WHERE channel = ? AND left_seq IS NULL ORDER BY server"),
+      memberGet: db.prepare<[string, string], { joined_seq: number; left_seq: number | null }>(
+        "SELECT joined_seq, left_seq FROM members WHERE channel = ? AND server = ?",
+      ),
+      memberJoin: db.prepare<[string, string, number]>(
+        "INSERT INTO members VALUES (?, ?, ?, NULL) ON CONFLICT(channel, server) DO UPDATE SET joined_seq = excluded.joined_seq, left_seq = NULL",
+      ),
+      memberLeave: db.prepare<[number, string, string]>("UPDATE members SET left_seq = ? WHERE channel = ? AND server = ?"),
+      sharesChannel: db.prepare<[string], { one: number }>(
+        `SELECT 1 AS one FROM members m JOIN channels c ON c.channel = m.channel
+         WHERE m.server = ? AND m.left_seq IS NULL AND c.joined = 1 LIMIT 1`,
+      ),
+      channelsOfMember: db.prepare<[string, string], { channel: string }>(
+        "SELECT m.channel FROM members m JOIN channels c ON c.channel = m.channel WHERE m.server = ? AND m.left_seq IS NULL AND c.hub = ? ORDER BY m.channel",
+      ),
+      eventGet: db.prepare<[string, number], { event_id: string; json: string }>("SELECT event_id, json FROM events WHERE channel = ? AND seq = ?"),
+      eventInsert: db.prepare<[string, number, string, string]>("INSERT INTO events VALUES (?, ?, ?, ?)"),
+      eventsRange: db.prepare<[string, number, number, number], { json: string }>(
+        "SELECT json FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+      ),
+      eventsSeqsAbove: db.prepare<[string, number], { seq: number }>("SELECT seq FROM events WHERE channel = ? AND seq > ? ORDER BY seq"),
+      outboundInsert: db.prepare<[string, string, number]>("INSERT INTO outbound(destination, channel, seq) VALUES (?, ?, ?)"),
+      outboundBatch: db.prepare<[string, number], OutboundRow>(
+        `SELECT o.id AS id, o.channel AS channel, o.seq AS seq, e.json AS json FROM outbound o
+         JOIN events e ON e.channel = o.channel AND e.seq = o.seq WHERE o.destination = ? ORDER BY o.id LIMIT ?`,
+      ),
+      outboundCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM outbound WHERE destination = ?"),
+      outboundDeleteUpTo: db.prepare<[string, number]>("DELETE FROM outbound WHERE destination = ? AND id <= ?"),
+      outboundClear: db.prepare<[string]>("DELETE FROM outbound WHERE destination = ?"),
+      outboundDestinations: db.prepare<[], { destination: string }>(
+        "SELECT destination FROM outbound UNION SELECT destination FROM outbound_state WHERE suspended = 1",
+      ),
+      suspendedGet: db.prepare<[string], { suspended: number }>("SELECT suspended FROM outbound_state WHERE destination = ?"),
+      suspendedPut: db.prepare<[string, number]>(
+        "INSERT INTO outbound_state VALUES (?, ?) ON CONFLICT(destination) DO UPDATE SET suspended = excluded.suspended",
+      ),
+      txnGet: db.prepare<[string, string], { body_sha256: string; result: string }>(
+        "SELECT body_sha256, result FROM txn_results WHERE origin = ? AND txn_id = ?",
+      ),
+      txnPut: db.prepare<[string, string, string, string, number]>("INSERT INTO txn_results VALUES (?, ?, ?, ?, ?)"),
+      txnExpire: db.prepare<[number]>("DELETE FROM txn_results WHERE ts < ?"),
+      submissionGet: db.prepare<[string, string], SubmissionRow>("SELECT channel, seq, event_id FROM submissions WHERE sender = ? AND submission_id = ?"),
+      submissionPut: db.prepare<[string, string, string, number, string, number]>("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?)"),
+    };
+  }
+
+  // --- meta (seed, control token) ---
+  metaGet(key: string): Buffer | string | undefined {
+    return this.s.metaGet.get(key)?.value;
+  }
+  metaPut(key: string, value: Buffer | string): void {
+    this.s.metaPut.run(key, value);
+  }
+
+  // --- Paulina: host map and peers ---
+  putHost(serverName: string, baseUrl: string): void {
+    this.s.hostPut.run(serverName, baseUrl);
+  }
+  hosts(): Map<string, string> {
+    return new Map(this.s.hostsAll.all().map((r) => [r.server_name, r.base_url]));
+  }
+  putPeer(row: PeerRow): void {
+    this.s.peerPut.run(row);
+  }
+  peers(): PeerRow[] {
+    return this.s.peersAll.all();
+  }
+
+  // --- Naomi: channels and membership ---
+  channel(channel: string): ChannelRow | undefined {
+    return this.s.channelGet.get(channel);
+  }
+  channels(): ChannelRow[] {
+    return this.s.channelsAll.all();
+  }
+  insertChannel(row: ChannelRow): void {
+    this.s.channelInsert.run(row);
+  }
+  setJoined(channel: string, joined: boolean): void {
+    this.s.channelSetJoined.run(joined ? 1 : 0, channel);
+  }
+  setHead(channel: string, headJson: string): void {
+    this.s.channelSetHead.run(headJson, channel);
+  }
+  setSeqs(channel: string, localSeq: number, knownSeq: number): void {
+    this.s.channelSetSeqs.run(localSeq, knownSeq, channel);
+  }
+  members(channel: string): string[] {
+    return this.s.membersCurrent.all(channel).map((r) => r.server);
+  }
+  member(channel: string, server: string): { joined_seq: number; left_seq: number | null } | undefined {
+    return this.s.memberGet.get(channel, server);
+  }
+  memberJoin(channel: string, server: string, seq: number): void {
+    this.s.memberJoin.run(channel, server, seq);
+  }
+  memberLeave(channel: string, server: string, seq: number): void {
+    this.s.memberLeave.run(seq, channel, server);
+  }
+  /** True when `server` is a current member of a channel this instance is joined to (the call policy, spec §10). */
+  sharesChannel(server: string): boolean {
+    return this.s.sharesChannel.get(server) !== undefined;
+  }
+  /** Channels hubbed by `hub` that `server` currently belongs to. */
+  channelsOfMember(server: string, hub: string): string[] {
+    return this.s.channelsOfMember.all(server, hub).map((r) => r.channel);
+  }
+
+  // --- Naomi: events ---
+  event(channel: string, seq: number): { event_id: string; json: string } | undefined {
+    return this.s.eventGet.get(channel, seq);
+  }
+  insertEvent(event: Event, json = JSON.stringify(event)): void {
+    this.s.eventInsert.run(event.channel, event.seq, event.event_id, json);
+  }
+  /** Events with after < seq <= upTo, in seq order. */
+  events(channel: string, after: number, upTo: number, limit: number): Event[] {
+    return this.s.eventsRange.all(channel, after, upTo, limit).map((r) => JSON.parse(r.json) as Event);
+  }
+  seqsAbove(channel: string, seq: number): number[] {
+    return this.s.eventsSeqsAbove.all(channel, seq).map((r) => r.seq);
+  }
+
+  // --- Naomi: outbound queue ---
+  enqueue(destination: string, channel: string, seq: number): void {
+    this.s.outboundInsert.run(destination, channel, seq);
+  }
+  outboundBatch(destination: string, limit: number): OutboundRow[] {
+    return this.s.outboundBatch.all(destination, limit);
+  }
+  outboundCount(destination: string): number {
+    return this.s.outboundCount.get(destination)!.n;
+  }
+  outboundAck(destination: string, upToId: number): void {
+    this.s.outboundDeleteUpTo.run(destination, upToId);
+  }
+  outboundClear(destination: string): void {
+    this.s.outboundClear.run(destination);
+  }
+  outboundDestinations(): string[] {
+    return this.s.outboundDestinations.all().map((r) => r.destination);
+  }
+  suspended(destination: string): boolean {
+    return (this.s.suspendedGet.get(destination)?.suspended ?? 0) === 1;
+  }
+  setSuspended(destination: string, suspended: boolean): void {
+    this.s.suspendedPut.run(destination, suspended ? 1 : 0);
+  }
+
+  // --- Naomi: participant submission queue and equivocation evidence ---
+  queueSubmission(hub: string, submissionId: string, json: string): void {
+    this.s.subQueuePut.run(hub, submissionId, json);
+  }
+  queuedSubmissions(hub: string, limit: number): { submission_id: string; json: string }[] {
+    return this.s.subQueueBatch.all(hub, limit);
+  }
+  queuedSubmissionCount(hub: string): number {
+    return this.s.subQueueCount.get(hub)!.n;
+  }
+  dequeueSubmission(submissionId: string): void {
+    this.s.subQueueDelete.run(submissionId);
+  }
+  submissionHubs(): string[] {
+    return this.s.subQueueHubs.all().map((r) => r.hub);
+  }
+  putEvidence(channel: string, seq: number, held: string, offered: string, now: number): void {
+    this.s.evidencePut.run(channel, seq, held, offered, now);
+  }
+  evidenceCount(channel: string): number {
+    return this.s.evidenceCount.get(channel)!.n;
+  }
+
+  // --- Naomi: transaction results and submission dedupe ---
+  txnResult(origin: string, txnId: string): { body_sha256: string; result: TransactionResult } | undefined {
+    const row = this.s.txnGet.get(origin, txnId);
+    return row && { body_sha256: row.body_sha256, result: JSON.parse(row.result) as TransactionResult };
+  }
+  putTxnResult(origin: string, txnId: string, bodySha256: string, result: TransactionResult, now: number): void {
+    this.s.txnPut.run(origin, txnId, bodySha256, JSON.stringify(result), now);
+  }
+  expireTxnResults(before: number): void {
+    this.s.txnExpire.run(before);
+  }
+  submission(sender: string, submissionId: string): SubmissionRow | undefined {
+    return this.s.submissionGet.get(sender, submissionId);
+  }
+  putSubmission(sender: string, submissionId: string, row: SubmissionRow, now: number): void {
+    this.s.submissionPut.run(sender, submissionId, row.channel, row.seq, row.event_id, now);
+  }
+
+  /** Runs `fn` in one SQLite transaction: committed (durably, WAL) before it returns. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
