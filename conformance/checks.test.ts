@@ -1,0 +1,247 @@
+// Conformance harness self-tests: every check passes against a correct target and fails against a deliberately broken one.
+import { afterEach, describe, expect, it } from "vitest";
+import { finaliseEvent } from "../protocol/events.ts";
+import { generateSeed, signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.ts";
+import type { Event } from "../protocol/types.ts";
+import type { ReceiverFaults } from "./fake-peer.ts";
+import { runOne, type CheckResult } from "./runner.ts";
+import { ControlClient } from "./control-client.ts";
+import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "./self-test-helpers.ts";
+import { smallHub } from "./self-test-hub.ts";
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c()));
+});
+
+async function againstPeer(faults: ReceiverFaults, ids: string[]): Promise<Record<string, CheckResult>> {
+  const { h } = await brokenPeer(faults);
+  closers.push(h.close);
+  const out: Record<string, CheckResult> = {};
+  for (const id of ids) out[id] = await runOne(checkById(`${id}@alice`), h.ctx);
+  return out;
+}
+
+const SIGNING = [
+  "adv/sign/baseline",
+  "adv/sign/unsigned",
+  "adv/sign/header-grammar",
+  "adv/sign/bad-signature",
+  "adv/sign/body-bound",
+  "adv/sign/uri-bound",
+  "adv/sign/method-bound",
+  "adv/sign/wrong-destination",
+  "adv/sign/stale-ts",
+  "adv/sign/future-ts",
+  "adv/sign/unknown-key",
+  "adv/keys/rediscovery-limited",
+  "adv/sign/replay",
+  "adv/sign/origin-mismatch",
+  "adv/http/bad-json",
+  "adv/http/schema-invalid",
+  "adv/http/media-type",
+  "adv/limits/too-large",
+  "adv/http/unknown-route",
+];
+
+describe("signing and HTTP-edge checks against the fake peer playing an instance", () => {
+  it("pass against a receiver that follows spec §5.6 (SIGN-06..38, ERR-01)", async () => {
+    const r = await againstPeer({}, SIGNING);
+    for (const id of SIGNING) expect([id, r[id]!.status, r[id]!.details[0]]).toEqual([id, "pass", r[id]!.details[0]]);
+  });
+
+  const faults: Array<[string, ReceiverFaults, string[]]> = [
+    ["skips signature verification (SIGN-33)", { ignoreAuth: ["SMCP_BAD_SIGNATURE"] }, ["adv/sign/bad-signature", "adv/sign/body-bound", "adv/sign/uri-bound", "adv/sign/method-bound"]],
+    ["accepts replays (SIGN-38)", { ignoreAuth: ["SMCP_REPLAY"] }, ["adv/sign/replay"]],
+    ["ignores the timestamp window (SIGN-25)", { ignoreAuth: ["SMCP_BAD_TIMESTAMP"] }, ["adv/sign/stale-ts", "adv/sign/future-ts"]],
+    ["accepts unknown keys (SIGN-32)", { ignoreAuth: ["SMCP_UNKNOWN_KEY"] }, ["adv/sign/unknown-key"]],
+    ["answers a wrong code for grammar failures (SIGN-06)", { rewriteErrcode: { SMCP_UNAUTHORIZED: "SMCP_BAD_SIGNATURE" } }, ["adv/sign/unsigned", "adv/sign/header-grammar"]],
+    ["answers a wrong code for wrong destinations (SIGN-31)", { rewriteErrcode: { SMCP_WRONG_DESTINATION: "SMCP_UNAUTHORIZED" } }, ["adv/sign/wrong-destination"]],
+    ["answers a wrong code for oversized bodies (SIGN-30)", { rewriteErrcode: { SMCP_TOO_LARGE: "SMCP_INVALID" } }, ["adv/limits/too-large"]],
+    ["answers a wrong code for origin mismatches (SIGN-35)", { rewriteErrcode: { SMCP_ORIGIN_MISMATCH: "SMCP_FORBIDDEN" } }, ["adv/sign/origin-mismatch"]],
+    ["answers a wrong code for bad JSON (ERR-02)", { rewriteErrcode: { SMCP_BAD_JSON: "SMCP_INVALID" } }, ["adv/http/bad-json"]],
+  ];
+  for (const [what, fault, failing] of faults) {
+    it(`fail against a receiver that ${what}`, async () => {
+      const r = await againstPeer(fault, failing);
+      for (const id of failing) expect([id, r[id]!.status, r[id]!.category]).toEqual([id, "fail", "requirement"]);
+    });
+  }
+
+  it("report a schema-invalid answer as instance-invalid, not as a harness error (ERR-01)", async () => {
+    const r = await againstPeer({ invalidPing: true }, ["adv/sign/baseline"]);
+    expect(r["adv/sign/baseline"]!.status).toBe("fail");
+    expect(r["adv/sign/baseline"]!.category).toBe("instance-invalid");
+    expect(r["adv/sign/baseline"]!.wire.length).toBeGreaterThan(0);
+  });
+
+  it("RATE-04: the rate-limit check fails against a receiver without a rate limiter", async () => {
+    const r = await againstPeer({}, ["adv/limits/rate-limited"]);
+    expect(r["adv/limits/rate-limited"]!.status).toBe("fail");
+    expect(r["adv/limits/rate-limited"]!.details[0]).toMatch(/no 429/);
+  });
+});
+
+describe("the fake peer fails the running check on unexpected requests from the instance", () => {
+  it("an unsigned call sent to the fake peer fails the check as instance-invalid (Complement-style)", async () => {
+    const { h } = await brokenPeer({});
+    closers.push(h.close);
+    const rogue = {
+      id: "selftest/unexpected",
+      name: "sends the fake peer a request it never asked for",
+      requirements: [],
+      level: "MUST" as const,
+      prerequisites: [],
+      run: async () => {
+        await fetch(`${h.ctx.fake.url}/federation/v1/call`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+      },
+    };
+    const r = await runOne(rogue, h.ctx);
+    expect(r.status).toBe("fail");
+    expect(r.category).toBe("instance-invalid");
+    expect(r.actual).toMatch(/fails authentication|unexpected/);
+  });
+});
+
+/** A hub-signed chain of n events, as alice (the hub) would hold it. */
+function chain(n: number): { events: Event[]; hubKey: ReturnType<typeof signingKeyFromSeed> } {
+  const hubKey = signingKeyFromSeed(generateSeed());
+  const events: Event[] = [];
+  for (let seq = 1; seq <= n; seq++) {
+    events.push(
+      finaliseEvent(hubKey, {
+        channel: "!c:alice.test", seq, prev_event: events[seq - 2]?.event_id ?? null, type: seq === 1 ? "smcp:channel.create" : "conformance:message",
+        sender: "alice.test", origin_ts: 1_700_000_000_000 + seq, hub_ts: 1_700_000_000_000 + seq, data: (seq === 1 ? { creator: "alice.test" } : { n: seq }) as never,
+      }),
+    );
+  }
+  return { events, hubKey };
+}
+
+async function twoInstances(bobFaults: Parameters<typeof smallInstance>[3], aliceFaults: Parameters<typeof smallInstance>[3] = {}, options = {}): Promise<Harness> {
+  const { events, hubKey } = chain(5);
+  const trusted = new Map();
+  const a = await smallInstance("alice.test", events, trusted, aliceFaults);
+  const b = await smallInstance("bob.test", events, trusted, bobFaults);
+  const bobKey = verifyKeyOf(signingKeyFromSeed(generateSeed()));
+  const h = await harnessAgainst({ alice: { name: "alice.test", url: a.url, key: verifyKeyOf(hubKey) }, bob: { name: "bob.test", url: b.url, key: bobKey } }, options);
+  trusted.set(h.ctx.fake.name, verifyKeyOf(h.ctx.fake.key));
+  h.ctx.state.channel = "!c:alice.test";
+  h.ctx.state.published = [{ event_id: events[3]!.event_id, seq: 4 }];
+  closers.push(h.close, a.close, b.close);
+  return h;
+}
+
+describe("event-order, duplicate-call and latency checks against a small instance", () => {
+  it("EVT-09: same-order passes when both hold the hub's chain", async () => {
+    const h = await twoInstances({});
+    expect((await runOne(checkById("sc/events/same-order"), h.ctx)).status).toBe("pass");
+  });
+
+  it("EVT-09: same-order fails when bob reorders events", async () => {
+    const h = await twoInstances({ reverseEvents: true });
+    const r = await runOne(checkById("sc/events/same-order"), h.ctx);
+    expect(r.status).toBe("fail");
+    expect(r.details[0]).toMatch(/not a gap-free chain|different events/);
+  });
+
+  it("EVT-09: same-order fails when bob loses an event", async () => {
+    const h = await twoInstances({ dropSeq: 3 });
+    expect((await runOne(checkById("sc/events/same-order"), h.ctx)).status).toBe("fail");
+  });
+
+  it("CALL-10: duplicate-call-id passes when a repeated call_id is answered from the record", async () => {
+    const h = await twoInstances({});
+    expect((await runOne(checkById("adv/calls/duplicate-call-id@bob"), h.ctx)).status).toBe("pass");
+  });
+
+  it("CALL-10: duplicate-call-id fails when a repeated call_id runs the tool again", async () => {
+    const h = await twoInstances({ reExecuteCalls: true });
+    const r = await runOne(checkById("adv/calls/duplicate-call-id@bob"), h.ctx);
+    expect(r.status).toBe("fail");
+    expect(r.details[0]).toMatch(/ran more than once|another result/);
+  });
+
+  it("CALL-20: the latency check passes a fast instance and reports p50/p95/p99/max", async () => {
+    const h = await twoInstances({}, {}, { latencyCalls: 20, latencyP99Ms: 500 });
+    const r = await runOne(checkById("sc/latency/direct-calls"), h.ctx);
+    expect(r.status).toBe("pass");
+    expect(h.ctx.state.latency).toMatchObject({ calls: 20, boundMs: 500 });
+    expect(h.ctx.state.latency!.p99).toBeGreaterThanOrEqual(h.ctx.state.latency!.p50);
+  });
+
+  it("CALL-20: the latency check fails a slow instance against a low bound", async () => {
+    const h = await twoInstances({}, { callDelayMs: 25 }, { latencyCalls: 5, latencyP99Ms: 20 });
+    const r = await runOne(checkById("sc/latency/direct-calls"), h.ctx);
+    expect(r.status).toBe("fail");
+    expect(r.actual).toMatch(/p99 \d/);
+  });
+});
+
+describe("hub checks against a small participant instance", () => {
+  /** The fake hub's channel, already delivered to bob (seq 1..3), as after adv/hub/gap-backfill. */
+  async function joinedFakeChannel(faults: Parameters<typeof smallInstance>[3]): Promise<Harness> {
+    const h = await twoInstances(faults);
+    const fake = h.ctx.fake;
+    const ch = fake.hubCreate("fake-selftest");
+    ch.members.add("bob.test");
+    fake.hubAppend(ch.id, "smcp:member.join", { server: "bob.test" });
+    fake.hubAppend(ch.id, "conformance:message", { n: 3 });
+    const r = await fake.sendTransaction("bob.test", { events: ch.events, heads: [fake.hubHead(ch.id)] });
+    expect(r.status).toBe(200);
+    h.ctx.state.adv.bob = { fakeChannel: ch.id };
+    return h;
+  }
+
+  for (const id of ["adv/hub/bad-signature", "adv/hub/mismatched-event-id", "adv/hub/equivocation"]) {
+    it(`${id} passes against a participant that verifies events (EVT-15, EVT-18, DLV-24)`, async () => {
+      const h = await joinedFakeChannel({});
+      const r = await runOne(checkById(`${id}@bob`), h.ctx);
+      expect([r.status, r.details[0]]).toEqual(["pass", undefined]);
+    });
+
+    it(`${id} fails against a participant that stores whatever it is sent`, async () => {
+      const h = await joinedFakeChannel({ acceptAnyEvent: true });
+      const r = await runOne(checkById(`${id}@bob`), h.ctx);
+      expect(r.status).toBe("fail");
+      expect(r.details[0]).toMatch(/not rejected with SMCP_/);
+    });
+  }
+});
+
+describe("delivery-discipline checks against a small hub", () => {
+  /** mallory (the fake participant) already joined `channel`, hubbed by a small hub that bob's Control API points at. */
+  async function hubHarness(faults: Parameters<typeof smallHub>[4]): Promise<Harness> {
+    const key = signingKeyFromSeed(generateSeed());
+    const channel = "!adv-selftest-b:hub.test";
+    const unused = "http://127.0.0.1:1";
+    const h = await harnessAgainst({ alice: { name: "hub.test", url: unused, key: verifyKeyOf(key) }, bob: { name: "hub.test", url: unused, key: verifyKeyOf(key) } });
+    const hub = await smallHub("hub.test", key, channel, { name: h.ctx.fake.name, url: h.ctx.fake.url }, faults);
+    h.ctx.bob.baseUrl = hub.url;
+    h.ctx.bob.control = new ControlClient(h.ctx.dispatcher, hub.url, "token", h.ctx.recorder, "bob");
+    h.ctx.state.adv.bob = { channel };
+    h.ctx.fake.participant.set(channel, { hub: "hub.test", events: new Map(), heads: [] });
+    closers.push(h.close, hub.close);
+    return h;
+  }
+
+  const cases: Array<[string, Parameters<typeof smallHub>[4]]> = [
+    ["adv/delivery/one-in-flight", { parallel: true }],
+    ["adv/delivery/retry-identical", { noRetry: true }],
+    ["adv/delivery/retry-identical", { retryAsNew: true }],
+    ["adv/delivery/honours-429", { ignoreRetryAfter: true }],
+  ];
+  for (const [id, fault] of cases) {
+    it(`${id} passes against a disciplined hub (TXN-29, TXN-21, RATE-07)`, async () => {
+      const h = await hubHarness({});
+      const r = await runOne(checkById(`${id}@bob`), h.ctx);
+      expect([r.status, r.details[0]]).toEqual(["pass", r.details[0]]);
+    });
+
+    it(`${id} fails against a hub that ${JSON.stringify(fault)}`, async () => {
+      const h = await hubHarness(fault);
+      const r = await runOne(checkById(`${id}@bob`), h.ctx);
+      expect(r.status).toBe("fail");
+    });
+  }
+});

@@ -1,0 +1,139 @@
+// Conformance harness: the fake peer as the hub of a channel each instance under test joins — out-of-order and gapped
+// delivery, backfill from the hub, withheld tails, and events a participant must refuse (spec §7.4, §8.5, §9).
+import { finaliseEvent } from "../../protocol/events.ts";
+import type { HttpAnswer } from "../../protocol/http-client.ts";
+import type { Event, InviteAnswer, Transaction, TransactionResult } from "../../protocol/types.ts";
+import { ensure, expectError, expectOk, fail } from "../assert.ts";
+import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
+import { impostorKey } from "./signing.ts";
+import { known, uid } from "./util.ts";
+
+function fakeChannel(ctx: CheckContext, role: Role): string {
+  const ch = ctx.state.adv[role]?.fakeChannel;
+  if (!ch) fail(`${role} never joined the fake peer's channel`);
+  return ch;
+}
+
+/** Waits (long-poll) until the instance exposes the fake hub's events 1..n, then checks they are exactly those, in order. */
+async function expectExposed(ctx: CheckContext, role: Role, n: number): Promise<void> {
+  const t = known(ctx, role);
+  const ch = fakeChannel(ctx, role);
+  const want = ctx.fake.hubChannel(ch).events.slice(0, n).map((e) => e.event_id);
+  const seen = await t.control.waitForEvents(ch, (evs) => evs.length >= n, ctx.options.deliveryTimeoutMs);
+  const got = seen.slice(0, n).map((e) => e.event_id);
+  ensure(JSON.stringify(got) === JSON.stringify(want), `the instance does not expose the hub's events 1..${n} in order`, want, seen.map((e) => `${e.seq} ${e.event_id}`));
+  const list = await t.control.events(ch);
+  ensure(list.local_seq >= n, "local_seq does not reach the contiguous prefix", `≥ ${n}`, list.local_seq);
+}
+
+function txnResult(a: HttpAnswer, where: string): TransactionResult {
+  return expectOk<TransactionResult>(a, "TransactionResult", where, 200);
+}
+
+/** An event at the next seq the hub has not issued, built by `make` but never added to the hub's chain. */
+function rogueEvent(ctx: CheckContext, ch: string, seq?: number): Omit<Event, "event_id" | "hub_signature"> {
+  const chain = ctx.fake.hubChannel(ch).events;
+  const at = seq ?? chain.length + 1;
+  return { channel: ch, seq: at, prev_event: at === 1 ? null : chain[at - 2]!.event_id, type: "conformance:rogue", sender: ctx.fake.name, origin_ts: Date.now(), hub_ts: Date.now(), data: { marker: uid(ctx, "rogue") } as never };
+}
+
+/** A bad event must come back as a rejected item with `errcode` and never be exposed. */
+async function expectRefused(ctx: CheckContext, role: Role, ev: Event, errcode: string, where: string): Promise<void> {
+  const t = known(ctx, role);
+  const ch = fakeChannel(ctx, role);
+  const r = txnResult(await ctx.fake.sendTransaction(t.name, { events: [ev] }), where);
+  const item = r.rejected.find((x) => x.id === ev.event_id);
+  ensure(item && item.errcode === errcode, `${where}: not rejected with ${errcode}`, { rejected: [{ id: ev.event_id, errcode }] }, r);
+  ensure(!r.processed.includes(ev.event_id), `${where}: also listed as processed`, "not processed", r.processed);
+  const evs = await t.control.allEvents(ch);
+  ensure(!evs.some((e) => e.event_id === ev.event_id), `${where}: the refused event is exposed`, "absent", evs.map((e) => e.event_id));
+}
+
+function hubCheck(id: string, name: string, requirements: string[], prereq: string, run: (ctx: CheckContext, role: Role) => Promise<void>): Check[] {
+  return perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites: [prereq], run: (ctx) => run(ctx, role) }));
+}
+
+export const hubChecks: Check[] = [
+  ...hubCheck("adv/hub/invite", "the instance accepts a signed invite from the fake hub (POST /federation/v1/invite)", ["CHAN-09", "CHAN-11", "CONF-10"], "adv/sign/baseline@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const ch = ctx.fake.hubCreate(`fake-${ctx.runId}-${role[0]}`);
+    ch.members.add(t.name);
+    ctx.fake.hubAppend(ch.id, "smcp:member.join", { server: t.name });
+    const answer = expectOk<InviteAnswer>(await ctx.fake.sendInvite(t.name, ch.id), "InviteAnswer", "invite from the fake hub", 200);
+    ensure(answer.accepted && answer.channel === ch.id, "invite not accepted", { channel: ch.id, accepted: true }, answer);
+    ctx.state.adv[role] = { ...ctx.state.adv[role], fakeChannel: ch.id };
+  }),
+  ...hubCheck("adv/hub/repeat-invite", "a repeated invite for a channel already accepted is accepted again", ["CHAN-12"], "adv/hub/invite@@", async (ctx, role) => {
+    const ch = fakeChannel(ctx, role);
+    const answer = expectOk<InviteAnswer>(await ctx.fake.sendInvite(known(ctx, role).name, ch), "InviteAnswer", "repeated invite", 200);
+    ensure(answer.accepted && answer.channel === ch, "repeated invite not accepted", { channel: ch, accepted: true }, answer);
+  }),
+  ...hubCheck("adv/invite/not-hub", "an invite for a channel the inviting origin does not hub gets 403 SMCP_NOT_HUB", ["CHAN-07"], "adv/sign/baseline@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const body = { origin: ctx.fake.name, channel: `!x-${ctx.runId}:elsewhere.test`, inviter: ctx.fake.name, invitee: t.name, origin_ts: Date.now() };
+    expectError(await ctx.fake.send(t.name, { method: "POST", path: "/federation/v1/invite", body }), [[403, "SMCP_NOT_HUB"]], "invite into another hub's channel");
+  }),
+  ...hubCheck("adv/invite/wrong-invitee", "an invite naming another invitee than the receiver gets 400 SMCP_INVALID", ["CHAN-08"], "adv/sign/baseline@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const body = { origin: ctx.fake.name, channel: `!y-${ctx.runId}:${ctx.fake.name}`, inviter: ctx.fake.name, invitee: "someone-else.test", origin_ts: Date.now() };
+    expectError(await ctx.fake.send(t.name, { method: "POST", path: "/federation/v1/invite", body }), [[400, "SMCP_INVALID"]], "invite for someone else");
+  }),
+  ...hubCheck("adv/hub/out-of-order", "events delivered in reverse seq order are exposed in seq order", ["TXN-04", "DLV-22", "CTRL-22"], "adv/hub/invite@@", async (ctx, role) => {
+    const ch = fakeChannel(ctx, role);
+    const [e1, e2] = ctx.fake.hubChannel(ch).events;
+    const r = txnResult(await ctx.fake.sendTransaction(known(ctx, role).name, { events: [e2!, e1!], heads: [ctx.fake.hubHead(ch)] }), "reversed events");
+    ensure(r.processed.includes(e1!.event_id) && r.processed.includes(e2!.event_id), "valid events not processed", [e1!.event_id, e2!.event_id], r);
+    await expectExposed(ctx, role, 2);
+  }),
+  ...hubCheck("adv/hub/gap-backfill", "an event ahead of a gap is kept, the gap is backfilled from the hub, and all are exposed in order", ["DLV-22", "DLV-23", "CTRL-23"], "adv/hub/out-of-order@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const ch = fakeChannel(ctx, role);
+    ctx.fake.hubAppend(ch, "conformance:message", { n: 3 });
+    const e4 = ctx.fake.hubAppend(ch, "conformance:message", { n: 4 });
+    const backfillsBefore = ctx.fake.records.filter((r) => r.route === "backfill" && r.origin === t.name).length;
+    const r = txnResult(await ctx.fake.sendTransaction(t.name, { events: [e4], heads: [ctx.fake.hubHead(ch)] }), "event after a gap");
+    ensure(r.processed.includes(e4.event_id), "the event after the gap was not accepted (it must be stored and the gap filled)", e4.event_id, r);
+    await expectExposed(ctx, role, 4);
+    const backfills = ctx.fake.records.filter((x) => x.route === "backfill" && x.origin === t.name).length - backfillsBefore;
+    ensure(backfills > 0, "seq 3 appeared without a backfill request to the hub", "GET /federation/v1/channels/…/events", "none");
+  }),
+  ...hubCheck("adv/hub/head-backfill", "a signed head ahead of the local chain (withheld tail) makes the instance backfill", ["DLV-13"], "adv/hub/gap-backfill@@", async (ctx, role) => {
+    const ch = fakeChannel(ctx, role);
+    ctx.fake.hubAppend(ch, "conformance:message", { n: 5 });
+    const txn: Omit<Transaction, "origin" | "origin_ts"> = { heads: [ctx.fake.hubHead(ch)] };
+    txnResult(await ctx.fake.sendTransaction(known(ctx, role).name, txn), "head-only transaction");
+    await expectExposed(ctx, role, 5);
+    const info = await known(ctx, role).control.channel(ch);
+    ensure(info.known_seq >= 5 && info.local_seq >= 5, "ChannelInfo does not reflect the head (known_seq/local_seq)", "known_seq ≥ 5, local_seq ≥ 5", info);
+  }),
+  ...hubCheck("adv/hub/submission", "an event published on the instance in the fake hub's channel is submitted to the hub and exposed as sequenced", ["TXN-15", "CTRL-18", "TXN-08"], "adv/hub/out-of-order@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const ch = fakeChannel(ctx, role);
+    const marker = uid(ctx, "sub");
+    const pub = await t.control.publish(ch, "conformance:message", { marker });
+    const ev = ctx.fake.hubChannel(ch).events.find((e) => (e.data as { marker?: unknown }).marker === marker);
+    ensure(ev, "the fake hub never received the submission", marker, "nothing");
+    ensure(ev.sender === t.name && pub.event_id === ev.event_id && pub.seq === ev.seq, "PublishResult differs from what the hub sequenced", { event_id: ev.event_id, seq: ev.seq, sender: t.name }, { ...pub, sender: ev.sender });
+    const seen = await t.control.waitForEvents(ch, (evs) => evs.some((e) => e.event_id === ev.event_id), ctx.options.deliveryTimeoutMs);
+    ensure(seen.some((e) => e.event_id === ev.event_id), "the sequenced event never appeared on the instance", ev.event_id, "absent");
+  }),
+  ...hubCheck("adv/hub/bad-signature", "an event with a hub_signature that does not verify is rejected with SMCP_BAD_EVENT", ["EVT-18", "TXN-27"], "adv/hub/out-of-order@@", async (ctx, role) => {
+    const ch = fakeChannel(ctx, role);
+    const ev = finaliseEvent(impostorKey(ctx), rogueEvent(ctx, ch));
+    await expectRefused(ctx, role, ev, "SMCP_BAD_EVENT", "badly signed event");
+  }),
+  ...hubCheck("adv/hub/mismatched-event-id", "an event whose content does not hash to its event_id is rejected with SMCP_BAD_EVENT", ["EVT-15"], "adv/hub/out-of-order@@", async (ctx, role) => {
+    const ch = fakeChannel(ctx, role);
+    const signed = finaliseEvent(ctx.fake.key, rogueEvent(ctx, ch));
+    await expectRefused(ctx, role, { ...signed, data: { marker: "changed after hashing" } as never }, "SMCP_BAD_EVENT", "event with a mismatched event_id");
+  }),
+  ...hubCheck("adv/hub/equivocation", "a second, different event at a seq already held is rejected with SMCP_EQUIVOCATION and the first is kept", ["DLV-24"], "adv/hub/gap-backfill@@", async (ctx, role) => {
+    const t = known(ctx, role);
+    const ch = fakeChannel(ctx, role);
+    const original = ctx.fake.hubChannel(ch).events[2]!;
+    const fork = finaliseEvent(ctx.fake.key, rogueEvent(ctx, ch, 3));
+    await expectRefused(ctx, role, fork, "SMCP_EQUIVOCATION", "equivocating event at seq 3");
+    const evs = await t.control.events(ch, 2, 0, 1);
+    ensure(evs.events[0]?.event_id === original.event_id, "the first event at seq 3 was replaced", original.event_id, evs.events[0]?.event_id);
+  }),
+];

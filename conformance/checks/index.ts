@@ -1,0 +1,50 @@
+// Conformance harness: the full, ordered check list. Order matters: state-changing checks run where their
+// prerequisites put them (e.g. non-peer checks before the fake peer is invited anywhere).
+import type { Check } from "../context.ts";
+import { memberCalls, nonPeerCall } from "./calls.ts";
+import { hubChecks } from "./hub.ts";
+import { edgeChecks, rateLimit } from "./limits.ts";
+import { asParticipant, fakePeerRequestsValid, invited } from "./participant.ts";
+import { signingChecks } from "./signing.ts";
+import { finalIntegrity, successCriteria } from "./success-criteria.ts";
+import { beforeMembership, memberTransactions, routing, setupChannel } from "./transactions.ts";
+import { controlCallChecks, controlChecks } from "./control.ts";
+import { deliveryChecks } from "./delivery.ts";
+import { jsonChecks } from "./json.ts";
+import { keyChecks } from "./keys.ts";
+import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
+import { removalChecks } from "./removal.ts";
+
+export function allChecks(): Check[] {
+  const list = [
+    ...successCriteria,
+    ...controlCallChecks,
+    ...signingChecks,
+    ...edgeChecks,
+    ...jsonChecks,
+    ...keyChecks,
+    ...setupChannel,
+    ...controlChecks,
+    ...routing,
+    ...beforeMembership,
+    ...nonPeerCall,
+    ...registryBeforeMembership,
+    ...invited,
+    ...asParticipant,
+    ...deliveryChecks,
+    ...memberTransactions,
+    ...memberCalls,
+    ...registryAsPeer,
+    ...hubChecks,
+    ...removalChecks,
+    ...rateLimit,
+    ...fakePeerRequestsValid,
+    finalIntegrity,
+  ];
+  const seen = new Set<string>();
+  for (const c of list) {
+    if (seen.has(c.id)) throw new Error(`duplicate check ID ${c.id}`);
+    seen.add(c.id);
+  }
+  return list;
+}

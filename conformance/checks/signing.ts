@@ -1,0 +1,175 @@
+// Conformance harness: adversarial request-signing checks against each instance under test (spec §5), sent by the fake peer.
+import { randomBytes } from "node:crypto";
+import { encodeBase64Url } from "../../protocol/base64url.ts";
+import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../protocol/keys.ts";
+import type { Ping } from "../../protocol/types.ts";
+import { answerSummary, ensure, expectError, expectOk, fail } from "../assert.ts";
+import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
+import { known, limitsOf, transaction } from "./util.ts";
+
+const PING = "/federation/v1/ping";
+
+export const setupFakePeer = perTarget((role) => ({
+  id: "adv/setup/fake-peer",
+  name: `${role} maps and discovers the harness's fake peer (PUT /control/v1/hosts, POST /control/v1/peers)`,
+  requirements: ["DISC-20", "CTRL-10", "CTRL-08"],
+  level: "MUST",
+  prerequisites: ["sc/discovery/well-known@@"],
+  async run(ctx) {
+    const t = target(ctx, role);
+    await t.control.mapHost(ctx.fake.name, ctx.fake.url);
+    const info = await t.control.discover(ctx.fake.name);
+    ensure(info.key_id === ctx.fake.key.keyId, "discovered fake-peer key differs from its well-known key", ctx.fake.key.keyId, info.key_id);
+  },
+}));
+
+const baseline = perTarget((role) => ({
+  id: "adv/sign/baseline",
+  name: `${role} accepts a correctly signed request from the fake peer (control case for every signing check)`,
+  requirements: ["SIGN-01", "DISC-25", "DISC-26"],
+  level: "MUST",
+  prerequisites: ["adv/setup/fake-peer@@"],
+  async run(ctx) {
+    const t = known(ctx, role);
+    const ping = expectOk<Ping>(await ctx.fake.send(t.name, { method: "GET", path: PING }), "Ping", "signed GET /federation/v1/ping", 200);
+    ensure(ping.server_name === t.name, "ping answered for another server", t.name, ping.server_name);
+    const vik = ping.components.find((c) => c.name === "vikunja");
+    ensure(vik?.status === "up", "ping does not report vikunja up", "vikunja up", ping.components);
+    const allUp = ping.components.every((c) => c.status === "up");
+    ensure(ping.status === (allUp ? "ok" : "degraded"), "ping status must be ok exactly when every component is up (§6.5)", allUp ? "ok" : "degraded", ping.status);
+  },
+}));
+
+/** A signing check: prerequisite is the baseline, so that "everything is rejected" cannot pass as conformance. */
+function signingCheck(id: string, name: string, requirements: string[], run: (ctx: CheckContext, role: Role) => Promise<void>, level: Check["level"] = "MUST"): Check[] {
+  return perTarget((role) => ({ id, name, requirements, level, prerequisites: ["adv/sign/baseline@@"], run: (ctx) => run(ctx, role) }));
+}
+
+/** Fetches of the fake peer's discovery or key document since record `since` (unsigned, so not attributable by origin). */
+function keyFetches(ctx: CheckContext, since: number): number {
+  return ctx.fake.records.slice(since).filter((r) => r.route === "well-known" || r.route === "keys").length;
+}
+
+/** Another key presented under the fake peer's key ID: a well-formed header whose signature cannot verify. */
+function impostorKey(ctx: CheckContext): SigningKey {
+  return { ...signingKeyFromSeed(generateSeed()), keyId: ctx.fake.key.keyId };
+}
+
+/** Mutations of a valid header that break the exact grammar of spec §5.2; each must be refused with SMCP_UNAUTHORIZED. */
+export const GRAMMAR_VARIANTS: Array<[string, (h: string) => string]> = [
+  ["quoted values", (h) => h.replace(/=([^ ]+)/g, '="$1"')],
+  ["two spaces between fields", (h) => h.replace(" destination=", "  destination=")],
+  ["fields reordered", (h) => h.replace(/origin=(\S+) destination=(\S+)/, "destination=$2 origin=$1")],
+  ["lower-case scheme", (h) => h.replace("SMCP-Ed25519", "smcp-ed25519")],
+  ["Matrix-style scheme", (h) => h.replace("SMCP-Ed25519", "X-Matrix")],
+  ["comma-separated fields", (h) => h.replace(/ (?=\w+=)/g, ",")],
+  ["nonce missing", (h) => h.replace(/ nonce=\S+/, "")],
+  ["extra field", (h) => `${h} foo=bar`],
+  ["two values combined with a comma", (h) => `${h}, ${h}`],
+  ["ts above 2^53-1", (h) => h.replace(/ts=\d+/, "ts=9007199254740992")],
+  ["padded signature", (h) => `${h}==`],
+  ["standard-alphabet signature", (h) => h.replace(/sig=./, "sig=+")],
+  ["ts with a leading zero", (h) => h.replace(/ts=(\d+)/, "ts=0$1")],
+  ["ts in seconds with a fraction", (h) => h.replace(/ts=(\d+)/, (_, ts: string) => `ts=${Number(ts) / 1000}`)],
+  ["field named signature instead of sig", (h) => h.replace(" sig=", " signature=")],
+  ["key_id without the ed25519: prefix", (h) => h.replace("key_id=ed25519:", "key_id=")],
+  ["upper-case origin", (h) => h.replace(/origin=(\S+)/, (_, o: string) => `origin=${o.toUpperCase()}`)],
+  ["signature with non-canonical trailing bits", (h) => h.replace(/(sig=\S{85})\S/, (_, p: string) => `${p}B`)],
+  ["nonce of 15 bytes", (h) => h.replace(/nonce=\S+/, "nonce=AAAAAAAAAAAAAAAAAAAA")],
+];
+
+const checks: Check[][] = [
+  signingCheck("adv/sign/unsigned", "a request without X-SMCP-Authorization is refused with 401 SMCP_UNAUTHORIZED", ["SIGN-07"], async (ctx, role) => {
+    const a = await ctx.fake.send(known(ctx, role).name, { method: "GET", path: PING, auth: "none" });
+    expectError(a, [[401, "SMCP_UNAUTHORIZED"]], "unsigned ping");
+  }),
+  signingCheck("adv/sign/header-grammar", "headers breaking the exact grammar (quotes, spacing, order, case, extras, padding) get SMCP_UNAUTHORIZED", ["SIGN-06", "SIGN-07", "SIGN-08", "NAME-04", "JCS-11"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const wrong: string[] = [];
+    for (const [what, mutate] of GRAMMAR_VARIANTS) {
+      const header = mutate(ctx.fake.authHeader(t.name, { method: "GET", path: PING }));
+      const a = await ctx.fake.send(t.name, { method: "GET", path: PING, auth: { header } });
+      try {
+        expectError(a, [[401, "SMCP_UNAUTHORIZED"]], what);
+      } catch {
+        wrong.push(`${what}: ${answerSummary(a)}`);
+      }
+    }
+    if (wrong.length > 0) fail(`${wrong.length} of ${GRAMMAR_VARIANTS.length} malformed headers were not refused with SMCP_UNAUTHORIZED`, "401 SMCP_UNAUTHORIZED for every variant", wrong.join("\n"));
+    ctx.note(`${GRAMMAR_VARIANTS.length} variants refused`);
+  }),
+  signingCheck("adv/sign/bad-signature", "a well-formed header whose signature does not verify gets 401 SMCP_BAD_SIGNATURE", ["SIGN-33", "KEY-22"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { key: impostorKey(ctx) } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "ping signed by another key");
+  }),
+  signingCheck("adv/sign/body-bound", "the signature covers the exact body bytes: a body changed after signing gets SMCP_BAD_SIGNATURE", ["SIGN-19", "SIGN-21", "SIGN-33"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const sent = transaction(ctx, { heads: [] });
+    const signed = Buffer.from(JSON.stringify({ ...sent, origin_ts: sent.origin_ts - 1 }), "utf8");
+    const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${ctx.fake.nextTxnId()}`, body: sent, sign: { body: signed } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "transaction with a body changed after signing");
+  }),
+  signingCheck("adv/sign/uri-bound", "the signature covers the request-target: another path/query gets SMCP_BAD_SIGNATURE", ["SIGN-14", "SIGN-17", "SIGN-33"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { uri: `${PING}?probe=1` } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "ping signed for another URI");
+  }),
+  signingCheck("adv/sign/method-bound", "the signature covers the method: a GET signed as POST gets SMCP_BAD_SIGNATURE", ["SIGN-13", "SIGN-33"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { method: "POST" } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "GET signed as POST");
+  }),
+  signingCheck("adv/sign/wrong-destination", "a request signed for another destination gets 401 SMCP_WRONG_DESTINATION", ["SIGN-31"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { destination: "someone-else.test" } });
+    expectError(a, [[401, "SMCP_WRONG_DESTINATION"]], "ping for another destination");
+  }),
+  signingCheck("adv/sign/stale-ts", "a request whose ts is older than the skew window (+5 s) gets 401 SMCP_BAD_TIMESTAMP", ["SIGN-25"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const ts = Date.now() - limitsOf(t).max_clock_skew_ms - 5_000;
+    expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { ts } }), [[401, "SMCP_BAD_TIMESTAMP"]], "stale ping");
+  }),
+  signingCheck("adv/sign/future-ts", "a request whose ts is ahead by more than the skew window (+5 s) gets 401 SMCP_BAD_TIMESTAMP", ["SIGN-25"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const ts = Date.now() + limitsOf(t).max_clock_skew_ms + 5_000;
+    expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { ts } }), [[401, "SMCP_BAD_TIMESTAMP"]], "future ping");
+  }),
+  signingCheck("adv/sign/unknown-key", "a key ID the origin does not publish makes the instance re-fetch the origin's keys once, then answer 401 SMCP_UNKNOWN_KEY", ["SIGN-32", "KEY-09"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const start = ctx.fake.records.length;
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { key: signingKeyFromSeed(generateSeed()) } });
+    expectError(a, [[401, "SMCP_UNKNOWN_KEY"]], "ping under an unpublished key ID");
+    const n = keyFetches(ctx, start);
+    ensure(n >= 1, "the instance refused an unknown key ID without the forced re-discovery of §4.2", "a fetch of the fake peer's well-known or keys", "none");
+  }),
+  signingCheck("adv/keys/rediscovery-limited", "repeated unknown key IDs within 5 s cause at most one more forced re-discovery", ["KEY-10"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const start = ctx.fake.records.length;
+    for (let i = 0; i < 3; i++) {
+      expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { key: signingKeyFromSeed(generateSeed()) } }), [[401, "SMCP_UNKNOWN_KEY"]], "repeated unknown key ID");
+    }
+    ensure(keyFetches(ctx, start) <= 1, "forced re-discovery not limited", "≤ 1 re-fetch", keyFetches(ctx, start));
+  }, "SHOULD"),
+  signingCheck("adv/sign/replay", "an identical signed request sent twice: the first is served, the second gets 401 SMCP_REPLAY", ["SIGN-38"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const header = ctx.fake.authHeader(t.name, { method: "GET", path: PING, sign: { nonce: encodeBase64Url(randomBytes(16)) } });
+    expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, auth: { header } }), "Ping", "first ping", 200);
+    expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, auth: { header } }), [[401, "SMCP_REPLAY"]], "replayed ping");
+  }),
+  signingCheck("adv/sign/nonce-not-burned", "a nonce used by a request that failed signature verification is still accepted on a valid request", ["SIGN-39"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const nonce = encodeBase64Url(randomBytes(16));
+    expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { key: impostorKey(ctx), nonce } }), [[401, "SMCP_BAD_SIGNATURE"]], "badly signed ping");
+    expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { nonce } }), "Ping", "valid ping reusing the refused request's nonce", 200);
+  }),
+  signingCheck("adv/sign/origin-mismatch", "a body whose origin is not the signer gets 403 SMCP_ORIGIN_MISMATCH", ["SIGN-35"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const body = { ...transaction(ctx, { heads: [] }), origin: "eve.test" };
+    const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${ctx.fake.nextTxnId()}`, body });
+    expectError(a, [[403, "SMCP_ORIGIN_MISMATCH"]], "transaction claiming origin eve.test");
+  }),
+];
+
+export const signingChecks: Check[] = [...setupFakePeer, ...baseline, ...checks.flat()];
+export { impostorKey };

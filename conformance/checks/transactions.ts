@@ -1,0 +1,338 @@
+// Conformance harness: Naomi transactions sent by the fake peer to each instance under test — membership, idempotency per
+// (origin, txn_id) and (sender, submission_id), reserved types, spoofed senders, events from a non-hub (spec §7-§9).
+import { finaliseEvent } from "../../protocol/events.ts";
+import type { HttpAnswer } from "../../protocol/http-client.ts";
+import type { Event, Submission, TransactionResult } from "../../protocol/types.ts";
+import { answerSummary, ensure, expectError, expectOk, fail, show } from "../assert.ts";
+import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
+import { backfillPath, known, transaction, uid } from "./util.ts";
+
+export function advChannel(ctx: CheckContext, role: Role): string {
+  const ch = ctx.state.adv[role]?.channel;
+  if (!ch) fail(`no adversarial channel on ${role}`);
+  return ch;
+}
+
+export function submission(ctx: CheckContext, role: Role, over: Partial<Submission> = {}): Submission {
+  return {
+    submission_id: uid(ctx, "sub"),
+    channel: advChannel(ctx, role),
+    type: "conformance:from-fake",
+    sender: ctx.fake.name,
+    origin_ts: Date.now(),
+    data: { marker: uid(ctx, "marker") } as unknown as Submission["data"],
+    ...over,
+  };
+}
+
+export async function sendTxn(ctx: CheckContext, role: Role, parts: Parameters<typeof transaction>[1], txnId = ctx.fake.nextTxnId()): Promise<HttpAnswer> {
+  return ctx.fake.send(known(ctx, role).name, { method: "PUT", path: `/federation/v1/send/${txnId}`, body: transaction(ctx, parts) });
+}
+
+/** Events on the instance carrying `marker` in their data (to prove something was sequenced once, or never). */
+export async function withMarker(ctx: CheckContext, role: Role, marker: unknown): Promise<Event[]> {
+  const evs = await known(ctx, role).control.allEvents(advChannel(ctx, role));
+  return evs.filter((e) => (e.data as { marker?: unknown }).marker === marker);
+}
+
+export function markerOf(x: { data: unknown }): unknown {
+  return (x.data as { marker?: unknown }).marker;
+}
+
+/** The transaction answered 200 with the item rejected per item (a rejected item never fails the transaction, §8.5). */
+function expectItemRejected(a: HttpAnswer, id: string, codes: string[], where: string): void {
+  const r = expectOk<TransactionResult>(a, "TransactionResult", where, 200);
+  const item = r.rejected.find((x) => x.id === id);
+  ensure(item, `${where}: item ${id} was not rejected`, `rejected ∋ {id: ${id}, errcode ∈ ${codes.join("|")}}`, r);
+  ensure(codes.includes(item.errcode), `${where}: wrong errcode`, codes.join(" or "), item.errcode);
+  ensure(!r.processed.includes(id), `${where}: item both rejected and processed`, "not processed", r.processed);
+}
+
+export const setupChannel = perTarget((role) => ({
+  id: "adv/setup/channel",
+  name: `${role} creates a channel for the adversarial checks (hubbed by ${role})`,
+  requirements: ["CTRL-13"],
+  level: "MUST",
+  prerequisites: ["sc/discovery/well-known@@"],
+  async run(ctx) {
+    const t = known(ctx, role);
+    const info = await t.control.createChannel(`adv-${ctx.runId}-${role[0]}`);
+    ctx.state.adv[role] = { ...ctx.state.adv[role], channel: info.channel };
+  },
+}));
+
+export const beforeMembership: Check[] = [
+  ...perTarget((role) => ({
+    id: "adv/txn/non-member-submission",
+    name: "a submission from a server that is not a member is rejected per item with SMCP_NOT_MEMBER and never sequenced",
+    requirements: ["TXN-11", "TXN-26"],
+    level: "MUST",
+    prerequisites: ["adv/setup/channel@@", "adv/sign/baseline@@"],
+    async run(ctx) {
+      const sub = submission(ctx, role);
+      expectItemRejected(await sendTxn(ctx, role, { submissions: [sub] }), sub.submission_id, ["SMCP_NOT_MEMBER"], "non-member submission");
+      const held = await withMarker(ctx, role, markerOf(sub));
+      ensure(held.length === 0, "the refused submission was sequenced anyway", 0, held.length);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/backfill/unknown-channel",
+    name: "backfill of a channel of the receiver's that does not exist gets 404 SMCP_UNKNOWN_CHANNEL",
+    requirements: ["DLV-16"],
+    level: "MUST",
+    prerequisites: ["adv/sign/baseline@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(`!nope-${ctx.runId}:${t.name}`, "after=0") });
+      expectError(a, [[404, "SMCP_UNKNOWN_CHANNEL"]], "backfill of an unknown channel");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/backfill/non-member",
+    name: "backfill of an existing channel by a non-member gets 403 SMCP_NOT_MEMBER",
+    requirements: ["DLV-17"],
+    level: "MUST",
+    prerequisites: ["adv/setup/channel@@", "adv/sign/baseline@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(advChannel(ctx, role), "after=0") });
+      expectError(a, [[403, "SMCP_NOT_MEMBER"]], "non-member backfill");
+    },
+  })),
+];
+
+export const routing: Check[] = [
+  ...perTarget((role) => ({
+    id: "adv/txn/empty",
+    name: "a transaction with no events and no submissions is answered 200 with empty lists",
+    requirements: ["TXN-07"],
+    level: "MUST",
+    prerequisites: ["adv/sign/baseline@@"],
+    async run(ctx) {
+      const r = expectOk<TransactionResult>(await sendTxn(ctx, role, {}), "TransactionResult", "empty transaction", 200);
+      ensure(r.processed.length === 0 && r.rejected.length === 0 && r.sequenced.length === 0, "empty transaction answered with items", { processed: [], rejected: [], sequenced: [] }, r);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/submission-routing",
+    name: "submissions for a channel hubbed elsewhere get per-item SMCP_NOT_HUB, for an unknown own channel SMCP_UNKNOWN_CHANNEL",
+    requirements: ["TXN-10", "TXN-12", "TXN-24"],
+    level: "MUST",
+    prerequisites: ["adv/sign/baseline@@", "adv/setup/channel@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const elsewhere = submission(ctx, role, { channel: `!x-${ctx.runId}:elsewhere.test` });
+      const unknown = submission(ctx, role, { channel: `!nope-${ctx.runId}:${t.name}` });
+      const a = await sendTxn(ctx, role, { submissions: [elsewhere, unknown] });
+      expectItemRejected(a, elsewhere.submission_id, ["SMCP_NOT_HUB"], "submission for another hub's channel");
+      expectItemRejected(a, unknown.submission_id, ["SMCP_UNKNOWN_CHANNEL"], "submission for an unknown channel");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/backfill/not-hub",
+    name: "backfill of a channel hubbed by another server gets 403 SMCP_NOT_HUB",
+    requirements: ["DLV-16"],
+    level: "MUST",
+    prerequisites: ["adv/sign/baseline@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(`!x-${ctx.runId}:elsewhere.test`, "after=0") });
+      expectError(a, [[403, "SMCP_NOT_HUB"]], "backfill of another hub's channel");
+    },
+  })),
+];
+
+/** State shared by the idempotency checks of one target. */
+const lastTxn = new Map<Role, { txnId: string; bytes: Buffer; result: TransactionResult; sub: Submission }>();
+
+export const memberTransactions: Check[] = [
+  ...perTarget((role) => ({
+    id: "adv/txn/submission-sequenced",
+    name: "a member's submission is sequenced by the hub, visible on the hub and fanned out back to the sender",
+    requirements: ["TXN-13", "TXN-14", "DLV-01", "CHAN-05", "EVT-11"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const sub = submission(ctx, role);
+      const txnId = ctx.fake.nextTxnId();
+      const body = transaction(ctx, { submissions: [sub] });
+      const bytes = Buffer.from(JSON.stringify(body));
+      const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${txnId}`, rawBody: bytes });
+      const r = expectOk<TransactionResult>(a, "TransactionResult", "member submission", 200);
+      const seqd = r.sequenced.find((s) => s.submission_id === sub.submission_id);
+      ensure(r.processed.includes(sub.submission_id) && seqd, "submission not processed and sequenced", { processed: [sub.submission_id], sequenced: [{ submission_id: sub.submission_id }] }, r);
+      lastTxn.set(role, { txnId, bytes, result: r, sub });
+      const held = await withMarker(ctx, role, markerOf(sub));
+      ensure(held.length === 1 && held[0]!.event_id === seqd.event_id && held[0]!.seq === seqd.seq && held[0]!.sender === ctx.fake.name, "hub's stored event differs from the sequenced answer", seqd, held);
+      const ev = held[0]!;
+      ensure(ev.type === sub.type && ev.origin_ts === sub.origin_ts && show(ev.data) === show(sub.data), "the hub changed the submission's content (§7.2)", { type: sub.type, origin_ts: sub.origin_ts, data: sub.data }, { type: ev.type, origin_ts: ev.origin_ts, data: ev.data });
+      const ch = advChannel(ctx, role);
+      const back = await ctx.fake.waitUntil(() => ctx.fake.participant.get(ch)?.events.get(seqd.seq)?.event_id === seqd.event_id, ctx.options.deliveryTimeoutMs);
+      ensure(back, "the hub did not send the sequenced event back to its sender (fan-out includes the sender)", seqd.event_id, "nothing within the delivery timeout");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/duplicate-txn",
+    name: "the same txn_id with identical bytes returns the stored result and creates no duplicate event",
+    requirements: ["TXN-16"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const prior = lastTxn.get(role)!;
+      const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${prior.txnId}`, rawBody: prior.bytes });
+      const r = expectOk<TransactionResult>(a, "TransactionResult", "repeated transaction", 200);
+      ensure(show(r) === show(prior.result), "a repeated transaction returned another result", prior.result, r);
+      const held = await withMarker(ctx, role, markerOf(prior.sub));
+      ensure(held.length === 1, "a repeated transaction sequenced the submission again", 1, held.length);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/concurrent-repeat",
+    name: "two copies of one transaction sent at once are processed once and both answered with the same result",
+    requirements: ["TXN-20", "TXN-16"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const sub = submission(ctx, role);
+      const path = `/federation/v1/send/${ctx.fake.nextTxnId()}`;
+      const bytes = Buffer.from(JSON.stringify(transaction(ctx, { submissions: [sub] })));
+      const [a, b] = await Promise.all([0, 1].map(() => ctx.fake.send(t.name, { method: "PUT", path, rawBody: bytes })));
+      const ra = expectOk<TransactionResult>(a!, "TransactionResult", "first copy", 200);
+      const rb = expectOk<TransactionResult>(b!, "TransactionResult", "second copy", 200);
+      ensure(show(ra) === show(rb), "concurrent copies got different results", ra, rb);
+      const held = await withMarker(ctx, role, markerOf(sub));
+      ensure(held.length === 1, "concurrent copies sequenced the submission more than once", 1, held.length);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/mixed-items",
+    name: "a rejected item does not fail its transaction: valid items are processed, every item is answered exactly once",
+    requirements: ["TXN-26", "TXN-24"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const good = submission(ctx, role);
+      const bad = submission(ctx, role, { type: "smcp:channel.create" });
+      const other = submission(ctx, role, { channel: `!x-${ctx.runId}:elsewhere.test` });
+      const r = expectOk<TransactionResult>(await sendTxn(ctx, role, { submissions: [good, bad, other] }), "TransactionResult", "mixed transaction", 200);
+      for (const s of [good, bad, other]) {
+        const n = r.processed.filter((x) => x === s.submission_id).length + r.rejected.filter((x) => x.id === s.submission_id).length;
+        ensure(n === 1, `item ${s.submission_id} answered ${n} times`, 1, r);
+      }
+      ensure(r.processed.includes(good.submission_id) && r.sequenced.some((x) => x.submission_id === good.submission_id), "the valid item was not processed", good.submission_id, r);
+      ensure((await withMarker(ctx, role, markerOf(good))).length === 1, "the valid item was not sequenced", 1, 0);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/txn-conflict",
+    name: "the same txn_id with different bytes gets 409 SMCP_CONFLICT",
+    requirements: ["TXN-17"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const prior = lastTxn.get(role)!;
+      const other = submission(ctx, role);
+      const a = await sendTxn(ctx, role, { submissions: [other] }, prior.txnId);
+      expectError(a, [[409, "SMCP_CONFLICT"]], "reused txn_id with another body");
+      ensure((await withMarker(ctx, role, markerOf(other))).length === 0, "the conflicting transaction was applied", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/duplicate-submission",
+    name: "the same submission_id in a new transaction is sequenced at most once (same event answered)",
+    requirements: ["TXN-22"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const prior = lastTxn.get(role)!;
+      const r = expectOk<TransactionResult>(await sendTxn(ctx, role, { submissions: [prior.sub] }), "TransactionResult", "resubmission", 200);
+      const first = prior.result.sequenced.find((s) => s.submission_id === prior.sub.submission_id)!;
+      const again = r.sequenced.find((s) => s.submission_id === prior.sub.submission_id);
+      ensure(again && again.event_id === first.event_id && again.seq === first.seq, "resubmission was not answered with the first event", first, r);
+      const held = await withMarker(ctx, role, markerOf(prior.sub));
+      ensure(held.length === 1, "the resubmission created a second event", 1, held.length);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/spoofed-sender",
+    name: "a submission whose sender is not the transaction's origin is rejected per item with SMCP_ORIGIN_MISMATCH",
+    requirements: ["TXN-09"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const sub = submission(ctx, role, { sender: known(ctx, role === "alice" ? "bob" : "alice").name });
+      const a = await sendTxn(ctx, role, { submissions: [sub] });
+      expectItemRejected(a, sub.submission_id, ["SMCP_ORIGIN_MISMATCH"], "spoofed sender");
+      ensure((await withMarker(ctx, role, markerOf(sub))).length === 0, "a spoofed submission was sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/reserved-type",
+    name: "a submission using the reserved smcp: namespace is rejected per item with SMCP_BAD_EVENT",
+    requirements: ["EVT-01"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const sub = submission(ctx, role, { type: "smcp:member.join" });
+      const a = await sendTxn(ctx, role, { submissions: [sub] });
+      expectItemRejected(a, sub.submission_id, ["SMCP_BAD_EVENT"], "reserved type");
+      ensure((await withMarker(ctx, role, markerOf(sub))).length === 0, "a reserved-type submission was sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/too-many-items",
+    name: "a transaction with limits.max_txn_items + 1 items gets 413 SMCP_TOO_LARGE and nothing is sequenced",
+    requirements: ["TXN-05"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const n = t.discovery.limits.max_txn_items + 1;
+      const marker = uid(ctx, "bulk");
+      const subs = Array.from({ length: n }, () => submission(ctx, role, { data: { marker } as never }));
+      expectError(await sendTxn(ctx, role, { submissions: subs }), [[413, "SMCP_TOO_LARGE"]], `${n}-item transaction`);
+      const held = await withMarker(ctx, role, marker);
+      ensure(held.length === 0, "items of a refused transaction were sequenced", 0, held.length);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/data-too-large",
+    name: "a submission whose data exceeds limits.max_event_data_bytes is rejected per item with SMCP_TOO_LARGE",
+    requirements: ["EVT-12", "TXN-12"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const max = t.discovery.limits.max_event_data_bytes;
+      const marker = uid(ctx, "big");
+      const base = JSON.stringify({ marker, pad: "" });
+      const sub = submission(ctx, role, { data: { marker, pad: "x".repeat(max + 1 - base.length) } as never });
+      expectItemRejected(await sendTxn(ctx, role, { submissions: [sub] }), sub.submission_id, ["SMCP_TOO_LARGE"], `data of ${max + 1} bytes`);
+      ensure((await withMarker(ctx, role, marker)).length === 0, "the oversized submission was sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/not-hub",
+    name: "sequenced events for a channel, sent by a server that is not its hub, are rejected with SMCP_NOT_HUB",
+    requirements: ["TXN-27"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const ch = advChannel(ctx, role);
+      const evs = await t.control.allEvents(ch);
+      const last = evs[evs.length - 1]!;
+      const forged = finaliseEvent(ctx.fake.key, {
+        channel: ch, seq: last.seq + 1, prev_event: last.event_id, type: "conformance:forged", sender: ctx.fake.name,
+        origin_ts: Date.now(), hub_ts: Date.now(), data: { marker: uid(ctx, "forged") } as unknown as Event["data"],
+      });
+      const a = await sendTxn(ctx, role, { events: [forged] });
+      expectItemRejected(a, forged.event_id, ["SMCP_NOT_HUB"], "events from a non-hub");
+      const after = await t.control.allEvents(ch);
+      ensure(!after.some((e) => e.event_id === forged.event_id), "the forged event was stored", "absent", answerSummary(a));
+    },
+  })),
+];

@@ -1,0 +1,105 @@
+// Conformance harness self-tests: the CLI end to end — list, usage and deployment errors, --alice-cmd, and a full run
+// against two untouched reference instances, which must pass everything.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { allChecks } from "./checks/index.ts";
+import { unknownRequirementIds } from "./checks/requirements.ts";
+import { main } from "./cli.ts";
+import { requireDocker } from "./deployment.ts";
+
+const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
+
+function capture(): { out: () => string; err: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (err.push(String(chunk)), true));
+  return { out: () => out.join(""), err: () => err.join("") };
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("check catalogue", () => {
+  it("every check has a unique ID in the <group>/<area>/<name>[@instance] scheme and cites requirements of spec/requirements.json", () => {
+    const checks = allChecks();
+    expect(new Set(checks.map((c) => c.id)).size).toBe(checks.length);
+    for (const c of checks) {
+      expect(c.id).toMatch(/^(sc|ctl|adv)\/[a-z0-9-]+(\/[a-z0-9-]+)*(@(alice|bob))?$/);
+      expect(c.requirements.length, c.id).toBeGreaterThan(0);
+      for (const p of c.prerequisites) expect(checks.some((x) => x.id === p), `${c.id} → ${p}`).toBe(true);
+    }
+    expect(unknownRequirementIds(checks.flatMap((c) => c.requirements))).toEqual([]);
+  });
+
+  it("`list` prints every check with its requirements and level and exits 0", async () => {
+    const io = capture();
+    expect(await main(["list"])).toBe(0);
+    for (const c of allChecks()) expect(io.out()).toContain(c.id);
+    expect(io.out()).toMatch(/MUST {2}SIGN-38/);
+  });
+});
+
+describe("usage and deployment errors exit 2 without running checks", () => {
+  it("--alice without --alice-token", async () => {
+    const io = capture();
+    expect(await main(["run", "--alice", "http://127.0.0.1:1"])).toBe(2);
+    expect(io.err()).toMatch(/--alice needs --alice-token/);
+  });
+
+  it("an --only pattern that matches no check is refused (a typo must not run nothing)", async () => {
+    const io = capture();
+    expect(await main(["run", "--only", "sc/latency"])).toBe(2);
+    expect(io.err()).toMatch(/matches no check/);
+  });
+
+  it("--alice-cmd without {port}", async () => {
+    const io = capture();
+    expect(await main(["run", "--alice-cmd", "my-server", "--bob-cmd", "my-server {port}"])).toBe(2);
+    expect(io.err()).toMatch(/must contain \{port\}/);
+  });
+
+  it("--alice-image with no Docker engine names the alternatives (--alice-cmd, --alice URL)", async () => {
+    const dockerUp = await requireDocker().then(() => true, () => false);
+    if (dockerUp) return; // this machine class has no engine; with one, the image path is exercised for real
+    const io = capture();
+    expect(await main(["run", "--alice-image", "example/smcp:1", "--bob-image", "example/smcp:1"])).toBe(2);
+    expect(io.err()).toMatch(/Docker engine/);
+    expect(io.err()).toMatch(/--alice-cmd/);
+    expect(io.err()).toMatch(/--alice URL --alice-token/);
+  });
+});
+
+describe.skipIf(!existsSync(REFERENCE))("against reference instances", () => {
+  it("--alice-cmd/--bob-cmd start any implementation with {name} {port} {data} {token} and --only selects checks", async () => {
+    const io = capture();
+    const cmd = `"${process.execPath}" bin/smcp.js serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token {token}`;
+    const code = await main(["run", "--alice-cmd", cmd, "--bob-cmd", cmd, "--bob-name", "bob.test", "--only", "sc/discovery/well-known"]);
+    expect(io.out(), io.err()).toMatch(/✓ sc\/discovery\/well-known@bob/);
+    expect(io.out()).toMatch(/bob\.test/);
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it("`run` (npm start) passes every check on two untouched reference instances, in under 30 s, with latency (§16)", async () => {
+    const io = capture();
+    const dir = mkdtempSync(join(tmpdir(), "smcp-conformance-test-"));
+    dirs.push(dir);
+    const started = Date.now();
+    const code = await main(["run", "--latency-calls", "50", "--json", join(dir, "r.json"), "--junit", join(dir, "r.xml")]);
+    const report = JSON.parse(readFileSync(join(dir, "r.json"), "utf8")) as { checks: Array<{ id: string; status: string; expectation: string; category?: string; details: string[] }>; latency?: { p99: number } };
+    const bad = report.checks.filter((c) => (c.status === "fail" || c.status === "not-testable") && c.expectation !== "expected-failure");
+    expect(bad.map((c) => `${c.id}: ${c.details[0]}`)).toEqual([]);
+    expect(report.checks.filter((c) => c.expectation === "stale").map((c) => c.id)).toEqual([]);
+    expect(report.checks.some((c) => c.category === "harness-error")).toBe(false);
+    expect(report.latency?.p99).toBeLessThan(500);
+    expect(io.out()).toMatch(/p99/);
+    expect(readFileSync(join(dir, "r.xml"), "utf8")).toMatch(/<testsuites name="smcp-conformance"/);
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
+});

@@ -1,0 +1,282 @@
+// Conformance harness: where the two instances under test come from — reference instances started locally, URLs of
+// running instances, any implementation started from a command line, or Docker images (testcontainers).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { Role } from "./context.ts";
+
+/** One instance under test as the harness reaches it. `name` is learnt from its Control API when not given. */
+export interface Endpoint {
+  role: Role;
+  name?: string;
+  baseUrl: string;
+  token: string;
+}
+
+export interface Deployment {
+  kind: RoleSpec["kind"] | "mixed";
+  alice: Endpoint;
+  bob: Endpoint;
+  /** Where each started instance's stderr went (for the report). */
+  logFiles: string[];
+  /** Stops what the harness started; instance logs are deleted unless `keepLogs`. */
+  close(keepLogs?: boolean): Promise<void>;
+}
+
+/** The deployment cannot be brought up: the CLI exits 2 with this message, no checks run. */
+export class DeploymentError extends Error {}
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const DEFAULT_NAMES: Record<Role, string> = { alice: "alice.example", bob: "bob.example" };
+
+export function randomToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  log: WriteStream;
+  logFile: string;
+  dataDir: string;
+}
+
+/** Stops the process (SIGTERM, then SIGKILL after 5 s) and deletes its temporary data directory. */
+async function stop(s: Started, keepLogs: boolean): Promise<void> {
+  if (s.child.exitCode === null && s.child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => s.child.once("exit", () => resolve()));
+    s.child.kill("SIGTERM");
+    const timer = setTimeout(() => s.child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await new Promise<void>((resolve) => s.log.end(() => resolve()));
+  rmSync(s.dataDir, { recursive: true, force: true });
+  if (!keepLogs) rmSync(s.logFile, { force: true });
+}
+
+/**
+ * Waits until the process prints its `{"event":"listening"}` line or (when `probeUrl` is given) its well-known
+ * document answers — whichever comes first — and fails fast if it exits. Bounded by `timeoutMs`.
+ */
+async function awaitReady(label: string, s: Started, probeUrl: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  const lines = createInterface({ input: s.child.stdout! });
+  let settled = false;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, url?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      lines.close();
+      if (err) reject(err);
+      else resolve(url);
+    };
+    const timer = setTimeout(() => done(new DeploymentError(`${label} did not become ready within ${timeoutMs} ms (log: ${s.logFile})`)), timeoutMs);
+    lines.on("line", (line) => {
+      s.log.write(`[stdout] ${line}\n`);
+      try {
+        const msg = JSON.parse(line) as { event?: string; url?: string };
+        if (msg.event === "listening") done(null, msg.url);
+      } catch {
+        // not the readiness line
+      }
+    });
+    s.child.once("exit", (code, signal) => done(new DeploymentError(`${label} exited (${code ?? signal}) before it was ready; log: ${s.logFile}`)));
+    s.child.once("error", (err) => done(new DeploymentError(`${label} could not be started: ${err.message}`)));
+    if (probeUrl) void probe(probeUrl, () => settled).then((ok) => ok && done(null, undefined));
+  });
+}
+
+/** Polls the well-known URL (each attempt bounded, 100 ms apart) until it answers 200 or `stopped()`. */
+async function probe(url: string, stopped: () => boolean): Promise<boolean> {
+  while (!stopped()) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** Starts one instance process; its stderr goes to a log file next to its temporary data directory. */
+function launch(label: string, command: string, args: string[], shell: boolean, verbose: boolean, dataDir: string): Started {
+  const logFile = `${dataDir}.log`;
+  const log = createWriteStream(logFile);
+  const child = spawn(command, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], shell, env: process.env });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    log.write(chunk);
+    if (verbose) process.stderr.write(`[${label}] ${chunk.toString("utf8")}`);
+  });
+  return { child, log, logFile, dataDir };
+}
+
+export interface LocalOptions {
+  startupTimeoutMs: number;
+  verbose: boolean;
+}
+
+/** How one role is provided: a reference instance, any command line, a running URL, or a Docker image. */
+export type RoleSpec =
+  | { kind: "reference"; name?: string }
+  | { kind: "cmd"; command: string; name?: string }
+  | { kind: "url"; url: string; token: string }
+  | { kind: "image"; image: string; name?: string; args?: string };
+
+interface RoleHandle {
+  endpoint: Endpoint;
+  logFile?: string;
+  stop(keepLogs: boolean): Promise<void>;
+}
+
+/** Substitutes `{name} {port} {data} {token}` in a user's command line. */
+export function substitute(template: string, v: { name: string; port: number; data: string; token: string }): string {
+  return template.replace(/\{(name|port|data|token)\}/g, (_, k: keyof typeof v) => String(v[k]));
+}
+
+/** Brings up both roles (in parallel); if either fails, whatever was started is stopped again. */
+export async function deploy(specs: Record<Role, RoleSpec>, opts: LocalOptions): Promise<Deployment> {
+  validateSpecs(specs);
+  if (specs.alice.kind === "image" || specs.bob.kind === "image") await requireDocker();
+  const settled = await Promise.allSettled((["alice", "bob"] as Role[]).map((role) => startRole(role, specs[role], opts)));
+  const handles = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const close = async (keepLogs = false): Promise<void> => {
+    await Promise.all(handles.map((h) => h.stop(keepLogs)));
+  };
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) {
+    await close(true);
+    const err = failed.reason as Error;
+    throw err instanceof DeploymentError ? err : new DeploymentError(err.message);
+  }
+  const kinds = new Set([specs.alice.kind, specs.bob.kind]);
+  return {
+    kind: kinds.size === 1 ? [...kinds][0]! : "mixed",
+    alice: handles[0]!.endpoint,
+    bob: handles[1]!.endpoint,
+    logFiles: handles.flatMap((h) => (h.logFile ? [h.logFile] : [])),
+    close,
+  };
+}
+
+function validateSpecs(specs: Record<Role, RoleSpec>): void {
+  for (const role of ["alice", "bob"] as Role[]) {
+    const s = specs[role];
+    if (s.kind === "cmd" && !s.command.includes("{port}")) {
+      throw new DeploymentError(`--${role}-cmd must contain {port}: the harness picks the port and waits for http://127.0.0.1:{port}/.well-known/smcp/server`);
+    }
+    if (s.kind === "url") {
+      if (!/^https?:\/\/[^\s/?#]+\/?$/.test(s.url)) throw new DeploymentError(`--${role} must be a base URL such as http://127.0.0.1:4100, got ${s.url}`);
+      if (!s.token) throw new DeploymentError(`--${role}-token is required with --${role}`);
+    }
+  }
+}
+
+function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<RoleHandle> {
+  switch (spec.kind) {
+    case "url":
+      return Promise.resolve({ endpoint: { role, baseUrl: spec.url.replace(/\/$/, ""), token: spec.token }, stop: async () => {} });
+    case "reference": {
+      // Port 0: the reference instance reports its real URL on its readiness line, so no port can be raced for.
+      const bin = join(REPO, "bin", "smcp.js");
+      return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v) => ({
+        command: process.execPath,
+        args: [bin, "serve", "--name", v.name, "--listen", "127.0.0.1:0", "--data", v.data, "--control-token", v.token],
+        shell: false,
+        announcesUrl: true,
+      }));
+    }
+    case "cmd":
+      return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v) => ({ command: substitute(spec.command, v), args: [], shell: true }));
+    case "image":
+      return startImage(role, spec, opts);
+  }
+}
+
+type Spec = (v: { name: string; port: number; data: string; token: string }) => { command: string; args: string[]; shell: boolean; announcesUrl?: boolean };
+
+/**
+ * Starts one instance process. A free port can be taken by someone else between choosing and binding it, so a
+ * process that exits before it is ready is started again on another port (three attempts).
+ */
+async function startProcess(role: Role, name: string, opts: LocalOptions, spec: Spec): Promise<RoleHandle> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const v = { name, port, data: mkdtempSync(join(tmpdir(), `smcp-conformance-${role}-`)), token: randomToken() };
+    const { command, args, shell, announcesUrl } = spec(v);
+    const started = launch(role, command, args, shell, opts.verbose, v.data);
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const url = await awaitReady(`${role} (${name})`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
+      return { endpoint: { role, name, baseUrl: url ?? base, token: v.token }, logFile: started.logFile, stop: (keep) => stop(started, keep) };
+    } catch (err) {
+      const exitedEarly = started.child.exitCode !== null || started.child.signalCode !== null;
+      await stop(started, !exitedEarly || attempt >= 3);
+      if (!exitedEarly || attempt >= 3) throw err;
+    }
+  }
+}
+
+const ALTERNATIVES =
+  'Alternatives: --alice-cmd "<command with {name} {port} {data} {token}>" (and --bob-cmd) to start any implementation as a local process, or --alice URL --alice-token T (and --bob, --bob-token) for instances you already run.';
+
+async function loadTestcontainers(): Promise<typeof import("testcontainers")> {
+  try {
+    return await import("testcontainers");
+  } catch (err) {
+    throw new DeploymentError(`--alice-image/--bob-image need the testcontainers package (${(err as Error).message}). ${ALTERNATIVES}`);
+  }
+}
+
+/** Fails with a clear message, naming the alternatives, when no Docker engine is reachable. */
+export async function requireDocker(): Promise<void> {
+  const tc = await loadTestcontainers();
+  try {
+    await tc.getContainerRuntimeClient();
+  } catch (err) {
+    throw new DeploymentError(`--alice-image/--bob-image need a reachable Docker engine, and none was found (${(err as Error).message}). ${ALTERNATIVES}`);
+  }
+}
+
+/**
+ * An image runs with host networking, so that plain HTTP stays on loopback (as §6.3 requires) and the fake peer on
+ * 127.0.0.1 is reachable; its command is `serve --name {name} --listen 127.0.0.1:{port} --data /data
+ * --control-token {token}` unless `--image-args` gives another template.
+ */
+async function startImage(role: Role, spec: Extract<RoleSpec, { kind: "image" }>, opts: LocalOptions): Promise<RoleHandle> {
+  const tc = await loadTestcontainers();
+  const name = spec.name ?? DEFAULT_NAMES[role];
+  const port = await freePort();
+  const token = randomToken();
+  const template = spec.args ?? "serve --name {name} --listen 127.0.0.1:{port} --data /data --control-token {token}";
+  const command = substitute(template, { name, port, data: "/data", token }).split(/\s+/).filter(Boolean);
+  try {
+    const container = await new tc.GenericContainer(spec.image)
+      .withNetworkMode("host")
+      .withCommand(command)
+      .withStartupTimeout(opts.startupTimeoutMs)
+      .withWaitStrategy(tc.Wait.forHttp("/.well-known/smcp/server", port).forStatusCode(200))
+      .start();
+    return { endpoint: { role, name, baseUrl: `http://127.0.0.1:${port}`, token }, stop: async () => void (await container.stop()) };
+  } catch (err) {
+    throw new DeploymentError(`starting image ${spec.image} for ${role} failed: ${(err as Error).message}`);
+  }
+}

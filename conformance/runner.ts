@@ -1,0 +1,154 @@
+// Conformance harness: runs the selected checks in order, turns every outcome into a result record, never skips silently.
+import { SmcpError } from "../protocol/errors.ts";
+import { CheckFailure, type FailureCategory } from "./assert.ts";
+import type { Check, CheckContext } from "./context.ts";
+import { anyMatches, expectationFor, type ExpectedFailures, type Expectation, type Status } from "./selection.ts";
+import type { WireEntry } from "./wire-log.ts";
+
+export interface CheckResult {
+  id: string;
+  name: string;
+  requirements: string[];
+  level: Check["level"];
+  status: Status;
+  /** For failures: whose fault, as far as the harness can tell. */
+  category?: FailureCategory;
+  duration_ms: number;
+  expected?: string;
+  actual?: string;
+  details: string[];
+  wire: WireEntry[];
+  expectation: Expectation;
+}
+
+export interface RunOptions {
+  only: string[];
+  skip: string[];
+  strict: boolean;
+  expectedFailures: ExpectedFailures;
+  /** Ceiling for one check, so that a hung instance fails a check instead of the run. */
+  checkTimeoutMs?: number;
+  onResult?: (r: CheckResult) => void;
+}
+
+interface Plan {
+  run: Set<string>;
+  excluded: Map<string, string>;
+}
+
+/** Works out which checks run: --only (plus their prerequisites, transitively), minus --skip, minus SHOULD unless --strict. */
+export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "strict">): Plan {
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  const excluded = new Map<string, string>();
+  const run = new Set<string>();
+  const want = (c: Check): boolean => (opts.only.length === 0 ? true : anyMatches(opts.only, c.id));
+  const add = (id: string): void => {
+    const c = byId.get(id);
+    if (!c || run.has(id) || anyMatches(opts.skip, id)) return;
+    if (c.level === "SHOULD" && !opts.strict) return;
+    run.add(id);
+    c.prerequisites.forEach(add);
+  };
+  checks.filter(want).forEach((c) => add(c.id));
+  for (const c of checks) {
+    if (run.has(c.id)) continue;
+    if (anyMatches(opts.skip, c.id)) excluded.set(c.id, "excluded by --skip");
+    else if (c.level === "SHOULD" && !opts.strict) excluded.set(c.id, "SHOULD-level check: run with --strict");
+    else excluded.set(c.id, "not selected by --only");
+  }
+  return { run, excluded };
+}
+
+export async function runChecks(checks: Check[], ctx: CheckContext, opts: RunOptions): Promise<CheckResult[]> {
+  const p = plan(checks, opts);
+  const results = new Map<string, CheckResult>();
+  const out: CheckResult[] = [];
+  for (const check of checks) {
+    let r: CheckResult;
+    if (!p.run.has(check.id)) {
+      r = base(check, "excluded", 0, [p.excluded.get(check.id) ?? "excluded"]);
+    } else {
+      const blocked = check.prerequisites.find((id) => results.get(id)?.status !== "pass");
+      r = blocked ? notTestable(check, blocked, results.get(blocked)) : await runOne(check, ctx, opts.checkTimeoutMs);
+    }
+    r.expectation = expectationFor(r.id, r.status, opts.expectedFailures);
+    results.set(r.id, r);
+    out.push(r);
+    opts.onResult?.(r);
+  }
+  return out;
+}
+
+function notTestable(check: Check, prereq: string, result: CheckResult | undefined): CheckResult {
+  const why = !result ? "is not defined" : result.status === "excluded" ? "was excluded" : "failed";
+  const r = base(check, "not-testable", 0, [`not testable: prerequisite ${prereq} ${why}`]);
+  r.category = "prerequisite";
+  return r;
+}
+
+/** Runs one check with its own wire log; anything the fake peer found wrong in the instance's requests fails it. */
+export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_000): Promise<CheckResult> {
+  const details: string[] = [];
+  const note = ctx.note;
+  ctx.note = (line) => details.push(line);
+  ctx.recorder.rotate();
+  ctx.fake.takeProblems();
+  const started = performance.now();
+  let failure: unknown;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CheckFailure(`check did not finish within ${timeoutMs} ms`, "an answer", "no answer")), timeoutMs);
+    });
+    await Promise.race([check.run(ctx), timeout]);
+  } catch (err) {
+    failure = err;
+  } finally {
+    clearTimeout(timer);
+    ctx.note = note;
+  }
+  const duration = Math.round(performance.now() - started);
+  const problems = ctx.fake.takeProblems();
+  const r = base(check, "pass", duration, details);
+  r.wire = ctx.recorder.rotate();
+  if (failure !== undefined) describeFailure(r, failure);
+  else if (problems.length > 0) {
+    r.status = "fail";
+    r.category = "instance-invalid";
+    r.expected = "every request the instance sends to the fake peer is expected, authentic and schema-valid";
+    r.actual = problems.map((p) => `${p.method} ${p.path} from ${p.origin ?? "?"}: ${p.problems.join("; ")}`).join("\n");
+  }
+  return r;
+}
+
+function describeFailure(r: CheckResult, err: unknown): void {
+  r.status = "fail";
+  if (err instanceof CheckFailure) {
+    r.category = err.category;
+    r.details.unshift(err.message);
+    r.expected = err.expected;
+    r.actual = err.actual;
+  } else if (err instanceof SmcpError && err.errcode === "SMCP_PEER_UNREACHABLE") {
+    r.category = "requirement";
+    r.details.unshift(err.message);
+    r.expected = "an HTTP answer";
+    r.actual = "connection failed";
+  } else {
+    r.category = "harness-error";
+    r.details.unshift(`harness error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+}
+
+function base(check: Check, status: Status, duration: number, details: string[]): CheckResult {
+  return {
+    id: check.id,
+    name: check.name,
+    requirements: check.requirements,
+    level: check.level,
+    status,
+    duration_ms: duration,
+    details,
+    wire: [],
+    expectation: "none",
+  };
+}
