@@ -23,18 +23,31 @@ export function finaliseEvent(hubKey: SigningKey, event: UnsignedEvent): Event {
 
 /** Why an event fails verification against its hub's key, or null when it is sound. */
 export function eventProblem(hubKey: VerifyKey, event: Event): string | null {
+  const idProblem = eventIdProblem(event);
+  if (idProblem) return idProblem;
+  if (!hubSignatureVerifies(hubKey, event)) return "hub_signature does not verify";
+  return prevEventProblem(event);
+}
+
+/** Why `event_id` does not recompute from the event's content (spec §7.3 EVT-15), or null when it does. */
+export function eventIdProblem(event: Event): string | null {
   let expected: string;
   try {
     expected = computeEventId(event);
   } catch (err) {
     return `event has no canonical form: ${(err as Error).message}`;
   }
-  if (expected !== event.event_id) return `event_id does not match its content (expected ${expected})`;
-  if (!verifyForm(hubKey, { purpose: "smcp.event.v1", event_id: event.event_id }, event.hub_signature)) {
-    return "hub_signature does not verify";
-  }
-  if ((event.seq === 1) !== (event.prev_event === null)) return "prev_event must be null exactly when seq is 1";
-  return null;
+  return expected === event.event_id ? null : `event_id does not match its content (expected ${expected})`;
+}
+
+/** Whether `hub_signature` verifies over the event's ID with the hub's key (spec §7.4); check the ID first. */
+export function hubSignatureVerifies(hubKey: VerifyKey, event: Event): boolean {
+  return verifyForm(hubKey, { purpose: "smcp.event.v1", event_id: event.event_id }, event.hub_signature);
+}
+
+/** prev_event is null exactly at seq 1 (spec §7.2). */
+export function prevEventProblem(event: Event): string | null {
+  return (event.seq === 1) !== (event.prev_event === null) ? "prev_event must be null exactly when seq is 1" : null;
 }
 
 function headForm(head: Omit<ChannelHead, "hub_signature">): Record<string, unknown> {

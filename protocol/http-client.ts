@@ -64,9 +64,21 @@ export async function sendRaw(
   return { status: res.statusCode, headers: res.headers, body, raw };
 }
 
+/**
+ * A JSON body serialised ahead of time (Naomi builds transactions from stored event text): sendSigned sends
+ * `text` byte for byte, and JSON.stringify of it still yields the value, for senders that re-serialise.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
 /** Signs and sends a federation request. Network failures become SMCP_PEER_UNREACHABLE. */
 export async function sendSigned(dispatcher: Dispatcher, key: SigningKey, req: SignedRequest): Promise<HttpAnswer> {
-  const body = req.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(req.body), "utf8");
+  const text = req.body === undefined ? "" : req.body instanceof JsonText ? req.body.text : JSON.stringify(req.body);
+  const body = Buffer.from(text, "utf8");
   const headers: Record<string, string> = {
     [AUTH_HEADER]: signRequest(key, { method: req.method, uri: req.path, body, origin: req.origin, destination: req.destination }),
     ...(req.body === undefined ? {} : { "content-type": JSON_TYPE }),

@@ -251,6 +251,35 @@ describe("outbound queue", () => {
     hub.close();
   });
 
+  it("QUEUE: a lone event is sent at once; while events stream, a batch lingers for those published meanwhile (spec §8.6 TXN-33)", async () => {
+    const peer = new ScriptedPeer();
+    let release: (() => void) | undefined;
+    peer.answer = async () => {
+      if (release === undefined) await new Promise<void>((r) => (release = r));
+      return json(200, { processed: [], rejected: [], sequenced: [] });
+    };
+    const { hub, channel } = await hubWithMember(peer, { lingerMs: 300 });
+    await until("the join in flight", () => release !== undefined);
+    release!(); // the join (seq 2) goes through
+    await until("the join delivered", () => hub.outbound.info("bob.example").state === "idle" && hub.outbound.info("bob.example").pending === 0);
+    await new Promise((r) => setTimeout(r, 150)); // past the streaming window: the next event is a lone one
+    release = undefined;
+    const before = peer.transactions().length;
+    await hub.publish(channel, "chat:message", { i: 3 });
+    expect(peer.transactions().length).toBe(before + 1); // sent at once, no linger
+    await hub.publish(channel, "chat:message", { i: 4 }); // queued behind the one in flight
+    await until("the held transaction", () => release !== undefined);
+    release!();
+    // The answer makes it a stream: seq 4 lingers, so seq 5 published now shares its transaction.
+    await until("the first answered", () => hub.outbound.info("bob.example").state !== "sending");
+    await hub.publish(channel, "chat:message", { i: 5 });
+    expect(peer.transactions().length).toBe(before + 1);
+    await until("the lingering batch sent", () => peer.transactions().length === before + 2);
+    expect(peer.transactions().at(-1)!.events!.map((e) => e.seq)).toEqual([4, 5]);
+    expect(peer.maxInflight).toBe(1);
+    hub.close();
+  });
+
   it("QUEUE: failures back off and retry until delivered; state shows backoff (spec §8)", async () => {
     const peer = new ScriptedPeer();
     const { hub, channel } = await hubWithMember(peer);

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { canonicalJson } from "../../protocol/canonical-json.ts";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
-import { finaliseEvent, eventProblem, headVerifies, signHead } from "../../protocol/events.ts";
+import { eventIdProblem, finaliseEvent, headVerifies, hubSignatureVerifies, prevEventProblem, signHead } from "../../protocol/events.ts";
 import { errorFromAnswer } from "../../protocol/http-client.ts";
 import { channelId as makeChannelId, isServerName, parseChannelId } from "../../protocol/identity.ts";
 import type { SigningKey, VerifyKey } from "../../protocol/keys.ts";
@@ -19,6 +19,10 @@ import { OutboundQueues } from "./outbound.ts";
 
 const RESERVED_PREFIX = "smcp:";
 const TXN_RESULT_TTL_MS = 48 * 3600_000;
+/** How many of the newest sequenced events the hub keeps as JSON for its outbound queues. */
+const RECENT_EVENTS = 20_000;
+/** How long a signed head of a channel's unchanged newest event is reused for further transactions. */
+const HEAD_REUSE_MS = 1000;
 
 export interface NaomiOptions {
   self: string;
@@ -40,6 +44,10 @@ export interface NaomiOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   now?: () => number;
+  /** Outbound batching delay for streamed events (see OutboundOptions.lingerMs); default 10 ms, or NAOMI_LINGER_MS. */
+  lingerMs?: number;
+  /** Checks one event's hub_signature (spec §7.4); injectable so that tests can count verifications. */
+  verifyEvent?: (hubKey: VerifyKey, event: Event) => boolean;
 }
 
 /** Effects of a committed SQLite transaction that run after commit. */
@@ -47,6 +55,29 @@ interface Effects {
   kicks: Set<string>;
   advanced: Set<string>;
   gaps: Set<string>;
+}
+
+/**
+ * A receiver's state for one SQLite transaction (a federation transaction or a backfill page): each channel row
+ * is read once and kept in step with every write, its seqs are written once at the end, and the newest event
+ * stored per channel is remembered so that the next one's prev_event is checked without reading it back.
+ */
+interface Batch {
+  effects: Effects;
+  rows: Map<string, ChannelRow>;
+  dirty: Set<string>;
+  tips: Map<string, { seq: number; event_id: string }>;
+}
+
+/** EVT-15 and EVT-18 over one batch of events. */
+interface Authenticator {
+  /** Why the event is not authenticated, or null when it is. */
+  problem(event: Event): string | null;
+  /**
+   * Self-standing evidence that the hub signed an authenticated event: the event itself when its own signature
+   * verifies, else the chain from it up to the event whose signature authenticated it (spec §15).
+   */
+  evidence(event: Event): Event | Event[];
 }
 
 export class Naomi {
@@ -63,14 +94,23 @@ export class Naomi {
     channel: string; type: string; data: Record<string, unknown>; resolve: (e: Event) => void; reject: (e: Error) => void;
   }> = [];
   private closed = false;
+  /** Hub side: the channels each destination belongs to (cleared by every membership change), and the newest signed head per channel. */
+  private readonly memberChannels = new Map<string, string[]>();
+  private readonly signedHeads = new Map<string, ChannelHead>();
+  /**
+   * Hub side: the JSON of the newest sequenced events, which the outbound queues are about to send to every member.
+   * A rolled-back event's entry is overwritten when its seq is sequenced again, before any queue can refer to it.
+   */
+  private readonly recentEvents = new Map<string, string>();
 
   constructor(private readonly opts: NaomiOptions) {
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
     this.outbound = new OutboundQueues({
       self: opts.self, store: opts.store, sender: opts.sender, logger: opts.logger, headsFor: (d) => this.headsFor(d),
+      recentEvent: (channel, seq) => this.recentEvents.get(recentKey(channel, seq)),
       maxTxnItems: opts.maxTxnItems, queueBound: opts.queueBound, backoffBaseMs: opts.backoffBaseMs,
-      backoffMaxMs: opts.backoffMaxMs, now: this.now,
+      backoffMaxMs: opts.backoffMaxMs, now: this.now, lingerMs: opts.lingerMs ?? defaultLingerMs(),
     });
   }
 
@@ -165,10 +205,15 @@ export class Naomi {
     const event = finaliseEvent(this.opts.key, {
       channel, seq, prev_event: prev, type, sender, origin_ts: originTs, hub_ts: this.now(), data: data as Event["data"],
     });
-    this.store.insertEvent(event);
-    const before = this.store.members(channel);
-    this.applyMembership(event);
-    const recipients = new Set([...before, ...this.store.members(channel)]);
+    const json = JSON.stringify(event);
+    this.store.insertEvent(event, json);
+    this.remember(channel, seq, json);
+    const recipients = new Set(this.store.members(channel));
+    // Only the reserved membership types change the member list; the leave event still reaches the leaver.
+    if (type.startsWith(RESERVED_PREFIX)) {
+      this.applyMembership(event);
+      for (const m of this.store.members(channel)) recipients.add(m);
+    }
     recipients.delete(this.opts.self);
     for (const r of recipients) {
       this.outbound.enqueue(r, channel, seq);
@@ -179,23 +224,51 @@ export class Naomi {
     return event;
   }
 
+  private remember(channel: string, seq: number, json: string): void {
+    const key = recentKey(channel, seq);
+    this.recentEvents.delete(key); // re-inserted last, so that eviction stays oldest-first
+    this.recentEvents.set(key, json);
+    if (this.recentEvents.size > RECENT_EVENTS) this.recentEvents.delete(this.recentEvents.keys().next().value!);
+  }
+
   /** Membership changes are events (spec §9): both hub and participants apply them in seq order. */
-  private applyMembership(event: Event): void {
+  private applyMembership(event: Event, row?: ChannelRow): void {
     if (!event.type.startsWith(RESERVED_PREFIX)) return;
+    this.memberChannels.clear();
     const server = typeof event.data.server === "string" ? event.data.server : undefined;
     if (event.type === "smcp:channel.create") this.store.memberJoin(event.channel, parseChannelId(event.channel)!.hub, event.seq);
     else if (event.type === "smcp:member.join" && server) {
       this.store.memberJoin(event.channel, server, event.seq);
-      if (server === this.opts.self) this.store.setJoined(event.channel, true);
+      if (server === this.opts.self) this.setJoined(event.channel, true, row);
     } else if (event.type === "smcp:member.leave" && server) {
       this.store.memberLeave(event.channel, server, event.seq);
-      if (server === this.opts.self) this.store.setJoined(event.channel, false);
+      if (server === this.opts.self) this.setJoined(event.channel, false, row);
     }
+  }
+
+  private setJoined(channel: string, joined: boolean, row?: ChannelRow): void {
+    this.store.setJoined(channel, joined);
+    if (row) row.joined = joined ? 1 : 0;
   }
 
   /** A fresh head for every channel we hub that `destination` belongs to (spec §9.3 DLV-09, DLV-10). */
   private headsFor(destination: string): ChannelHead[] {
-    return this.store.channelsOfMember(destination, this.opts.self).map((c) => this.head(c, this.store.channel(c)!.local_seq));
+    let channels = this.memberChannels.get(destination);
+    if (!channels) this.memberChannels.set(destination, (channels = this.store.channelsOfMember(destination, this.opts.self)));
+    return channels.map((c) => this.currentHead(c));
+  }
+
+  /**
+   * The head of a channel at its newest event. One signed within the last second for that same newest event is
+   * still exact (DLV-10) and is shared by the destinations built meanwhile, instead of one signature each.
+   */
+  private currentHead(channel: string): ChannelHead {
+    const seq = this.store.channel(channel)!.local_seq;
+    const cached = this.signedHeads.get(channel);
+    if (cached && cached.seq === seq && this.now() - cached.hub_ts < HEAD_REUSE_MS) return cached;
+    const head = this.head(channel, seq);
+    this.signedHeads.set(channel, head);
+    return head;
   }
 
   private head(channel: string, seq: number): ChannelHead {
@@ -332,18 +405,21 @@ export class Naomi {
     if (items > this.opts.maxTxnItems) {
       throw new SmcpError("SMCP_TOO_LARGE", `transaction has ${items} items, more than max_txn_items ${this.opts.maxTxnItems}`);
     }
-    const effects = newEffects();
+    // Pure CPU, so done before the SQLite transaction opens.
+    const auth = this.authenticate(origin, originKey, txn.events ?? []);
+    const batch = newBatch();
     const result = this.store.tx(() => {
       const again = this.store.txnResult(origin, txnId);
       if (again) return sameOrConflict(again, bodySha256, txnId);
       const out: TransactionResult = { processed: [], rejected: [], sequenced: [] };
-      for (const event of txn.events ?? []) this.collect(out, event.event_id, this.receiveEvent(origin, originKey, event, effects));
-      for (const head of txn.heads ?? []) this.receiveHead(origin, originKey, head, effects);
-      for (const sub of txn.submissions ?? []) this.receiveSubmission(origin, sub, out, effects);
+      for (const event of txn.events ?? []) this.collect(out, event.event_id, this.receiveEvent(origin, auth, event, batch));
+      for (const head of txn.heads ?? []) this.receiveHead(origin, originKey, head, batch);
+      this.flushBatch(batch);
+      for (const sub of txn.submissions ?? []) this.receiveSubmission(origin, sub, out, batch.effects);
       this.store.putTxnResult(origin, txnId, bodySha256, out, this.now());
       return out;
     });
-    this.afterCommit(effects);
+    this.afterCommit(batch.effects);
     this.outbound.peerAlive(origin);
     return result;
   }
@@ -351,6 +427,57 @@ export class Naomi {
   private collect(out: TransactionResult, id: string, problem: RejectedItem | null): void {
     if (problem) out.rejected.push(problem);
     else out.processed.push(id);
+  }
+
+  /**
+   * EVT-15 and EVT-18 for the events of one transaction or backfill page: every ID is recomputed, then per channel
+   * the newest event's signature is verified and everything it links to through prev_event (within the batch) is
+   * authenticated by it; the hash chain commits to each ancestor's content. An event no verified event links to
+   * gets its own check, so one signature per channel suffices in the common case.
+   */
+  private authenticate(hub: string, key: VerifyKey, events: Event[]): Authenticator {
+    const verify = this.opts.verifyEvent ?? hubSignatureVerifies;
+    const idProblems = new Map<Event, string>();
+    const chains = new Map<string, Map<string, Event>>();
+    for (const event of events) {
+      if (parseChannelId(event.channel)?.hub !== hub) continue; // refused as SMCP_NOT_HUB before authentication matters
+      const problem = eventIdProblem(event);
+      if (problem) {
+        idProblems.set(event, problem);
+        continue;
+      }
+      let chain = chains.get(event.channel);
+      if (!chain) chains.set(event.channel, (chain = new Map()));
+      chain.set(event.event_id, event);
+    }
+    // event_id → the event of the batch that links to it (its child), for walking up to the verified event.
+    const authentic = new Set<string>();
+    const child = new Map<string, Event>();
+    for (const chain of chains.values()) {
+      for (const top of [...chain.values()].sort((a, b) => b.seq - a.seq)) {
+        if (authentic.has(top.event_id) || !verify(key, top)) continue;
+        for (let e: Event | undefined = top; e && !authentic.has(e.event_id); ) {
+          authentic.add(e.event_id);
+          const parent: Event | undefined = e.prev_event === null ? undefined : chain.get(e.prev_event);
+          if (parent) child.set(parent.event_id, e);
+          e = parent;
+        }
+      }
+    }
+    return {
+      problem: (event) => idProblems.get(event) ?? (authentic.has(event.event_id)
+        ? prevEventProblem(event)
+        : "hub_signature does not verify and no event of this batch whose signature verifies links to it"),
+      evidence: (event) => {
+        const path = [event];
+        for (let e = event; !verify(key, e); ) {
+          const next = child.get(e.event_id);
+          if (!next) break;
+          path.push((e = next));
+        }
+        return path.length === 1 ? event : path;
+      },
+    };
   }
 
   /** Hub side: per-item checks in the order of spec §8.3 TXN-12, then sequencing at most once per (sender, submission_id). */
@@ -374,84 +501,119 @@ export class Naomi {
     out.sequenced.push({ submission_id: sub.submission_id, event_id: where.event_id, seq: where.seq } satisfies SequencedSubmission);
   }
 
-  /** Participant side: the checks of spec §8.5 TXN-27 in order; verified events are stored even ahead of a gap (§9.4). */
-  private receiveEvent(origin: string, hubKey: VerifyKey, event: Event, effects: Effects, backfilled = false): RejectedItem | null {
+  /** The batch's copy of a channel row, read once per SQLite transaction. */
+  private rowIn(batch: Batch, channel: string): ChannelRow | undefined {
+    let row = batch.rows.get(channel);
+    if (!row) {
+      row = this.store.channel(channel);
+      if (row) batch.rows.set(channel, row);
+    }
+    return row;
+  }
+
+  /** Participant side: the checks of spec §8.5 TXN-27 in order; authenticated events are stored even ahead of a gap (§9.4). */
+  private receiveEvent(origin: string, auth: Authenticator, event: Event, batch: Batch, backfilled = false): RejectedItem | null {
     const reject = (errcode: RejectedItem["errcode"], error: string): RejectedItem => ({ id: event.event_id, errcode, error });
-    const row = this.store.channel(event.channel);
+    const row = this.rowIn(batch, event.channel);
     if (!row) return reject("SMCP_UNKNOWN_CHANNEL", `no channel ${event.channel} here`);
     // A backfill page is scoped by the hub to what we may see; history may contain an earlier leave of ours.
     if (row.joined !== 1 && !backfilled) return reject("SMCP_NOT_MEMBER", `${this.opts.self} is not joined to ${event.channel}`);
     if (row.role !== "participant" || row.hub !== origin) return reject("SMCP_NOT_HUB", `${origin} is not the hub of ${event.channel}`);
-    const existing = this.store.event(event.channel, event.seq);
+    // Nothing is stored beyond known_seq (storing an event raises it), so higher seqs need no lookup.
+    const existing = event.seq <= row.known_seq ? this.store.event(event.channel, event.seq) : undefined;
     // A redelivery of a held (already verified) event is processed without verifying or storing it again (TXN-23).
     if (existing?.event_id === event.event_id) return null;
-    const problem = eventProblem(hubKey, event) ?? reservedProblem(event, row.hub);
+    const problem = auth.problem(event) ?? reservedProblem(event, row.hub);
     if (problem) return reject("SMCP_BAD_EVENT", problem);
-    const conflict = existing ? `seq ${event.seq} is already ${existing.event_id}` : this.chainConflict(row, event);
+    const conflict = existing ? `seq ${event.seq} is already ${existing.event_id}` : this.chainConflict(row, event, batch);
     if (conflict) {
-      this.recordEquivocation(event, existing?.json ?? null, conflict);
+      this.recordEquivocation(event, auth.evidence(event), existing?.json ?? null, conflict);
       return reject("SMCP_EQUIVOCATION", conflict);
     }
     this.store.insertEvent(event);
+    batch.tips.set(event.channel, { seq: event.seq, event_id: event.event_id });
     this.lastHeard.set(event.channel, this.now());
-    this.advance(row, event.seq, effects, event);
+    this.advance(row, event.seq, batch, event);
     return null;
   }
 
   /** prev_event must link to the held neighbours on both sides; otherwise the hub signed two histories (spec §9.6). */
-  private chainConflict(row: ChannelRow, event: Event): string | null {
-    if (event.seq > 1) {
-      const prev = this.store.event(event.channel, event.seq - 1);
-      if (prev && prev.event_id !== event.prev_event) return `prev_event is not the held event ${prev.event_id} at seq ${event.seq - 1}`;
+  private chainConflict(row: ChannelRow, event: Event, batch: Batch): string | null {
+    if (event.seq > 1 && event.seq - 1 <= row.known_seq) {
+      const tip = batch.tips.get(event.channel);
+      const prevId = tip?.seq === event.seq - 1 ? tip.event_id : this.store.event(event.channel, event.seq - 1)?.event_id;
+      if (prevId !== undefined && prevId !== event.prev_event) return `prev_event is not the held event ${prevId} at seq ${event.seq - 1}`;
     }
-    const next = this.store.event(event.channel, event.seq + 1);
+    const next = event.seq + 1 <= row.known_seq ? this.store.event(event.channel, event.seq + 1) : undefined;
     if (next && (JSON.parse(next.json) as Event).prev_event !== event.event_id) return `the held event at seq ${event.seq + 1} does not follow this one`;
     const head = event.seq <= row.known_seq && row.head ? (JSON.parse(row.head) as ChannelHead) : null;
     if (head && head.seq === event.seq && head.event_id !== event.event_id) return `the hub's signed head names ${head.event_id} at seq ${event.seq}`;
     return null;
   }
 
-  /** Both signed statements are kept as evidence, and the operator is told (spec §9.6 DLV-25, DLV-26). */
-  private recordEquivocation(offered: Event, heldJson: string | null, why: string): void {
-    this.store.putEvidence(offered.channel, offered.seq, heldJson ?? "null", JSON.stringify(offered), this.now());
+  /**
+   * Both signed statements are kept as evidence, and the operator is told (spec §9.6 DLV-25, DLV-26). An offered
+   * event authenticated through the chain is kept with that chain, up to the event whose signature verifies.
+   */
+  private recordEquivocation(offered: Event, proof: Event | Event[], heldJson: string | null, why: string): void {
+    this.store.putEvidence(offered.channel, offered.seq, heldJson ?? "null", JSON.stringify(proof), this.now());
     this.opts.logger.error({ channel: offered.channel, seq: offered.seq, offered: offered.event_id, why }, "hub equivocation");
   }
 
-  /** Moves local_seq over every contiguous stored event (applying membership in order) and known_seq up. */
-  private advance(row: ChannelRow, seenSeq: number, effects: Effects, just?: Event): void {
-    const fresh = this.store.channel(row.channel)!;
-    let local = fresh.local_seq;
-    const known = Math.max(fresh.known_seq, seenSeq);
+  /** Moves local_seq over every contiguous stored event (applying membership in order) and known_seq up, in the batch's row. */
+  private advance(row: ChannelRow, seenSeq: number, batch: Batch, just?: Event): void {
+    const before = row.local_seq;
+    row.known_seq = Math.max(row.known_seq, seenSeq);
     // The common case: the event just stored is the next one, with nothing held beyond it.
-    if (just && just.seq === local + 1) {
-      this.applyMembership(just);
-      local++;
+    if (just && just.seq === row.local_seq + 1) {
+      this.applyMembership(just, row);
+      row.local_seq++;
     }
-    for (;;) {
-      if (local >= known) break;
-      const next = this.store.event(row.channel, local + 1);
+    while (row.local_seq < row.known_seq) {
+      const next = this.store.event(row.channel, row.local_seq + 1);
       if (!next) break;
-      this.applyMembership(JSON.parse(next.json) as Event);
-      local++;
+      this.applyMembership(JSON.parse(next.json) as Event, row);
+      row.local_seq++;
     }
-    if (local !== fresh.local_seq || known !== fresh.known_seq) this.store.setSeqs(row.channel, local, Math.max(known, local));
-    if (local !== fresh.local_seq) effects.advanced.add(row.channel);
-    if (Math.max(known, local) > local) effects.gaps.add(row.channel);
+    row.known_seq = Math.max(row.known_seq, row.local_seq);
+    batch.dirty.add(row.channel);
+    if (row.local_seq !== before) batch.effects.advanced.add(row.channel);
+  }
+
+  /** Writes each changed row's seqs once, and notes the channels left with a gap. */
+  private flushBatch(batch: Batch): void {
+    for (const channel of batch.dirty) {
+      const row = batch.rows.get(channel)!;
+      this.store.setSeqs(channel, row.local_seq, row.known_seq);
+      if (row.known_seq > row.local_seq) batch.effects.gaps.add(channel);
+    }
+    batch.dirty.clear();
   }
 
   /** A verified head raises known_seq; one contradicting a held event is kept as evidence (spec §9.3, §9.6). */
-  private receiveHead(origin: string, hubKey: VerifyKey, head: ChannelHead, effects: Effects): void {
-    const row = this.store.channel(head.channel);
-    if (!row || row.role !== "participant" || row.hub !== origin || !headVerifies(hubKey, head)) return;
+  private receiveHead(origin: string, hubKey: VerifyKey, head: ChannelHead, batch: Batch): void {
+    const row = this.rowIn(batch, head.channel);
+    if (!row || row.role !== "participant" || row.hub !== origin) return;
+    // A head naming the event this batch just stored tells nothing new (its chain is authenticated): no signature to check.
+    const tip = batch.tips.get(head.channel);
+    if (tip && tip.seq === head.seq && tip.event_id === head.event_id) {
+      this.lastHeard.set(head.channel, this.now());
+      return;
+    }
+    if (!headVerifies(hubKey, head)) return;
     this.lastHeard.set(head.channel, this.now());
-    const held = head.seq > 0 ? this.store.event(head.channel, head.seq) : undefined;
+    const held = head.seq > 0 && head.seq <= row.known_seq ? this.store.event(head.channel, head.seq) : undefined;
     if (held && held.event_id !== head.event_id) {
       this.store.putEvidence(head.channel, head.seq, held.json, JSON.stringify(head), this.now());
       this.opts.logger.error({ channel: head.channel, seq: head.seq, held: held.event_id, head: head.event_id }, "hub equivocation (head)");
       return;
     }
-    if (head.seq >= row.known_seq) this.store.setHead(head.channel, JSON.stringify(head));
-    if (head.seq > row.known_seq) this.advance(row, head.seq, effects);
+    if (head.seq >= row.known_seq) {
+      const json = JSON.stringify(head);
+      this.store.setHead(head.channel, json);
+      row.head = json;
+    }
+    if (head.seq > row.known_seq) this.advance(row, head.seq, batch);
   }
 
   // ---------------------------------------------------------------- backfill (spec §9.4)
@@ -501,18 +663,20 @@ export class Naomi {
   }
 
   private applyPage(hub: string, key: VerifyKey, page: BackfillPage): boolean {
-    const effects = newEffects();
+    const batch = newBatch();
     const before = this.store.channel(page.channel)!.local_seq;
+    const events = page.events.filter((e) => e.channel === page.channel);
+    const auth = this.authenticate(hub, key, events);
     this.store.tx(() => {
-      for (const event of page.events) {
-        if (event.channel !== page.channel) continue;
-        const problem = this.receiveEvent(hub, key, event, effects, true);
+      for (const event of events) {
+        const problem = this.receiveEvent(hub, auth, event, batch, true);
         if (problem) this.opts.logger.warn({ channel: page.channel, ...problem }, "backfilled event refused");
       }
-      if (page.head.channel === page.channel) this.receiveHead(hub, key, page.head, effects);
+      if (page.head.channel === page.channel) this.receiveHead(hub, key, page.head, batch);
+      this.flushBatch(batch);
     });
-    effects.gaps.clear();
-    this.afterCommit(effects);
+    batch.effects.gaps.clear();
+    this.afterCommit(batch.effects);
     return this.store.channel(page.channel)!.local_seq > before;
   }
 
@@ -595,8 +759,23 @@ function reservedProblem(event: Event, hub: string): string | null {
   return null;
 }
 
+/** 10 ms lets the events published meanwhile share a transaction; NAOMI_LINGER_MS overrides it (0 disables). */
+function defaultLingerMs(): number {
+  const text = process.env.NAOMI_LINGER_MS;
+  const env = text ? Number(text) : NaN;
+  return Number.isFinite(env) && env >= 0 ? env : 10;
+}
+
+function recentKey(channel: string, seq: number): string {
+  return `${seq} ${channel}`;
+}
+
 function newEffects(): Effects {
   return { kicks: new Set(), advanced: new Set(), gaps: new Set() };
+}
+
+function newBatch(): Batch {
+  return { effects: newEffects(), rows: new Map(), dirty: new Set(), tips: new Map() };
 }
 
 function sameOrConflict(stored: { body_sha256: string; result: TransactionResult }, bodySha256: string, txnId: string): TransactionResult {

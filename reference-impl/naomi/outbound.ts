@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
-import { errorFromAnswer } from "../../protocol/http-client.ts";
+import { errorFromAnswer, JsonText } from "../../protocol/http-client.ts";
 import { validate } from "../../protocol/schemas.ts";
-import type { ChannelHead, OutboundQueue, SequencedSubmission, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
+import type { ChannelHead, OutboundQueue, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { FederationSender } from "../federation-sender.ts";
 import type { Store } from "../storage/db.ts";
 
@@ -16,11 +16,18 @@ export interface OutboundOptions {
   logger: Logger;
   /** Fresh signed heads of the channels this instance hubs and `destination` belongs to (spec §9.3). */
   headsFor: (destination: string) => ChannelHead[];
+  /** The stored JSON of a recently sequenced event, if the hub still holds it in memory. */
+  recentEvent?: (channel: string, seq: number) => string | undefined;
   maxTxnItems: number;
   /** Pending events per destination above which it is suspended (spec §9.2). */
   queueBound: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * How long a transaction that could still take more events waits for the ones being published right now, so
+   * that concurrent publishes share one transaction (and its signature, commit and HTTP exchange); 0 sends at once.
+   */
+  lingerMs?: number;
   now?: () => number;
 }
 
@@ -33,7 +40,8 @@ interface Waiter {
 /** The transaction being delivered: retried with identical bytes under the same txn_id (spec §8.4 TXN-21). */
 interface Attempt {
   txnId: string;
-  txn: Transaction;
+  /** The Transaction, serialised once: events go out as the text they are stored as, never re-encoded. */
+  body: JsonText;
   lastRowId: number;
   rowCount: number;
   submissionIds: string[];
@@ -45,11 +53,18 @@ interface DestinationState {
   failures: number;
   nextAttemptTs: number;
   timer?: NodeJS.Timeout;
+  linger?: NodeJS.Timeout;
+  /** When the last transaction to this destination was answered: lingering is for a busy stream only. */
+  lastDoneTs: number;
   /** Counts kept in step with the tables, so that the hot path does not count rows. */
   pendingEvents: number;
   pendingSubmissions: number;
   /** Send a heads-only transaction even with nothing queued (a suspended destination). */
   headsDue: boolean;
+  /** The stored suspended flag, read once and written through (checked for every enqueued event). */
+  suspended: boolean;
+  /** Submissions were ever queued for this destination (it hubs a channel we publish to). */
+  submitsTo: boolean;
   current?: Attempt;
   lastError?: string;
 }
@@ -75,10 +90,10 @@ export class OutboundQueues {
   /** Queues a stored event for `destination`; call inside the sequencing SQLite transaction, then kick(). */
   enqueue(destination: string, channel: string, seq: number): void {
     const st = this.state(destination);
-    if (this.opts.store.suspended(destination)) return;
+    if (st.suspended) return;
     if (st.pendingEvents >= this.opts.queueBound) {
       this.opts.store.outboundClear(destination);
-      this.opts.store.setSuspended(destination, true);
+      this.setSuspended(destination, st, true);
       st.pendingEvents = 0;
       st.headsDue = true;
       this.opts.logger.warn({ destination, bound: this.opts.queueBound }, "outbound queue over its bound: suspended, peer recovers by backfill");
@@ -94,6 +109,7 @@ export class OutboundQueues {
    */
   submit(hub: string, submission: Submission): Promise<SequencedSubmission> {
     const st = this.state(hub);
+    st.submitsTo = true;
     this.opts.store.queueSubmission(hub, submission.submission_id, JSON.stringify(submission));
     st.pendingSubmissions++;
     return new Promise((resolve, reject) => {
@@ -124,9 +140,33 @@ export class OutboundQueues {
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = undefined;
+    if (st.linger) return;
+    if (this.shouldLinger(st)) {
+      st.linger = setTimeout(() => {
+        st.linger = undefined;
+        this.launch(destination, st);
+      }, this.opts.lingerMs);
+      return;
+    }
+    this.launch(destination, st);
+  }
+
+  /**
+   * Only a new batch of events lingers, and only while events stream (the previous transaction was answered
+   * moments ago): a lone event goes at once, retries keep their bytes, and submissions and heads do not wait.
+   */
+  private shouldLinger(st: DestinationState): boolean {
+    const lingerMs = this.opts.lingerMs ?? 0;
+    return lingerMs > 0 && !st.current && st.pendingEvents > 0 && st.pendingEvents < this.opts.maxTxnItems &&
+      st.pendingSubmissions === 0 && !st.headsDue && this.now() - st.lastDoneTs < STREAMING_WINDOW_MS;
+  }
+
+  private launch(destination: string, st: DestinationState): void {
+    if (this.closed || st.inflight) return;
     st.inflight = true;
     void this.attempt(destination, st).finally(() => {
       st.inflight = false;
+      st.lastDoneTs = this.now();
       if (st.current || st.pendingEvents > 0 || st.pendingSubmissions > 0 || st.headsDue) this.kick(destination);
     });
   }
@@ -134,7 +174,7 @@ export class OutboundQueues {
   info(destination: string): OutboundQueue {
     const st = this.states.get(destination);
     const out: OutboundQueue = { pending: this.opts.store.outboundCount(destination), state: "idle", failures: st?.failures ?? 0 };
-    if (this.opts.store.suspended(destination)) out.state = "suspended";
+    if (st ? st.suspended : this.opts.store.suspended(destination)) out.state = "suspended";
     else if (st?.inflight) out.state = "sending";
     else if (st && st.failures > 0) out.state = "backoff";
     if (st && st.failures > 0) out.next_attempt_ts = st.nextAttemptTs;
@@ -143,7 +183,10 @@ export class OutboundQueues {
 
   close(): void {
     this.closed = true;
-    for (const st of this.states.values()) if (st.timer) clearTimeout(st.timer);
+    for (const st of this.states.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      if (st.linger) clearTimeout(st.linger);
+    }
     for (const w of this.waiters.values()) w.reject(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
     this.waiters.clear();
   }
@@ -151,31 +194,37 @@ export class OutboundQueues {
   private state(destination: string): DestinationState {
     let st = this.states.get(destination);
     if (!st) {
+      const suspended = this.opts.store.suspended(destination);
+      const pendingSubmissions = this.opts.store.queuedSubmissionCount(destination);
       st = {
-        inflight: false, failures: 0, nextAttemptTs: 0, pendingEvents: this.opts.store.outboundCount(destination),
-        pendingSubmissions: this.opts.store.queuedSubmissionCount(destination), headsDue: this.opts.store.suspended(destination),
+        inflight: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, pendingEvents: this.opts.store.outboundCount(destination),
+        pendingSubmissions, headsDue: suspended, suspended, submitsTo: pendingSubmissions > 0,
       };
       this.states.set(destination, st);
     }
     return st;
   }
 
+  private setSuspended(destination: string, st: DestinationState, suspended: boolean): void {
+    this.opts.store.setSuspended(destination, suspended);
+    st.suspended = suspended;
+  }
+
   /** Everything queued, up to max_txn_items, plus the destination's heads (spec §8.6 TXN-33, §9.3 DLV-09). */
   private build(destination: string, st: DestinationState): Attempt | undefined {
-    const subs = this.opts.store.queuedSubmissions(destination, this.opts.maxTxnItems);
-    const rows = this.opts.store.outboundBatch(destination, this.opts.maxTxnItems - subs.length);
-    const wasSuspended = this.opts.store.suspended(destination);
+    // A destination we never submitted to (we are its channels' participant only through events) needs no query.
+    const subs = st.submitsTo ? this.opts.store.queuedSubmissions(destination, this.opts.maxTxnItems) : [];
+    const limit = this.opts.maxTxnItems - subs.length;
+    const recent = this.opts.recentEvent;
+    const rows = recent ? this.opts.store.outboundBatchCached(destination, limit, recent) : this.opts.store.outboundBatch(destination, limit);
+    const wasSuspended = st.suspended;
     st.pendingSubmissions = subs.length === 0 ? 0 : st.pendingSubmissions;
     if (rows.length === 0) st.pendingEvents = 0;
     if (rows.length === 0 && subs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
-    const txn: Transaction = { origin: this.opts.self, origin_ts: this.now() };
-    if (rows.length > 0) txn.events = rows.map((r) => JSON.parse(r.json));
-    if (subs.length > 0) txn.submissions = subs.map((s) => JSON.parse(s.json) as Submission);
     const heads = this.opts.headsFor(destination).slice(0, 1000);
-    if (heads.length > 0) txn.heads = heads;
     return {
-      txnId: `${this.txnPrefix}.${++this.txnCounter}`, txn, lastRowId: rows.at(-1)?.id ?? 0, rowCount: rows.length,
-      submissionIds: subs.map((s) => s.submission_id), wasSuspended,
+      txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, heads),
+      lastRowId: rows.at(-1)?.id ?? 0, rowCount: rows.length, submissionIds: subs.map((s) => s.submission_id), wasSuspended,
     };
   }
 
@@ -185,7 +234,7 @@ export class OutboundQueues {
     if (!cur) return;
     let answer;
     try {
-      answer = await this.opts.sender.request(destination, "PUT", `/federation/v1/send/${cur.txnId}`, cur.txn);
+      answer = await this.opts.sender.request(destination, "PUT", `/federation/v1/send/${cur.txnId}`, cur.body);
     } catch (err) {
       if (this.closed) return;
       return this.retryLater(destination, st, cur, err instanceof SmcpError ? err : unreachable(destination, String(err), 0));
@@ -202,7 +251,7 @@ export class OutboundQueues {
   private delivered(destination: string, st: DestinationState, cur: Attempt, result: TransactionResult): void {
     this.opts.store.tx(() => {
       if (cur.rowCount > 0) this.opts.store.outboundAck(destination, cur.lastRowId);
-      if (cur.wasSuspended) this.opts.store.setSuspended(destination, false);
+      if (cur.wasSuspended) this.setSuspended(destination, st, false);
       for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
     });
     this.finish(destination, st, cur);
@@ -233,7 +282,7 @@ export class OutboundQueues {
     st.pendingEvents = Math.max(0, st.pendingEvents - cur.rowCount);
     st.pendingSubmissions = Math.max(0, st.pendingSubmissions - cur.submissionIds.length);
     // Suspended after this attempt was built: a heads-only transaction is still owed (spec §9.2 DLV-05).
-    st.headsDue = this.opts.store.suspended(destination);
+    st.headsDue = st.suspended;
     st.failures = 0;
     st.nextAttemptTs = 0;
     st.lastError = undefined;
@@ -256,6 +305,21 @@ export class OutboundQueues {
     this.waiters.delete(submissionId);
     fn(w);
   }
+}
+
+/** A destination whose previous transaction was answered this recently is receiving a stream of events. */
+const STREAMING_WINDOW_MS = 100;
+
+/**
+ * A Transaction (spec §8.2) as JSON text: the queued events and submissions are spliced in as stored (each was
+ * serialised once, when stored), so a batch costs no re-parsing or re-encoding of its items.
+ */
+function transactionText(origin: string, originTs: number, events: { json: string }[], subs: { json: string }[], heads: ChannelHead[]): JsonText {
+  let text = `{"origin":${JSON.stringify(origin)},"origin_ts":${originTs}`;
+  if (events.length > 0) text += `,"events":[${events.map((e) => e.json).join(",")}]`;
+  if (subs.length > 0) text += `,"submissions":[${subs.map((s) => s.json).join(",")}]`;
+  if (heads.length > 0) text += `,"heads":${JSON.stringify(heads)}`;
+  return new JsonText(text + "}");
 }
 
 /** Network errors, timeouts, 5xx, 429 and 401 are retried; other refusals are not (spec §8.6 TXN-30). */

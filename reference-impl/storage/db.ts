@@ -180,6 +180,9 @@ export class Store {
         `SELECT o.id AS id, o.channel AS channel, o.seq AS seq, e.json AS json FROM outbound o
          JOIN events e ON e.channel = o.channel AND e.seq = o.seq WHERE o.destination = ? ORDER BY o.id LIMIT ?`,
       ),
+      outboundRefs: db.prepare<[string, number], { id: number; channel: string; seq: number }>(
+        "SELECT id, channel, seq FROM outbound WHERE destination = ? ORDER BY id LIMIT ?",
+      ),
       outboundCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM outbound WHERE destination = ?"),
       outboundDeleteUpTo: db.prepare<[string, number]>("DELETE FROM outbound WHERE destination = ? AND id <= ?"),
       outboundClear: db.prepare<[string]>("DELETE FROM outbound WHERE destination = ?"),
@@ -284,6 +287,18 @@ export class Store {
   outboundBatch(destination: string, limit: number): OutboundRow[] {
     return this.s.outboundBatch.all(destination, limit);
   }
+  /**
+   * Like outboundBatch, taking each event's JSON from `cached` when it has it (the hub keeps its newest events in
+   * memory), so that only the queue's index is read on the hot path.
+   */
+  outboundBatchCached(destination: string, limit: number, cached: (channel: string, seq: number) => string | undefined): OutboundRow[] {
+    const out: OutboundRow[] = [];
+    for (const r of this.s.outboundRefs.all(destination, limit)) {
+      const json = cached(r.channel, r.seq) ?? this.s.eventGet.get(r.channel, r.seq)?.json;
+      if (json !== undefined) out.push({ id: r.id, channel: r.channel, seq: r.seq, json });
+    }
+    return out;
+  }
   outboundCount(destination: string): number {
     return this.s.outboundCount.get(destination)!.n;
   }
@@ -319,6 +334,7 @@ export class Store {
   submissionHubs(): string[] {
     return this.s.subQueueHubs.all().map((r) => r.hub);
   }
+  /** `offered` is the offered event or head as JSON, or a JSON array: the event, then the chain up to the hub-signed event that authenticated it. */
   putEvidence(channel: string, seq: number, held: string, offered: string, now: number): void {
     this.s.evidencePut.run(channel, seq, held, offered, now);
   }
