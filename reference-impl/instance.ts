@@ -175,7 +175,7 @@ function loadControlToken(file: string, given: string | undefined): string {
     const text = readFileSync(file, "utf8").trim();
     if (text) return text;
   }
-  const token = randomBytes(32).toString("base64url");
+  const token = randomBytes(32).toString("hex");
   writeFileSync(file, token + "\n", { mode: 0o600 });
   return token;
 }
