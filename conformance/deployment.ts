@@ -34,8 +34,9 @@ export class DeploymentError extends Error {}
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_NAMES: Record<Role, string> = { alice: "alice.example", bob: "bob.example" };
 
+/** Hex, so that a token never starts with "-", which argument parsers take for an option. */
 export function randomToken(): string {
-  return randomBytes(24).toString("hex") // hex: never starts with "-", which argument parsers take for an option;
+  return randomBytes(24).toString("hex");
 }
 
 export function freePort(): Promise<number> {
