@@ -50,11 +50,19 @@ export class SmcpError extends Error {
   }
 
   toBody(): ErrorBody {
-    const body: ErrorBody = { errcode: this.errcode, error: this.message };
+    // Messages may echo client input (paths, names): clamp to the Error schema's bounds so the body always validates.
+    const body: ErrorBody = { errcode: this.errcode, error: clamp(this.message, 4096) };
     if (this.extra.retryAfterMs !== undefined) body.retry_after_ms = this.extra.retryAfterMs;
-    if (this.extra.details !== undefined) body.details = this.extra.details.slice(0, 64);
+    if (this.extra.details !== undefined) {
+      body.details = this.extra.details.slice(0, 64).map((d) => ({ ...d, path: clamp(d.path, 1024), message: clamp(d.message, 1024) }));
+    }
     return body;
   }
+}
+
+/** At most `max` characters (UTF-16 units, so never more code points), marked with an ellipsis when cut. */
+function clamp(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {

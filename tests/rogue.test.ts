@@ -1,0 +1,141 @@
+// Security tests of Naomi, Roshumba and the HTTP edge against rogue instances (spec §8.3, §9.4, §9.5, §10.5, §5.7):
+// a peer with a valid key but no membership gets nothing, a removed member is cut off at once, a flood is rate-limited
+// per origin without touching another origin.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorBody } from "../protocol/errors.ts";
+import { validate } from "../protocol/schemas.ts";
+import type { Event, Submission, TransactionResult } from "../protocol/types.ts";
+import { control, enc, removeDir, until } from "../reference-impl/testing.ts";
+import { allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, mapHosts, publishOk, startPlain, type Node } from "./support/cluster.ts";
+import { startRogue, type RoguePeer, type Target } from "./support/rogue-peer.ts";
+
+const RATE = 20;
+const BURST = 40;
+
+describe("rogue instances", () => {
+  let alice: Node; // hub
+  let bob: Node; // honest member
+  let mallory: RoguePeer; // valid key, never a member
+  let eve: RoguePeer; // a member that gets removed
+  let carol: RoguePeer; // an unrelated origin that keeps working during a flood
+  let channel = "";
+  let txnN = 0;
+  const at = (n: Node): Target => ({ url: n.inst.url, destination: n.inst.serverName });
+
+  const submit = (who: RoguePeer, to: Node, subs: Array<Partial<Submission>>) => {
+    const submissions = subs.map((s, i) => ({
+      submission_id: `${who.name.split(".")[0]}-${txnN}-${i}`, channel, type: "test:msg", sender: who.name, origin_ts: Date.now(), data: {}, ...s,
+    }));
+    return who.send(at(to), "PUT", `/federation/v1/send/t${++txnN}`, { origin: who.name, origin_ts: Date.now(), submissions });
+  };
+  const backfill = (who: RoguePeer, after: number) => who.send(at(alice), "GET", `/federation/v1/channels/${enc(channel)}/events?after=${after}`);
+  const call = (who: RoguePeer, id: string) => who.send(at(alice), "POST", "/federation/v1/call", {
+    origin: who.name, call_id: id, target: "smcp://alice.example/nothing-here", tool: "list_tasks", params: {},
+  });
+  const expectError = (r: { status: number; body: unknown }, status: number, errcode: string) => {
+    expect(r.status).toBe(status);
+    expect(validate("Error", r.body)).toEqual([]);
+    expect((r.body as ErrorBody).errcode).toBe(errcode);
+  };
+
+  beforeAll(async () => {
+    alice = await startPlain("alice.example", { rateLimit: { perSecond: RATE, burst: BURST } });
+    bob = await startPlain("bob.example");
+    await mapHosts([alice, bob]);
+    [mallory, eve, carol] = await Promise.all([startRogue("mallory.example"), startRogue("eve.example"), startRogue("carol.example")]);
+    for (const n of [alice, bob]) {
+      for (const r of [mallory, eve, carol]) expect((await control(n.inst, "PUT", `/control/v1/hosts/${r.name}`, { base_url: r.url })).status).toBe(204);
+    }
+    channel = await createChannel(alice.inst, "guarded", [bob.inst]);
+    await awaitLocalSeq(bob.inst, channel, 2);
+  });
+
+  afterAll(async () => {
+    await Promise.all([alice?.inst.close(), bob?.inst.close(), mallory?.close(), eve?.close(), carol?.close()]);
+    for (const n of [alice, bob]) if (n) removeDir(n.dir);
+  });
+
+  it("ROGUE: a non-member with a valid key cannot publish, read backfill, invite or call (spec §8.3 TXN-11, §9.4 DLV-17, §9.1 CHAN-07, §10.5 CALL-22)", async () => {
+    const before = (await channelInfo(alice.inst, channel)).local_seq;
+    const sub = await submit(mallory, alice, [{}]);
+    expect(sub.status).toBe(200);
+    const result = sub.body as TransactionResult;
+    expect(result.processed).toEqual([]);
+    expect(result.sequenced).toEqual([]);
+    expect(result.rejected.map((r) => r.errcode)).toEqual(["SMCP_NOT_MEMBER"]);
+    // Impersonating a member inside the body does not help (TXN-09, SIGN-35).
+    const spoof = await submit(mallory, alice, [{ sender: "bob.example" }]);
+    expect((spoof.body as TransactionResult).rejected.map((r) => r.errcode)).toEqual(["SMCP_ORIGIN_MISMATCH"]);
+    const bodyOrigin = await mallory.send(at(alice), "PUT", "/federation/v1/send/spoof", { origin: "bob.example", origin_ts: Date.now() });
+    expectError(bodyOrigin, 403, "SMCP_ORIGIN_MISMATCH");
+    expectError(await backfill(mallory, 0), 403, "SMCP_NOT_MEMBER");
+    // Inviting bob into alice's channel: only its hub may (CHAN-07).
+    const invite = await mallory.send(at(bob), "POST", "/federation/v1/invite", {
+      origin: mallory.name, channel, inviter: mallory.name, invitee: "bob.example", origin_ts: Date.now(),
+    });
+    expectError(invite, 403, "SMCP_NOT_HUB");
+    expectError(await call(mallory, "m-1"), 403, "SMCP_FORBIDDEN");
+    // Events forged for alice's channel and pushed to bob are refused: only the hub sends them (TXN-27).
+    const held = await allEvents(bob.inst, channel);
+    const forged: Event = { ...held[1]!, seq: 3, prev_event: held[1]!.event_id };
+    const push = await mallory.send(at(bob), "PUT", "/federation/v1/send/forged", { origin: mallory.name, origin_ts: Date.now(), events: [forged] });
+    expect((push.body as TransactionResult).rejected.map((r) => r.errcode)).toEqual(["SMCP_NOT_HUB"]);
+    expect((await channelInfo(alice.inst, channel)).local_seq).toBe(before);
+    expect((await channelInfo(bob.inst, channel)).local_seq).toBe(before);
+  });
+
+  it("ROGUE: a removed member is cut off immediately: its next submission, call and backfill are refused (spec §9.5 CHAN-19, DLV-20, §10.5 CALL-22)", async () => {
+    const invited = await control(alice.inst, "POST", `/control/v1/channels/${enc(channel)}/invites`, { server: eve.name });
+    expect(invited.body).toMatchObject({ accepted: true });
+    const ok = await submit(eve, alice, [{ data: { from: "eve" } }]);
+    expect((ok.body as TransactionResult).sequenced).toHaveLength(1);
+    expect(ok.body).toMatchObject({ rejected: [] });
+    // While a member, eve may call: the refusal is about the target, not about eve (CALL-21).
+    expectError(await call(eve, "e-1"), 404, "SMCP_UNKNOWN_TARGET");
+    const removed = await control(alice.inst, "DELETE", `/control/v1/channels/${enc(channel)}/members/${eve.name}`);
+    expect(removed.status).toBe(200);
+    const leaveSeq = (await channelInfo(alice.inst, channel)).local_seq;
+    // No waiting: the very next request after the removal answer is refused.
+    const after = await submit(eve, alice, [{ data: { from: "eve", late: true } }]);
+    expect((after.body as TransactionResult).rejected.map((r) => r.errcode)).toEqual(["SMCP_NOT_MEMBER"]);
+    expectError(await call(eve, "e-2"), 403, "SMCP_FORBIDDEN");
+    expectError(await backfill(eve, leaveSeq), 403, "SMCP_NOT_MEMBER");
+    const upToLeave = await backfill(eve, 0);
+    expect(upToLeave.status).toBe(200);
+    expect((upToLeave.body as { events: Event[] }).events.at(-1)).toMatchObject({ seq: leaveSeq, type: "smcp:member.leave", data: { server: eve.name } });
+    // The leave reaches eve (CHAN-18), and nothing sequenced later is queued for her (DLV-02).
+    await until("eve received her leave event", () => eve.txns.some((t) => t.events?.some((e) => e.seq === leaveSeq)));
+    await publishOk(alice.inst, channel, { tag: "after-removal" });
+    await awaitLocalSeq(bob.inst, channel, leaveSeq + 1);
+    expect(await awaitOutbound(alice.inst, eve.name, (q) => q.state === "idle", "eve's queue idle")).toMatchObject({ pending: 0 });
+    expect(eve.txns.flatMap((t) => t.events ?? []).filter((e) => e.seq > leaveSeq)).toEqual([]);
+    expect((await allEvents(alice.inst, channel)).filter((e) => e.sender === eve.name)).toHaveLength(1);
+  });
+
+  it("ROGUE: a flood from one origin is answered 429 while another origin is served in full (spec §5.7 RATE-01, RATE-04..06)", async () => {
+    const ping = (who: RoguePeer) => who.send(at(alice), "GET", "/federation/v1/ping");
+    const FLOOD = 150;
+    const OTHER = 20;
+    const started = Date.now();
+    const flood = Promise.all(Array.from({ length: FLOOD }, () => ping(mallory)));
+    const others: number[] = [];
+    for (let i = 0; i < OTHER; i++) others.push((await ping(carol)).status);
+    const answers = await flood;
+    const elapsedS = (Date.now() - started) / 1000;
+    const ok = answers.filter((a) => a.status === 200).length;
+    const limited = answers.filter((a) => a.status === 429);
+    expect(ok + limited.length).toBe(FLOOD); // nothing else: no 5xx, no dropped connection
+    expect(limited.length).toBeGreaterThan(0);
+    // At most the burst plus the refill over the flood's duration got through.
+    expect(ok).toBeLessThanOrEqual(BURST + Math.ceil(RATE * elapsedS) + 1);
+    for (const a of limited) {
+      expect(validate("Error", a.body)).toEqual([]);
+      expect((a.body as ErrorBody).errcode).toBe("SMCP_RATE_LIMITED");
+      expect((a.body as ErrorBody).retry_after_ms).toBeGreaterThanOrEqual(1);
+      expect(Number(a.headers["retry-after"])).toBe(Math.ceil((a.body as ErrorBody).retry_after_ms! / 1000));
+    }
+    // The other origin: every request served, none limited.
+    expect(others).toEqual(Array.from({ length: OTHER }, () => 200));
+    console.log(`[flood] mallory ok=${ok} limited=${limited.length} of ${FLOOD} in ${elapsedS.toFixed(2)} s; carol ok=${others.length}/${OTHER}`);
+  });
+});
