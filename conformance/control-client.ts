@@ -2,17 +2,8 @@
 import type { Dispatcher } from "undici";
 import { sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
 import { JSON_TYPE } from "../protocol/http.ts";
-import type {
-  CallTool,
-  ChannelInfo,
-  EventList,
-  Event,
-  InstanceInfo,
-  InviteOutcome,
-  PeerInfo,
-  PublishResult,
-  RemoteCallResult,
-} from "../protocol/types.ts";
+import type { CallTool, Event } from "../protocol/types.ts";
+import { fillPath, type ApiMethod, type ApiPath, type RequestBody, type SuccessBody } from "../protocol/typed-api.ts";
 import { CheckFailure, expectOk } from "./assert.ts";
 import { bodyText, type WireRecorder } from "./wire-log.ts";
 
@@ -42,43 +33,52 @@ export class ControlClient {
     }
   }
 
-  async instance(): Promise<InstanceInfo> {
-    return expectOk(await this.request("GET", "/control/v1/instance"), "InstanceInfo", `${this.label} GET /control/v1/instance`);
+  /**
+   * A typed exchange: the body and the answer's type come from the client generated from our OpenAPI
+   * (protocol/typed-api.ts), so a spec change that breaks the harness's calls fails the type check.
+   */
+  private async op<P extends ApiPath, M extends ApiMethod>(
+    method: M,
+    path: P,
+    schema: string | null,
+    opts: { params?: Record<string, string>; query?: string; body?: RequestBody<P, M>; status?: number; timeoutMs?: number } = {},
+  ): Promise<SuccessBody<P, M>> {
+    const url = fillPath(path, opts.params) + (opts.query ? `?${opts.query}` : "");
+    const a = await this.request(method.toUpperCase(), url, opts.body, opts.timeoutMs);
+    return expectOk(a, schema, `${this.label} ${method.toUpperCase()} ${path}`, opts.status) as SuccessBody<P, M>;
+  }
+
+  instance() {
+    return this.op("get", "/control/v1/instance", "InstanceInfo");
   }
 
   async mapHost(serverName: string, baseUrl: string): Promise<void> {
-    const a = await this.request("PUT", `/control/v1/hosts/${serverName}`, { base_url: baseUrl });
-    expectOk(a, null, `${this.label} PUT /control/v1/hosts/${serverName}`);
+    await this.op("put", "/control/v1/hosts/{server_name}", null, { params: { server_name: serverName }, body: { base_url: baseUrl } });
   }
 
-  async discover(serverName: string): Promise<PeerInfo> {
-    const a = await this.request("POST", "/control/v1/peers", { server_name: serverName });
-    return expectOk(a, "PeerInfo", `${this.label} POST /control/v1/peers`);
+  discover(serverName: string) {
+    return this.op("post", "/control/v1/peers", "PeerInfo", { body: { server_name: serverName } });
   }
 
-  async createChannel(name: string): Promise<ChannelInfo> {
-    const a = await this.request("POST", "/control/v1/channels", { name });
-    return expectOk(a, "ChannelInfo", `${this.label} POST /control/v1/channels`, 201);
+  createChannel(name: string) {
+    return this.op("post", "/control/v1/channels", "ChannelInfo", { body: { name }, status: 201 });
   }
 
-  async channel(channel: string): Promise<ChannelInfo> {
-    return expectOk(await this.request("GET", `/control/v1/channels/${encodeURIComponent(channel)}`), "ChannelInfo", `${this.label} GET channel`);
+  channel(channel: string) {
+    return this.op("get", "/control/v1/channels/{channel}", "ChannelInfo", { params: { channel } });
   }
 
-  async invite(channel: string, server: string): Promise<InviteOutcome> {
-    const a = await this.request("POST", `/control/v1/channels/${encodeURIComponent(channel)}/invites`, { server });
-    return expectOk(a, "InviteOutcome", `${this.label} POST invites`);
+  invite(channel: string, server: string) {
+    return this.op("post", "/control/v1/channels/{channel}/invites", "InviteOutcome", { params: { channel }, body: { server } });
   }
 
-  async publish(channel: string, type: string, data: Record<string, unknown>): Promise<PublishResult> {
-    const a = await this.request("POST", `/control/v1/channels/${encodeURIComponent(channel)}/events`, { type, data });
-    return expectOk(a, "PublishResult", `${this.label} POST events`);
+  publish(channel: string, type: string, data: Record<string, unknown>) {
+    return this.op("post", "/control/v1/channels/{channel}/events", "PublishResult", { params: { channel }, body: { type, data } });
   }
 
-  async events(channel: string, after = 0, waitMs = 0, limit = 1000): Promise<EventList> {
-    const q = `after=${after}&limit=${limit}${waitMs > 0 ? `&wait_ms=${waitMs}` : ""}`;
-    const a = await this.request("GET", `/control/v1/channels/${encodeURIComponent(channel)}/events?${q}`, undefined, waitMs + 10_000);
-    return expectOk(a, "EventList", `${this.label} GET events`);
+  events(channel: string, after = 0, waitMs = 0, limit = 1000) {
+    const query = `after=${after}&limit=${limit}${waitMs > 0 ? `&wait_ms=${waitMs}` : ""}`;
+    return this.op("get", "/control/v1/channels/{channel}/events", "EventList", { params: { channel }, query, timeoutMs: waitMs + 10_000 });
   }
 
   /** Every stored event of a channel, paging through the 1000-event limit. */
@@ -109,9 +109,8 @@ export class ControlClient {
     }
   }
 
-  async call(body: CallTool): Promise<RemoteCallResult> {
-    const a = await this.request("POST", "/control/v1/calls", body);
-    return expectOk(a, "RemoteCallResult", `${this.label} POST /control/v1/calls ${body.tool}`);
+  call(body: CallTool) {
+    return this.op("post", "/control/v1/calls", "RemoteCallResult", { body });
   }
 }
 
