@@ -6,17 +6,18 @@ import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
-import { encodeBase64Url } from "../protocol/base64url.ts";
+import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
+import { canonicalBytes } from "../protocol/canonical-json.ts";
 import { SmcpError, type ErrorCode } from "../protocol/errors.ts";
 import { eventProblem, finaliseEvent, headVerifies, signHead } from "../protocol/events.ts";
 import { createDispatcher, sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
 import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
 import { parseChannelId } from "../protocol/identity.ts";
 import { makeKeyDocument } from "../protocol/key-document.ts";
-import { formatPublicKey, generateSeed, parsePublicKey, signingKeyFromSeed, verifyKeyFrom, type SigningKey, type VerifyKey } from "../protocol/keys.ts";
+import { formatPublicKey, generateSeed, keyIdFor, parsePublicKey, signingKeyFromSeed, verifyKeyFrom, type SigningKey, type VerifyKey } from "../protocol/keys.ts";
 import { assertBodyOrigin, authenticateRequest, ReplayCache, type AuthContext } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
-import { AUTH_HEADER, parseAuthHeader, sha256Base64Url, signRequest } from "../protocol/signing.ts";
+import { AUTH_HEADER, formatAuthHeader, parseAuthHeader, requestForm, sha256Base64Url, signForm } from "../protocol/signing.ts";
 import type {
   ChannelHead,
   Event,
@@ -29,7 +30,7 @@ import type {
   Transaction,
   TransactionResult,
 } from "../protocol/types.ts";
-import { bodyText, type WireRecorder } from "./wire-log.ts";
+import { bodyText, WireRecorder } from "./wire-log.ts";
 
 export const FAKE_LIMITS = {
   max_body_bytes: 1_048_576,
@@ -116,8 +117,22 @@ export interface OutboundOptions {
   contentType?: string | null;
   /** `sign` (default), `none`, or a literal X-SMCP-Authorization value. */
   auth?: "sign" | "none" | { header: string };
-  /** Overrides of what gets signed, to build precisely broken signatures. */
-  sign?: Partial<{ ts: number; nonce: string; origin: string; destination: string; key: SigningKey; method: string; uri: string; body: Buffer }>;
+  /**
+   * Overrides of what gets signed, to build precisely broken signatures. `key` signs and its key ID is named
+   * (default: the fake's key under its advertised key ID); `sig` replaces the signature by literal text, or by one
+   * derived from the correct signature and the exact signed bytes (to craft malleated signatures).
+   */
+  sign?: Partial<{
+    ts: number;
+    nonce: string;
+    origin: string;
+    destination: string;
+    key: SigningKey;
+    method: string;
+    uri: string;
+    body: Buffer;
+    sig: string | ((correct: Buffer, message: Buffer) => Uint8Array);
+  }>;
   headers?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -159,7 +174,7 @@ export class FakePeer {
     this.emitter.setMaxListeners(0);
   }
 
-  static async start(name: string, recorder: WireRecorder, faults: ReceiverFaults = {}): Promise<FakePeer> {
+  static async start(name: string, recorder = new WireRecorder(), faults: ReceiverFaults = {}): Promise<FakePeer> {
     const key = signingKeyFromSeed(generateSeed());
     let peer: FakePeer | undefined;
     const server = createServer((req, res) => void peer!.handle(req, res));
@@ -178,6 +193,37 @@ export class FakePeer {
   /** Lets the fake verify (and reach) an instance under test. */
   addInstance(name: string, baseUrl: string, key: VerifyKey): void {
     this.instances.set(name, { baseUrl, key });
+  }
+
+  /** Learns an instance from its discovery document (for tests that do not hold its key). */
+  async discover(name: string, baseUrl: string): Promise<void> {
+    const key = await this.fetchKey(name, baseUrl);
+    if (!key) throw new Error(`${baseUrl} serves no valid discovery document for ${name}`);
+    this.addInstance(name, baseUrl, key);
+  }
+
+  /** The key a discovery document at `baseUrl` advertises for `name`; null for anything unusable. */
+  private async fetchKey(name: string, baseUrl: string): Promise<VerifyKey | null> {
+    try {
+      const a = await sendRaw(this.dispatcher, `${baseUrl}/.well-known/smcp/server`, { method: "GET", headers: {}, timeoutMs: 5_000 });
+      const doc = a.body as ServerDiscovery;
+      if (a.status !== 200 || validate("ServerDiscovery", doc).length > 0 || doc.server_name !== name) return null;
+      const raw = parsePublicKey(doc.public_key);
+      return raw ? verifyKeyFrom(doc.key_id, raw) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The key ID the fake advertises, which its requests name unless told otherwise. */
+  get keyId(): string {
+    return this.discoveryOverride.key_id ?? this.key.keyId;
+  }
+
+  /** Advertises `publicKey` (wire form, even one the spec forbids) under the key ID derived from it, if any. */
+  advertiseKey(publicKey: string): void {
+    const raw = parsePublicKey(publicKey);
+    this.discoveryOverride = { ...this.discoveryOverride, public_key: publicKey, key_id: raw ? keyIdFor(raw) : this.key.keyId };
   }
 
   discoveryDocument(): ServerDiscovery {
@@ -222,16 +268,11 @@ export class FakePeer {
   /** The X-SMCP-Authorization header for `opts`, with any of its signed parts overridden. */
   authHeader(target: string, opts: OutboundOptions): string {
     const s = opts.sign ?? {};
+    const key = s.key ?? { ...this.key, keyId: this.keyId };
     const body = s.body ?? opts.rawBody ?? (opts.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(opts.body), "utf8"));
-    return signRequest(s.key ?? this.key, {
-      method: s.method ?? opts.method,
-      uri: s.uri ?? opts.path,
-      body,
-      origin: s.origin ?? this.name,
-      destination: s.destination ?? target,
-      ...(s.ts === undefined ? {} : { ts: s.ts }),
-      ...(s.nonce === undefined ? {} : { nonce: s.nonce }),
-    });
+    const fields = { origin: s.origin ?? this.name, destination: s.destination ?? target, keyId: key.keyId, ts: s.ts ?? Date.now(), nonce: s.nonce ?? randomNonce() };
+    const form = requestForm(fields, { method: s.method ?? opts.method, uri: s.uri ?? opts.path, body });
+    return formatAuthHeader({ ...fields, sig: signatureFor(key, form, s.sig) });
   }
 
   nextTxnId(): string {
@@ -437,17 +478,10 @@ export class FakePeer {
     if (inst.key.keyId === keyId) return inst.key;
     if (Date.now() - (this.lastRediscovery.get(origin) ?? 0) < 5_000) return null;
     this.lastRediscovery.set(origin, Date.now());
-    try {
-      const a = await sendRaw(this.dispatcher, `${inst.baseUrl}/.well-known/smcp/server`, { method: "GET", headers: {}, timeoutMs: 5_000 });
-      const doc = a.body as ServerDiscovery;
-      if (a.status !== 200 || validate("ServerDiscovery", doc).length > 0 || doc.server_name !== origin) return null;
-      const raw = parsePublicKey(doc.public_key);
-      if (!raw) return null;
-      inst.key = verifyKeyFrom(doc.key_id, raw);
-      return inst.key.keyId === keyId ? inst.key : null;
-    } catch {
-      return null;
-    }
+    const fresh = await this.fetchKey(origin, inst.baseUrl);
+    if (!fresh) return null;
+    inst.key = fresh;
+    return fresh.keyId === keyId ? fresh : null;
   }
 
   /** Checks an instance's own request signature with the same code receivers use (spec §5.6). */
@@ -643,6 +677,13 @@ export class FakePeer {
 
 function sortBySeq(events: Event[]): Event[] {
   return [...events].sort((a, b) => a.seq - b.seq);
+}
+
+/** The correct signature of `form`, or the `sig` override: literal text, or crafted from the correct one and the signed bytes. */
+function signatureFor(key: SigningKey, form: Record<string, unknown>, sig: NonNullable<OutboundOptions["sign"]>["sig"]): string {
+  if (typeof sig === "string") return sig;
+  const correct = signForm(key, form);
+  return sig ? encodeBase64Url(sig(decodeBase64Url(correct, 64)!, canonicalBytes(form))) : correct;
 }
 
 /** Headers worth logging: the signature header and content type. */

@@ -5,6 +5,7 @@ import { encodeBase64Url } from "./base64url.ts";
 import { signingKeyFromSeed, verifyKeyOf } from "./keys.ts";
 import {
   formatAuthHeader,
+  ORDER_L,
   parseAuthHeader,
   requestForm,
   sha256Base64Url,
@@ -17,7 +18,6 @@ import {
 
 const key = signingKeyFromSeed(Buffer.alloc(32, 0x11));
 const other = signingKeyFromSeed(Buffer.alloc(32, 0x22));
-const ORDER_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const SIG = "A".repeat(85) + "A";
 const NONCE = encodeBase64Url(Buffer.alloc(16, 0xab));
 const GOOD = `SMCP-Ed25519 origin=bob.example destination=alice.example key_id=ed25519:abcd_123 ts=1767225600000 nonce=${NONCE} sig=${SIG}`;

@@ -10,7 +10,7 @@ export const AUTH_HEADER = "x-smcp-authorization";
 export const AUTH_SCHEME = "SMCP-Ed25519";
 
 /** The group order L of edwards25519; a signature's S must be below it (spec §4.4). */
-const ORDER_L = 2n ** 252n + 27742317777372353535851937790883648493n;
+export const ORDER_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
 /** Signs the canonical bytes of a signed form (an object with a `purpose` member, spec §3.3). */
 export function signForm(key: SigningKey, form: Record<string, unknown>): string {

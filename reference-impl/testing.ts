@@ -1,16 +1,12 @@
 // Test support for the reference instance (all SMCP components): start real instances on 127.0.0.1:0, drive the
-// control API, impersonate a peer with its own key, and await observable state without sleeping.
-import { createServer, type Server } from "node:http";
+// control API, impersonate a peer with its own key (the conformance harness's fake peer), and await observable state
+// without sleeping.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
 import { createDispatcher, sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
-import { formatPublicKey, generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/keys.ts";
-import { signRequest } from "../protocol/signing.ts";
-import { validate } from "../protocol/schemas.ts";
-import type { ServerDiscovery } from "../protocol/types.ts";
+import { FakePeer } from "../conformance/fake-peer.ts";
 import type { InstanceConfig } from "./config.ts";
 import { startInstance, type Instance } from "./instance.ts";
 
@@ -84,58 +80,18 @@ export async function waitForEvents(inst: Instance, channel: string, count: numb
   }
 }
 
-/** A peer we control completely: serves a discovery document for its own key, signs whatever we ask. */
-export interface FakePeer {
-  name: string;
-  url: string;
-  key: SigningKey;
-  /** Sends a request signed by this peer (or with the given header overrides). */
-  send(target: { url: string; destination: string }, method: string, path: string, body?: Buffer | unknown, opts?: SendOptions): Promise<HttpAnswer>;
-  close(): Promise<void>;
-}
-
-export interface SendOptions {
-  headers?: Record<string, string>;
-  ts?: number;
-  nonce?: string;
-  /** Sign with this key instead (the header still names the peer's key_id). */
-  signWith?: SigningKey;
-  /** Sign as this origin. */
-  origin?: string;
-  unsigned?: boolean;
-}
-
-export async function fakePeer(name: string): Promise<FakePeer> {
-  const key = signingKeyFromSeed(generateSeed());
-  let url = "";
-  const server: Server = createServer((req, res) => {
-    if (req.url === "/.well-known/smcp/server") {
-      const doc: ServerDiscovery = {
-        server_name: name, endpoint: url, version: "1.0", versions: ["1.0"], components: [], key_id: key.keyId,
-        public_key: formatPublicKey(key.publicKey),
-        limits: { max_body_bytes: 1 << 20, max_txn_items: 100, max_event_data_bytes: 65536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60000 },
-      };
-      if (validate("ServerDiscovery", doc).length > 0) throw new Error("fake discovery document is invalid");
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc));
-      return;
-    }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ errcode: "SMCP_NOT_FOUND", error: "fake peer" }));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    name, url, key,
-    send: (target, method, path, body, opts = {}) => {
-      const bytes = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-      const headers: Record<string, string> = body === undefined ? {} : { "content-type": "application/json" };
-      if (!opts.unsigned) {
-        const signer = opts.signWith ? { ...opts.signWith, keyId: key.keyId } : key;
-        headers["x-smcp-authorization"] = signRequest(signer, {
-          method, uri: path, body: bytes, origin: opts.origin ?? name, destination: target.destination, ts: opts.ts, nonce: opts.nonce,
-        });
-      }
-      return sendRaw(dispatcher, target.url + path, { method, headers: { ...headers, ...opts.headers }, body: body === undefined ? undefined : bytes });
-    },
-    close: () => new Promise((r) => server.close(() => r())),
-  };
+/**
+ * Starts the harness's fake peer (conformance/fake-peer.ts) as `name`, mapped into each instance's host table and
+ * knowing each instance's key, so that it can both send to them and authenticate what they send it. `advertiseKey`
+ * (wire form) replaces the public key of its discovery document before any instance can fetch it.
+ */
+export async function startFakePeer(name: string, instances: Instance[], opts: { advertiseKey?: string } = {}): Promise<FakePeer> {
+  const peer = await FakePeer.start(name);
+  if (opts.advertiseKey !== undefined) peer.advertiseKey(opts.advertiseKey);
+  for (const inst of instances) {
+    const r = await control(inst, "PUT", `/control/v1/hosts/${name}`, { base_url: peer.url });
+    if (r.status !== 204) throw new Error(`host mapping failed: ${r.status} ${JSON.stringify(r.body)}`);
+    await peer.discover(inst.serverName, inst.url);
+  }
+  return peer;
 }

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../protocol/errors.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Instance } from "../reference-impl/instance.ts";
-import { control, removeDir, start, tempDir, until } from "../reference-impl/testing.ts";
-import { startRogue, type RoguePeer, type Target } from "./support/rogue-peer.ts";
+import type { FakePeer } from "../conformance/fake-peer.ts";
+import { removeDir, start, startFakePeer, tempDir, until } from "../reference-impl/testing.ts";
 
 const MARGIN = 250; // loopback signing-to-verification time is a few ms; this is generous
 
@@ -14,17 +14,15 @@ describe("clock skew", () => {
   let wide: Instance; // default window, 60 000 ms
   let short: Instance; // a short window, so that the past edge can be reached without waiting a minute
   let startedAt = 0;
-  let peer: RoguePeer;
+  let peer: FakePeer;
   const dirs = [tempDir("skew1"), tempDir("skew2")];
-  const target = (i: Instance): Target => ({ url: i.url, destination: i.serverName });
-  const ping = (i: Instance, ts: number, nonce?: string) => peer.send(target(i), "GET", "/federation/v1/ping", undefined, { ts, nonce });
+  const ping = (i: Instance, ts: number, nonce?: string) => peer.send(i.serverName, { method: "GET", path: "/federation/v1/ping", sign: { ts, nonce } });
 
   beforeAll(async () => {
     startedAt = Date.now();
     wide = await start("wide.example", dirs[0]!);
     short = await start("short.example", dirs[1]!, { limits: { maxClockSkewMs: SHORT_W } });
-    peer = await startRogue("skewed.example");
-    for (const i of [wide, short]) expect((await control(i, "PUT", `/control/v1/hosts/${peer.name}`, { base_url: peer.url })).status).toBe(204);
+    peer = await startFakePeer("skewed.example", [wide, short]);
   });
 
   afterAll(async () => {

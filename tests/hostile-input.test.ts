@@ -8,9 +8,9 @@ import { ERROR_STATUS, type ErrorBody } from "../protocol/errors.ts";
 import { sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
 import { validate } from "../protocol/schemas.ts";
 import { signRequest } from "../protocol/signing.ts";
-import { control, dispatcher, enc, removeDir } from "../reference-impl/testing.ts";
+import type { FakePeer } from "../conformance/fake-peer.ts";
+import { control, dispatcher, enc, removeDir, startFakePeer } from "../reference-impl/testing.ts";
 import { allEvents, awaitLocalSeq, createChannel, mapHosts, publish, publishOk, startPlain, type Node } from "./support/cluster.ts";
-import { startRogue, type RoguePeer } from "./support/rogue-peer.ts";
 
 interface Endpoint {
   method: string;
@@ -76,7 +76,7 @@ const ascii = (max: number) => fc.string({ unit: "grapheme-ascii", maxLength: ma
 describe("hostile input", () => {
   let alice: Node;
   let bob: Node;
-  let fuzz: RoguePeer; // a member of alice's channel, so signed fuzz goes past membership checks
+  let fuzz: FakePeer; // a member of alice's channel, so signed fuzz goes past membership checks
   let channel = "";
   const stats = { requests: 0, byStatus: new Map<string, number>() };
 
@@ -84,8 +84,7 @@ describe("hostile input", () => {
     alice = await startPlain("alice.example");
     bob = await startPlain("bob.example");
     await mapHosts([alice, bob]);
-    fuzz = await startRogue("fuzz.example");
-    expect((await control(alice.inst, "PUT", `/control/v1/hosts/${fuzz.name}`, { base_url: fuzz.url })).status).toBe(204);
+    fuzz = await startFakePeer("fuzz.example", [alice.inst]);
     channel = await createChannel(alice.inst, "fuzz", [bob.inst]);
     const invited = await control(alice.inst, "POST", `/control/v1/channels/${enc(channel)}/invites`, { server: fuzz.name });
     expect(invited.body).toMatchObject({ accepted: true });

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../protocol/errors.ts";
 import { validate } from "../protocol/schemas.ts";
-import type { Event, Submission, TransactionResult } from "../protocol/types.ts";
-import { control, enc, removeDir, until } from "../reference-impl/testing.ts";
+import type { Event, Submission, Transaction, TransactionResult } from "../protocol/types.ts";
+import type { FakePeer } from "../conformance/fake-peer.ts";
+import { control, enc, removeDir, startFakePeer, until } from "../reference-impl/testing.ts";
 import { allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, mapHosts, publishOk, startPlain, type Node } from "./support/cluster.ts";
-import { startRogue, type RoguePeer, type Target } from "./support/rogue-peer.ts";
 
 const RATE = 20;
 const BURST = 40;
@@ -15,21 +15,24 @@ const BURST = 40;
 describe("rogue instances", () => {
   let alice: Node; // hub
   let bob: Node; // honest member
-  let mallory: RoguePeer; // valid key, never a member
-  let eve: RoguePeer; // a member that gets removed
-  let carol: RoguePeer; // an unrelated origin that keeps working during a flood
+  let mallory: FakePeer; // valid key, never a member
+  let eve: FakePeer; // a member that gets removed
+  let carol: FakePeer; // an unrelated origin that keeps working during a flood
   let channel = "";
   let txnN = 0;
-  const at = (n: Node): Target => ({ url: n.inst.url, destination: n.inst.serverName });
+  type Method = "GET" | "POST" | "PUT";
+  const send = (who: FakePeer, to: Node, method: Method, path: string, body?: unknown) => who.send(to.inst.serverName, { method, path, body });
+  /** Every transaction the peer received (the fake peer accepts them as a channel participant). */
+  const received = (who: FakePeer) => who.records.filter((r) => r.route === "send" && r.body !== undefined).map((r) => r.body as Transaction);
 
-  const submit = (who: RoguePeer, to: Node, subs: Array<Partial<Submission>>) => {
+  const submit = (who: FakePeer, to: Node, subs: Array<Partial<Submission>>) => {
     const submissions = subs.map((s, i) => ({
       submission_id: `${who.name.split(".")[0]}-${txnN}-${i}`, channel, type: "test:msg", sender: who.name, origin_ts: Date.now(), data: {}, ...s,
     }));
-    return who.send(at(to), "PUT", `/federation/v1/send/t${++txnN}`, { origin: who.name, origin_ts: Date.now(), submissions });
+    return send(who, to, "PUT", `/federation/v1/send/t${++txnN}`, { origin: who.name, origin_ts: Date.now(), submissions });
   };
-  const backfill = (who: RoguePeer, after: number) => who.send(at(alice), "GET", `/federation/v1/channels/${enc(channel)}/events?after=${after}`);
-  const call = (who: RoguePeer, id: string) => who.send(at(alice), "POST", "/federation/v1/call", {
+  const backfill = (who: FakePeer, after: number) => send(who, alice, "GET", `/federation/v1/channels/${enc(channel)}/events?after=${after}`);
+  const call = (who: FakePeer, id: string) => send(who, alice, "POST", "/federation/v1/call", {
     origin: who.name, call_id: id, target: "smcp://alice.example/nothing-here", tool: "list_tasks", params: {},
   });
   const expectError = (r: { status: number; body: unknown }, status: number, errcode: string) => {
@@ -42,10 +45,8 @@ describe("rogue instances", () => {
     alice = await startPlain("alice.example", { rateLimit: { perSecond: RATE, burst: BURST } });
     bob = await startPlain("bob.example");
     await mapHosts([alice, bob]);
-    [mallory, eve, carol] = await Promise.all([startRogue("mallory.example"), startRogue("eve.example"), startRogue("carol.example")]);
-    for (const n of [alice, bob]) {
-      for (const r of [mallory, eve, carol]) expect((await control(n.inst, "PUT", `/control/v1/hosts/${r.name}`, { base_url: r.url })).status).toBe(204);
-    }
+    const peer = (name: string) => startFakePeer(name, [alice.inst, bob.inst]);
+    [mallory, eve, carol] = await Promise.all([peer("mallory.example"), peer("eve.example"), peer("carol.example")]);
     channel = await createChannel(alice.inst, "guarded", [bob.inst]);
     await awaitLocalSeq(bob.inst, channel, 2);
   });
@@ -66,11 +67,11 @@ describe("rogue instances", () => {
     // Impersonating a member inside the body does not help (TXN-09, SIGN-35).
     const spoof = await submit(mallory, alice, [{ sender: "bob.example" }]);
     expect((spoof.body as TransactionResult).rejected.map((r) => r.errcode)).toEqual(["SMCP_ORIGIN_MISMATCH"]);
-    const bodyOrigin = await mallory.send(at(alice), "PUT", "/federation/v1/send/spoof", { origin: "bob.example", origin_ts: Date.now() });
+    const bodyOrigin = await send(mallory, alice, "PUT", "/federation/v1/send/spoof", { origin: "bob.example", origin_ts: Date.now() });
     expectError(bodyOrigin, 403, "SMCP_ORIGIN_MISMATCH");
     expectError(await backfill(mallory, 0), 403, "SMCP_NOT_MEMBER");
     // Inviting bob into alice's channel: only its hub may (CHAN-07).
-    const invite = await mallory.send(at(bob), "POST", "/federation/v1/invite", {
+    const invite = await send(mallory, bob, "POST", "/federation/v1/invite", {
       origin: mallory.name, channel, inviter: mallory.name, invitee: "bob.example", origin_ts: Date.now(),
     });
     expectError(invite, 403, "SMCP_NOT_HUB");
@@ -78,7 +79,7 @@ describe("rogue instances", () => {
     // Events forged for alice's channel and pushed to bob are refused: only the hub sends them (TXN-27).
     const held = await allEvents(bob.inst, channel);
     const forged: Event = { ...held[1]!, seq: 3, prev_event: held[1]!.event_id };
-    const push = await mallory.send(at(bob), "PUT", "/federation/v1/send/forged", { origin: mallory.name, origin_ts: Date.now(), events: [forged] });
+    const push = await send(mallory, bob, "PUT", "/federation/v1/send/forged", { origin: mallory.name, origin_ts: Date.now(), events: [forged] });
     expect((push.body as TransactionResult).rejected.map((r) => r.errcode)).toEqual(["SMCP_NOT_HUB"]);
     expect((await channelInfo(alice.inst, channel)).local_seq).toBe(before);
     expect((await channelInfo(bob.inst, channel)).local_seq).toBe(before);
@@ -104,16 +105,16 @@ describe("rogue instances", () => {
     expect(upToLeave.status).toBe(200);
     expect((upToLeave.body as { events: Event[] }).events.at(-1)).toMatchObject({ seq: leaveSeq, type: "smcp:member.leave", data: { server: eve.name } });
     // The leave reaches eve (CHAN-18), and nothing sequenced later is queued for her (DLV-02).
-    await until("eve received her leave event", () => eve.txns.some((t) => t.events?.some((e) => e.seq === leaveSeq)));
+    await until("eve received her leave event", () => received(eve).some((t) => t.events?.some((e) => e.seq === leaveSeq)));
     await publishOk(alice.inst, channel, { tag: "after-removal" });
     await awaitLocalSeq(bob.inst, channel, leaveSeq + 1);
     expect(await awaitOutbound(alice.inst, eve.name, (q) => q.state === "idle", "eve's queue idle")).toMatchObject({ pending: 0 });
-    expect(eve.txns.flatMap((t) => t.events ?? []).filter((e) => e.seq > leaveSeq)).toEqual([]);
+    expect(received(eve).flatMap((t) => t.events ?? []).filter((e) => e.seq > leaveSeq)).toEqual([]);
     expect((await allEvents(alice.inst, channel)).filter((e) => e.sender === eve.name)).toHaveLength(1);
   });
 
   it("ROGUE: a flood from one origin is answered 429 while another origin is served in full (spec §5.7 RATE-01, RATE-04..06)", async () => {
-    const ping = (who: RoguePeer) => who.send(at(alice), "GET", "/federation/v1/ping");
+    const ping = (who: FakePeer) => send(who, alice, "GET", "/federation/v1/ping");
     const FLOOD = 150;
     const OTHER = 20;
     const started = Date.now();

@@ -2,9 +2,9 @@
 // fixtures/signature-edge-cases.json used as real request signatures and peer keys against a running instance.
 import { sign as nodeSign } from "node:crypto";
 import { readFileSync } from "node:fs";
-import * as noble from "@noble/ed25519";
-import { sha512 } from "@noble/hashes/sha2.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FakePeer, OutboundOptions } from "../conformance/fake-peer.ts";
+import { ed, FIELD_P, challenge, nobleLenientVerify, numberFromLE, numberToLE32, ORDER_L, secretScalar } from "../fixtures/build/noble.ts";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
 import { canonicalBytes } from "../protocol/canonical-json.ts";
 import type { ErrorBody } from "../protocol/errors.ts";
@@ -13,8 +13,7 @@ import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/k
 import type { Event, TransactionResult } from "../protocol/types.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Instance } from "../reference-impl/instance.ts";
-import { control, removeDir, start, tempDir } from "../reference-impl/testing.ts";
-import { bigToLe, challenge, leToBig, ORDER_L, secretScalar, startRogue, type RoguePeer, type RogueSendOptions } from "./support/rogue-peer.ts";
+import { control, removeDir, start, startFakePeer, tempDir } from "../reference-impl/testing.ts";
 
 interface EdgeCase {
   name: string;
@@ -26,22 +25,21 @@ interface EdgeCase {
 }
 
 const FIXTURE = JSON.parse(readFileSync(new URL("../fixtures/signature-edge-cases.json", import.meta.url), "utf8")) as { cases: EdgeCase[] };
-const P = 2n ** 255n - 19n;
-noble.hashes.sha512 = sha512; // noble's synchronous verify needs a hash; used here only as the lenient cross-check
 
 describe("signature edge cases against a running instance", () => {
   let alice: Instance;
   const dir = tempDir("sigedge");
-  const rogues: RoguePeer[] = [];
+  const rogues: FakePeer[] = [];
 
-  async function rogue(name: string, publicKey?: string): Promise<RoguePeer> {
-    const r = await startRogue(name, publicKey ? { publicKey } : {});
+  /** A fake peer mapped into alice, advertising `publicKey` (wire form) instead of its own if given. */
+  async function rogue(name: string, publicKey?: string): Promise<FakePeer> {
+    const r = await startFakePeer(name, [alice], publicKey ? { advertiseKey: publicKey } : {});
     rogues.push(r);
-    expect((await control(alice, "PUT", `/control/v1/hosts/${name}`, { base_url: r.url })).status).toBe(204);
     return r;
   }
 
-  const ping = (r: RoguePeer, opts: RogueSendOptions = {}) => r.send({ url: alice.url, destination: alice.serverName }, "GET", "/federation/v1/ping", undefined, opts);
+  type Sig = NonNullable<OutboundOptions["sign"]>["sig"];
+  const ping = (r: FakePeer, sig?: Sig) => r.send(alice.serverName, { method: "GET", path: "/federation/v1/ping", sign: { sig } });
 
   function expectRefused(answer: { status: number; body: unknown }, errcode: string, label: string): void {
     expect(answer.status, label).toBe(401);
@@ -63,7 +61,7 @@ describe("signature edge cases against a running instance", () => {
     for (const [i, c] of FIXTURE.cases.entries()) {
       // Header values cannot carry a newline: that case cannot even be put on the wire.
       if (c.signature.includes("\n")) {
-        await expect(ping(await rogue(`f${i}.rogue.example`, c.public_key), { sig: c.signature })).rejects.toThrow();
+        await expect(ping(await rogue(`f${i}.rogue.example`, c.public_key), c.signature)).rejects.toThrow();
         outcome.unsendable = (outcome.unsendable ?? 0) + 1;
         continue;
       }
@@ -71,7 +69,7 @@ describe("signature edge cases against a running instance", () => {
       // Refused key first; then a malformed signature text; anything else fails verification — including the
       // fixture's valid signatures, which were made over other signed forms (spec §3.3 JCS-13: no cross-protocol reuse).
       const errcode = c.rejected_by === "public_key" ? "SMCP_UNKNOWN_KEY" : c.rejected_by === "signature_encoding" ? "SMCP_UNAUTHORIZED" : "SMCP_BAD_SIGNATURE";
-      expectRefused(await ping(r, { sig: c.signature }), errcode, c.name);
+      expectRefused(await ping(r, c.signature), errcode, c.name);
       outcome[errcode] = (outcome[errcode] ?? 0) + 1;
     }
     const byKind = (k: string) => FIXTURE.cases.filter((c) => c.rejected_by === k).length;
@@ -85,9 +83,9 @@ describe("signature edge cases against a running instance", () => {
 
   it("SIGN: a small-order key cannot be used for the universal forgery R = identity, S = 0 (spec §4.4 KEY-20)", async () => {
     const smallOrder = FIXTURE.cases.filter((c) => c.rejected_by === "public_key");
-    const forgery = Buffer.concat([bigToLe(1n), Buffer.alloc(32)]).toString("base64url");
+    const forgery = Buffer.concat([numberToLE32(1n), Buffer.alloc(32)]).toString("base64url");
     for (const [i, c] of smallOrder.entries()) {
-      expectRefused(await ping(await rogue(`so${i}.rogue.example`, c.public_key), { sig: forgery }), "SMCP_UNKNOWN_KEY", c.name);
+      expectRefused(await ping(await rogue(`so${i}.rogue.example`, c.public_key), forgery), "SMCP_UNKNOWN_KEY", c.name);
     }
     expect(smallOrder.length).toBeGreaterThanOrEqual(8);
   });
@@ -101,17 +99,17 @@ describe("signature edge cases against a running instance", () => {
     const a = secretScalar(key.seed);
     const A = key.publicKey;
     const lenient: boolean[] = [];
-    const withS = (sig: Buffer, s: bigint) => Buffer.concat([sig.subarray(0, 32), bigToLe(s)]);
-    const sOf = (sig: Buffer) => leToBig(sig.subarray(32));
-    const rWith = (rBytes: Buffer, s: (k: bigint) => bigint) => (_: Buffer, message: Buffer) => {
-      const sig = Buffer.concat([rBytes, bigToLe(s(challenge(rBytes, A, message)) % ORDER_L)]);
-      lenient.push(noble.verify(sig, message, A, { zip215: true }));
+    const withS = (sig: Buffer, s: bigint) => Buffer.concat([sig.subarray(0, 32), numberToLE32(s)]);
+    const sOf = (sig: Buffer) => numberFromLE(sig.subarray(32));
+    const rWith = (rBytes: Uint8Array, s: (k: bigint) => bigint) => (_: Buffer, message: Buffer) => {
+      const sig = Buffer.concat([rBytes, numberToLE32(s(challenge(rBytes, A, message)) % ORDER_L)]);
+      lenient.push(nobleLenientVerify(sig, message, A));
       return sig;
     };
-    const identity = bigToLe(1n);
-    const torsion = noble.Point.fromHex(FIXTURE.cases.find((c) => c.name.startsWith("small-order public key #1"))!.public_key_hex);
-    const rScalar = leToBig(generateSeed()) % ORDER_L;
-    const mixedR = Buffer.from(noble.Point.BASE.multiply(rScalar).add(torsion).toBytes());
+    const identity = numberToLE32(1n);
+    const torsion = ed.Point.fromHex(FIXTURE.cases.find((c) => c.name.startsWith("small-order public key #1"))!.public_key_hex);
+    const rScalar = numberFromLE(generateSeed()) % ORDER_L;
+    const mixedR = Buffer.from(ed.Point.BASE.multiply(rScalar).add(torsion).toBytes());
     const other = signingKeyFromSeed(generateSeed());
     type Craft = [string, (sig: Buffer, message: Buffer) => Buffer];
     const accepted: Craft[] = [
@@ -122,7 +120,7 @@ describe("signature edge cases against a running instance", () => {
       ["S + L", (sig) => withS(sig, sOf(sig) + ORDER_L)],
       ["S = L", (sig) => withS(sig, ORDER_L)],
       ["S + 8·L", (sig) => withS(sig, sOf(sig) + 8n * ORDER_L)],
-      ["non-canonical R: identity as y = p + 1", rWith(bigToLe(P + 1n), (k) => k * a)],
+      ["non-canonical R: identity as y = p + 1", rWith(numberToLE32(FIELD_P + 1n), (k) => k * a)],
       ["non-canonical R: identity with the x sign bit set", rWith(Buffer.from(identity).fill(0x80, 31), (k) => k * a)],
       ["mixed-order R = [r]B + T, S = r + k·a (cofactorless only)", rWith(mixedR, (k) => rScalar + k * a)],
       ["wrong key", (_, message) => nodeSign(null, message, other.privateKey)],
@@ -135,26 +133,27 @@ describe("signature edge cases against a running instance", () => {
   it("SIGN: the same edge cases crafted over a real request: only the canonical ones verify (spec §4.4 KEY-18..22)", async () => {
     const r = await rogue("crafted.rogue.example");
     const { accepted, refused, lenient } = craftedCases(r.key);
-    const opts = (f: (sig: Buffer, message: Buffer) => Buffer): RogueSendOptions => ({ mutateSig: (sig, ctx) => f(sig, ctx.message) });
-    for (const [label, f] of accepted) expect((await ping(r, opts(f))).status, label).toBe(200);
-    for (const [label, f] of refused) expectRefused(await ping(r, opts(f)), "SMCP_BAD_SIGNATURE", label);
+    for (const [label, f] of accepted) expect((await ping(r, f)).status, label).toBe(200);
+    for (const [label, f] of refused) expectRefused(await ping(r, f), "SMCP_BAD_SIGNATURE", label);
     expect(lenient).toEqual([true, true, true, true]); // small-order R, both non-canonical R encodings, mixed-order R
     // A body changed by one bit after signing (the message side of "bit-flipped message").
     const body = { origin: r.name, channel: "!x:alice.example", inviter: r.name, invitee: "alice.example", origin_ts: Date.now() };
     const bytes = Buffer.from(JSON.stringify(body));
     const flipped = Buffer.from(bytes).fill(bytes[10]! ^ 1, 10, 11);
-    expectRefused(await r.send({ url: alice.url, destination: alice.serverName }, "POST", "/federation/v1/invite", bytes, { sendBody: flipped }), "SMCP_BAD_SIGNATURE", "bit-flipped body");
+    const sentFlipped = await r.send(alice.serverName, { method: "POST", path: "/federation/v1/invite", rawBody: flipped, sign: { body: bytes } });
+    expectRefused(sentFlipped, "SMCP_BAD_SIGNATURE", "bit-flipped body");
   });
 
   it("SIGN: the same edge cases as hub signatures of delivered events: refused per item with SMCP_BAD_EVENT (spec §7.4 EVT-18, §8.5 TXN-27)", async () => {
     const hub = await rogue("hub.rogue.example");
-    const to = { url: alice.url, destination: alice.serverName };
     const channel = "!evil:hub.rogue.example";
-    const invite = await hub.send(to, "POST", "/federation/v1/invite", { origin: hub.name, channel, inviter: hub.name, invitee: alice.serverName, origin_ts: Date.now() });
+    const inviteBody = { origin: hub.name, channel, inviter: hub.name, invitee: alice.serverName, origin_ts: Date.now() };
+    const invite = await hub.send(alice.serverName, { method: "POST", path: "/federation/v1/invite", body: inviteBody });
     expect(invite.body).toMatchObject({ accepted: true });
     let txn = 0;
     const deliver = async (event: Event) => {
-      const r = await hub.send(to, "PUT", `/federation/v1/send/ev-${++txn}`, { origin: hub.name, origin_ts: Date.now(), events: [event] });
+      const body = { origin: hub.name, origin_ts: Date.now(), events: [event] };
+      const r = await hub.send(alice.serverName, { method: "PUT", path: `/federation/v1/send/ev-${++txn}`, body });
       expect(r.status).toBe(200);
       return r.body as TransactionResult;
     };

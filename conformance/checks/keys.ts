@@ -19,9 +19,8 @@ async function lyingPing(ctx: CheckContext, role: Role, label: string, lie: (rea
     liar.discoveryOverride = lie(liar.discoveryDocument());
     liar.addInstance(t.name, t.discovery.endpoint, t.key);
     await t.control.mapHost(liar.name, liar.url);
-    // Sign under the advertised key ID, so that only the receiver's own checks of the document can catch the lie.
-    const keyId = liar.discoveryDocument().key_id;
-    return await liar.send(t.name, { method: "GET", path: "/federation/v1/ping", sign: { key: { ...liar.key, keyId } } });
+    // The fake signs under its advertised key ID, so that only the receiver's own checks of the document catch the lie.
+    return await liar.send(t.name, { method: "GET", path: "/federation/v1/ping" });
   } finally {
     await liar.close();
   }

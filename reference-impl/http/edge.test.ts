@@ -5,21 +5,22 @@ import { generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { Transaction, TransactionResult } from "../../protocol/types.ts";
 import type { Instance } from "../instance.ts";
-import { control, dispatcher, enc, fakePeer, removeDir, start, tempDir, type FakePeer } from "../testing.ts";
+import { FakePeer } from "../../conformance/fake-peer.ts";
+import { control, dispatcher, enc, removeDir, start, tempDir } from "../testing.ts";
 import { sendRaw } from "../../protocol/http-client.ts";
 
 describe("federation edge", () => {
   let alice: Instance;
   let mallory: FakePeer;
   let dir: string;
-  let target: { url: string; destination: string };
+  const target = "alice.example";
   const channel = "!edge:alice.example";
 
   beforeAll(async () => {
     dir = tempDir("alice");
-    mallory = await fakePeer("mallory.example");
+    mallory = await FakePeer.start("mallory.example");
     alice = await start("alice.example", dir, { peers: { "mallory.example": mallory.url }, limits: { maxBodyBytes: 65536 } });
-    target = { url: alice.url, destination: "alice.example" };
+    await mallory.discover(target, alice.url);
     await control(alice, "POST", "/control/v1/channels", { name: "edge" });
   });
 
@@ -37,104 +38,104 @@ describe("federation edge", () => {
   const txn = (extra: Partial<Transaction> = {}): Transaction => ({ origin: "mallory.example", origin_ts: Date.now(), ...extra });
 
   it("SIGN: a signed ping from a discovered peer is answered (spec §5.6)", async () => {
-    const r = await mallory.send(target, "GET", "/federation/v1/ping");
+    const r = await mallory.send(target, { method: "GET", path: "/federation/v1/ping" });
     expect(r.status).toBe(200);
     expect(validate("Ping", r.body)).toEqual([]);
   });
 
   it("SIGN: refuses an unsigned request with SMCP_UNAUTHORIZED (spec §5.6 step 1)", async () => {
-    expectError(await mallory.send(target, "GET", "/federation/v1/ping", undefined, { unsigned: true }), 401, "SMCP_UNAUTHORIZED");
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", auth: "none" }), 401, "SMCP_UNAUTHORIZED");
   });
 
   it("SIGN: refuses a header off the grammar with SMCP_UNAUTHORIZED (spec §5.2)", async () => {
-    const r = await mallory.send(target, "GET", "/federation/v1/ping", undefined, { headers: { "x-smcp-authorization": "SMCP-Ed25519 origin=\"x\"" } });
+    const r = await mallory.send(target, { method: "GET", path: "/federation/v1/ping", headers: { "x-smcp-authorization": "SMCP-Ed25519 origin=\"x\"" } });
     expectError(r, 401, "SMCP_UNAUTHORIZED");
   });
 
   it("SIGN: refuses another destination with SMCP_WRONG_DESTINATION (spec §5.6 step 2)", async () => {
-    expectError(await mallory.send({ url: alice.url, destination: "bob.example" }, "GET", "/federation/v1/ping"), 401, "SMCP_WRONG_DESTINATION");
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { destination: "bob.example" } }), 401, "SMCP_WRONG_DESTINATION");
   });
 
   it("SIGN: refuses a stale ts with SMCP_BAD_TIMESTAMP (spec §5.6 step 3)", async () => {
-    expectError(await mallory.send(target, "GET", "/federation/v1/ping", undefined, { ts: Date.now() - 120_000 }), 401, "SMCP_BAD_TIMESTAMP");
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { ts: Date.now() - 120_000 } }), 401, "SMCP_BAD_TIMESTAMP");
   });
 
   it("SIGN: refuses an undiscoverable origin with SMCP_UNKNOWN_KEY (spec §5.6 step 4)", async () => {
-    expectError(await mallory.send(target, "GET", "/federation/v1/ping", undefined, { origin: "nobody.invalid" }), 401, "SMCP_UNKNOWN_KEY");
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { origin: "nobody.invalid" } }), 401, "SMCP_UNKNOWN_KEY");
   });
 
   it("SIGN: refuses a signature by another key with SMCP_BAD_SIGNATURE (spec §5.6 step 5)", async () => {
     const other = signingKeyFromSeed(generateSeed());
-    expectError(await mallory.send(target, "GET", "/federation/v1/ping", undefined, { signWith: other }), 401, "SMCP_BAD_SIGNATURE");
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { key: { ...other, keyId: mallory.keyId } } }), 401, "SMCP_BAD_SIGNATURE");
   });
 
   it("SIGN: refuses a replayed nonce with SMCP_REPLAY (spec §5.6 step 6)", async () => {
     const nonce = "AAAAAAAAAAAAAAAAAAAAAA";
     const ts = Date.now();
-    expect((await mallory.send(target, "GET", "/federation/v1/ping", undefined, { nonce, ts })).status).toBe(200);
-    expectError(await mallory.send(target, "GET", "/federation/v1/ping", undefined, { nonce, ts }), 401, "SMCP_REPLAY");
+    expect((await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { nonce, ts } })).status).toBe(200);
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { nonce, ts } }), 401, "SMCP_REPLAY");
   });
 
   it("SIGN: refuses a body origin other than the signer with SMCP_ORIGIN_MISMATCH (spec §5.6 step 7)", async () => {
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-origin", { ...txn(), origin: "bob.example" });
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-origin", body: { ...txn(), origin: "bob.example" } });
     expectError(r, 403, "SMCP_ORIGIN_MISMATCH");
   });
 
   it("LIMITS: refuses a body over max_body_bytes with SMCP_TOO_LARGE (spec §5.6)", async () => {
     const big = txn({ submissions: [{ submission_id: "s", channel, type: "x:y", sender: "mallory.example", origin_ts: 1, data: { pad: "x".repeat(70_000) } as unknown as Record<string, never> }] });
-    expectError(await mallory.send(target, "PUT", "/federation/v1/send/t-big", big), 413, "SMCP_TOO_LARGE");
+    expectError(await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-big", body: big }), 413, "SMCP_TOO_LARGE");
   });
 
   it("JSON: refuses malformed JSON with SMCP_BAD_JSON and a wrong Content-Type with 415 (spec §13)", async () => {
-    expectError(await mallory.send(target, "PUT", "/federation/v1/send/t-bad", Buffer.from("{not json")), 400, "SMCP_BAD_JSON");
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-type", txn(), { headers: { "content-type": "text/plain" } });
+    expectError(await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-bad", rawBody: Buffer.from("{not json") }), 400, "SMCP_BAD_JSON");
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-type", body: txn(), headers: { "content-type": "text/plain" } });
     expectError(r, 415, "SMCP_UNSUPPORTED_MEDIA_TYPE");
   });
 
   it("SCHEMA: refuses an invalid body with SMCP_INVALID and details (spec §13)", async () => {
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-invalid", { origin: "mallory.example" });
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-invalid", body: { origin: "mallory.example" } });
     expectError(r, 400, "SMCP_INVALID");
     expect((r.body as { details: unknown[] }).details.length).toBeGreaterThan(0);
-    const badParam = await mallory.send(target, "GET", `/federation/v1/channels/${enc(channel)}/events?after=-1`);
+    const badParam = await mallory.send(target, { method: "GET", path: `/federation/v1/channels/${enc(channel)}/events?after=-1` });
     expectError(badParam, 400, "SMCP_INVALID");
   });
 
   it("NAOMI: a submission for a channel hubbed elsewhere is SMCP_NOT_HUB, an unknown own channel SMCP_UNKNOWN_CHANNEL (spec §8.3 TXN-10)", async () => {
     const sub = (c: string, id: string) => ({ submission_id: id, channel: c, type: "chat:message", sender: "mallory.example", origin_ts: 1, data: {} });
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-hubs", txn({ submissions: [sub("!x:bob.example", "a"), sub("!nope:alice.example", "b")] }));
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-hubs", body: txn({ submissions: [sub("!x:bob.example", "a"), sub("!nope:alice.example", "b")] }) });
     expect((r.body as TransactionResult).rejected.map((x) => x.errcode)).toEqual(["SMCP_NOT_HUB", "SMCP_UNKNOWN_CHANNEL"]);
-    expectError(await mallory.send(target, "GET", `/federation/v1/channels/${enc("!x:bob.example")}/events?after=0`), 403, "SMCP_NOT_HUB");
-    expectError(await mallory.send(target, "GET", `/federation/v1/channels/${enc("!nope:alice.example")}/events?after=0`), 404, "SMCP_UNKNOWN_CHANNEL");
+    expectError(await mallory.send(target, { method: "GET", path: `/federation/v1/channels/${enc("!x:bob.example")}/events?after=0` }), 403, "SMCP_NOT_HUB");
+    expectError(await mallory.send(target, { method: "GET", path: `/federation/v1/channels/${enc("!nope:alice.example")}/events?after=0` }), 404, "SMCP_UNKNOWN_CHANNEL");
   });
 
   it("NAOMI: a non-member's submission is rejected per item with SMCP_NOT_MEMBER (spec §9)", async () => {
     const body = txn({ submissions: [{ submission_id: "s1", channel, type: "chat:message", sender: "mallory.example", origin_ts: Date.now(), data: {} }] });
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-member", body);
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-member", body });
     expect(r.status).toBe(200);
     const result = r.body as TransactionResult;
     expect(result.rejected).toEqual([expect.objectContaining({ id: "s1", errcode: "SMCP_NOT_MEMBER" })]);
-    const backfill = await mallory.send(target, "GET", `/federation/v1/channels/${enc(channel)}/events?after=0`);
+    const backfill = await mallory.send(target, { method: "GET", path: `/federation/v1/channels/${enc(channel)}/events?after=0` });
     expectError(backfill, 403, "SMCP_NOT_MEMBER");
   });
 
   it("TXN: a repeated txn_id with the same bytes returns the stored result; other bytes get SMCP_CONFLICT (spec §8)", async () => {
     const body = Buffer.from(JSON.stringify(txn({ submissions: [{ submission_id: "s2", channel, type: "chat:message", sender: "mallory.example", origin_ts: 1, data: {} }] })));
-    const first = await mallory.send(target, "PUT", "/federation/v1/send/t-idem", body);
-    const second = await mallory.send(target, "PUT", "/federation/v1/send/t-idem", body);
+    const first = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-idem", rawBody: body });
+    const second = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-idem", rawBody: body });
     expect(second.status).toBe(200);
     expect(second.body).toEqual(first.body);
-    expectError(await mallory.send(target, "PUT", "/federation/v1/send/t-idem", txn()), 409, "SMCP_CONFLICT");
+    expectError(await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-idem", body: txn() }), 409, "SMCP_CONFLICT");
   });
 
   it("NAOMI: events from a server that is not the channel's hub are rejected with SMCP_NOT_HUB (spec §7.5)", async () => {
     const events = (await control(alice, "GET", `/control/v1/channels/${enc(channel)}/events`)).body as { events: Transaction["events"] };
-    const r = await mallory.send(target, "PUT", "/federation/v1/send/t-hub", txn({ events: events.events }));
+    const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-hub", body: txn({ events: events.events }) });
     expect((r.body as TransactionResult).rejected[0]!.errcode).toBe("SMCP_NOT_HUB");
   });
 
   it("ROUTES: unknown path is 404 SMCP_NOT_FOUND, wrong method 405 SMCP_METHOD_NOT_ALLOWED (spec §13)", async () => {
-    expectError(await mallory.send(target, "GET", "/federation/v1/nothing"), 404, "SMCP_NOT_FOUND");
-    const wrong = await mallory.send(target, "POST", "/federation/v1/ping", {});
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/nothing" }), 404, "SMCP_NOT_FOUND");
+    const wrong = await mallory.send(target, { method: "POST", path: "/federation/v1/ping", body: {} });
     expectError(wrong, 405, "SMCP_METHOD_NOT_ALLOWED");
     expect(wrong.headers.allow).toBe("GET");
   });
@@ -161,14 +162,15 @@ describe("federation edge", () => {
 describe("rate limiting", () => {
   it("RATE: over the burst an origin gets 429 SMCP_RATE_LIMITED with retry_after_ms and Retry-After (spec §5.7)", async () => {
     const dir = tempDir("alice");
-    const mallory = await fakePeer("mallory.example");
+    const mallory = await FakePeer.start("mallory.example");
     const alice = await start("alice.example", dir, { peers: { "mallory.example": mallory.url }, rateLimit: { perSecond: 1, burst: 2 } });
     try {
-      const target = { url: alice.url, destination: "alice.example" };
+      await mallory.discover("alice.example", alice.url);
+      const target = "alice.example";
       const statuses: number[] = [];
       let limited: { status: number; body: unknown; headers: Record<string, unknown> } | undefined;
       for (let i = 0; i < 3; i++) {
-        const r = await mallory.send(target, "GET", "/federation/v1/ping");
+        const r = await mallory.send(target, { method: "GET", path: "/federation/v1/ping" });
         statuses.push(r.status);
         if (r.status === 429) limited = r;
       }
