@@ -4,17 +4,7 @@ import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import { ComponentHost, ComponentUnavailableError } from "./host.ts";
 import { toToolInfo, toToolResult } from "./managed.ts";
-import { fixtureConfig, quietLogger, tempDir, waitFor } from "./test-fixtures/helpers.ts";
-
-async function errorOf(p: Promise<unknown>): Promise<SmcpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SmcpError) return err;
-    throw err;
-  }
-  throw new Error("expected an SmcpError, the call succeeded");
-}
+import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "./test-fixtures/helpers.ts";
 
 function status(host: ComponentHost, name: string): string | undefined {
   return host.health().find((h) => h.name === name)?.status;

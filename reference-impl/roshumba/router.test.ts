@@ -6,7 +6,7 @@ import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
 import { ComponentHost } from "../components/host.ts";
-import { fixtureConfig, quietLogger, tempDir, waitFor } from "../components/test-fixtures/helpers.ts";
+import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "../components/test-fixtures/helpers.ts";
 import { Roshumba } from "./router.ts";
 import { CallStore } from "./store.ts";
 import { FakeSender } from "./test-fake-sender.ts";
@@ -59,16 +59,6 @@ async function tasksTitled(title: string): Promise<number> {
 async function sleepCallsSoFar(): Promise<number> {
   const res = await host.callTool("fixture", "sleep", { ms: 0 }, 5000);
   return (res.structuredContent as unknown as { calls: number }).calls - 1;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<SmcpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SmcpError) return err;
-    throw err;
-  }
-  throw new Error("expected an SmcpError, the call succeeded");
 }
 
 describe("Roshumba incoming calls (spec §10)", () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { pino, type Logger } from "pino";
+import { SmcpError } from "../../../protocol/errors.ts";
 import type { ComponentConfig } from "../host.ts";
 
 export const quietLogger: Logger = pino({ level: process.env.SMCP_TEST_LOG ?? "silent" });
@@ -27,4 +28,15 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 15
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Awaits `p` and returns the SmcpError it fails with; fails the test when it succeeds or throws anything else. */
+export async function errorOf(p: Promise<unknown>): Promise<SmcpError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof SmcpError) return err;
+    throw err;
+  }
+  throw new Error("expected an SmcpError, the call succeeded");
 }
