@@ -1,0 +1,14 @@
+# Reference SMCP instance as a container image, for `smcp-conformance run --alice-image ...` where a Docker
+# engine is reachable. NOT built or run in this repository's CI: its machines have no Docker engine.
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+WORKDIR /smcp
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY protocol ./protocol
+COPY reference-impl ./reference-impl
+COPY schemas ./schemas
+VOLUME /data
+ENTRYPOINT ["node", "bin/smcp.js"]
+CMD ["serve", "--name", "smcp.local", "--listen", "0.0.0.0:8448", "--data", "/data"]
