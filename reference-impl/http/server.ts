@@ -85,6 +85,9 @@ export class HttpServer {
 
   constructor(private readonly opts: HttpServerOptions) {
     this.routes = opts.routes.map(compileRoute);
+    // Compile the request schemas now rather than on the first requests, which would each wait for ajv's code
+    // generation (tens of milliseconds, once per process).
+    for (const r of this.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
     this.limiter = new RateLimiter(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
     this.controlToken = Buffer.from(opts.controlToken);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);

@@ -9,8 +9,9 @@ import { generateSeed, signingKeyFromSeed, verifyKeyOf, type SigningKey } from "
 import { validate } from "../../protocol/schemas.ts";
 import type { BackfillPage, Event, Transaction, TransactionResult } from "../../protocol/types.ts";
 import type { FederationSender } from "../federation-sender.ts";
-import { openDatabase, Store } from "../storage/db.ts";
-import { until } from "../testing.ts";
+import Database from "better-sqlite3";
+import { MIGRATIONS, openDatabase, Store } from "../storage/db.ts";
+import { removeDir, tempDir, until } from "../testing.ts";
 import { Naomi, type NaomiOptions } from "./naomi.ts";
 
 const logger = pino({ level: "silent" });
@@ -294,16 +295,134 @@ describe("outbound queue", () => {
 
   it("QUEUE: over the bound the destination is suspended and recovers with a heads-only transaction (spec §9.2)", async () => {
     const peer = new ScriptedPeer();
-    const { hub, channel, store } = await hubWithMember(peer, { queueBound: 3 });
+    const { hub, channel } = await hubWithMember(peer, { queueBound: 3 });
     peer.answer = () => json(503, { errcode: "SMCP_INTERNAL", error: "down" });
     for (let i = 0; i < 6; i++) await hub.publish(channel, "chat:message", { i });
     expect(hub.outbound.info("bob.example").state).toBe("suspended");
-    expect(store.outboundCount("bob.example")).toBe(0);
+    expect(hub.outbound.info("bob.example").pending).toBe(0); // the queue was dropped (DLV-04)
     peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
     hub.outbound.peerAlive("bob.example");
     await until("recovery", () => hub.outbound.info("bob.example").state === "idle");
     const last = peer.transactions().at(-1)!;
     expect(last.heads?.[0]).toMatchObject({ channel, seq: 8 });
     hub.close();
+  });
+  it("QUEUE: a busy channel does not hold back the destination's other channels (spec §9.2 DLV-03)", async () => {
+    const peer = new ScriptedPeer();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    const { hub, channel } = await hubWithMember(peer, { maxTxnItems: 10 });
+    const quiet = hub.createChannel("quiet").channel;
+    const ok = peer.answer;
+    peer.answer = (s) => (s.path === "/federation/v1/invite" ? json(200, { channel: quiet, accepted: true, events_since: null }) : ok(s));
+    await hub.invite(quiet, "bob.example");
+    await until("both joins delivered", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    peer.answer = async (s) => {
+      if (!held) (held = true), await gate; // hold one transaction while the busy channel piles up
+      return ok(s);
+    };
+    await hub.publish(channel, "chat:message", { i: 0 });
+    for (let i = 1; i < 60; i++) await hub.publish(channel, "chat:message", { i });
+    await hub.publish(quiet, "chat:message", { quiet: true });
+    const before = peer.transactions().length;
+    release();
+    await until("everything delivered", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    const after = peer.transactions().slice(before);
+    const at = after.findIndex((t) => (t.events ?? []).some((e) => e.channel === quiet));
+    expect(after.length).toBeGreaterThanOrEqual(6); // 59 busy events in batches of at most 10
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThanOrEqual(1);
+    hub.close();
+  });
+
+  it("QUEUE: a removed member gets its leave event and nothing after; on rejoining, its join and what follows (spec §9.5, DLV-03)", async () => {
+    const peer = new ScriptedPeer();
+    const { hub, channel } = await hubWithMember(peer);
+    await hub.publish(channel, "chat:message", { i: 3 });
+    hub.removeMember(channel, "bob.example"); // seq 4
+    await hub.publish(channel, "chat:message", { i: 5 });
+    await until("bob's queue drained", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    expect(peer.transactions().flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual([2, 3, 4]);
+    await hub.invite(channel, "bob.example"); // seq 6
+    await hub.publish(channel, "chat:message", { i: 7 });
+    await until("the rejoin delivered", () => peer.transactions().flatMap((t) => t.events ?? []).some((e) => e.seq === 7));
+    expect(peer.transactions().flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual([2, 3, 4, 6, 7]);
+    hub.close();
+  });
+
+  it("QUEUE: queued events survive a restart and are delivered from the stored read position (spec §9.2 DLV-03, DLV-06)", async () => {
+    const dir = tempDir("naomi-queue");
+    try {
+      const file = `${dir}/smcp.sqlite`;
+      const key = signingKeyFromSeed(generateSeed());
+      const peer = new ScriptedPeer();
+      peer.answer = (s) => (s.path === "/federation/v1/invite" ? json(200, { channel: "!general:alice.example", accepted: true, events_since: null }) : json(503, { errcode: "SMCP_INTERNAL", error: "down" }));
+      const options = (store: Store): NaomiOptions => ({
+        self: "alice.example", key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536,
+        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 60_000, backoffMaxMs: 60_000,
+      });
+      let store = new Store(openDatabase(file));
+      let hub = new Naomi(options(store));
+      const channel = hub.createChannel("general").channel;
+      await hub.invite(channel, "bob.example");
+      for (let i = 0; i < 5; i++) await hub.publish(channel, "chat:message", { i });
+      await until("the first attempt failed", () => hub.outbound.info("bob.example").failures > 0);
+      expect(hub.outbound.info("bob.example").pending).toBe(6);
+      hub.close();
+      store.close();
+      peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
+      const before = peer.transactions().length;
+      store = new Store(openDatabase(file));
+      hub = new Naomi(options(store));
+      expect(hub.outbound.info("bob.example").pending).toBe(6);
+      hub.start();
+      await until("delivered after the restart", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().length > before);
+      expect(peer.transactions().slice(before).flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual([2, 3, 4, 5, 6, 7]);
+      hub.close();
+      store.close();
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("QUEUE: a data dir whose queue holds one row per event (schema v1) is migrated to read positions without losing an event (DLV-06)", async () => {
+    const dir = tempDir("naomi-migrate");
+    try {
+      const file = `${dir}/smcp.sqlite`;
+      const key = signingKeyFromSeed(generateSeed());
+      const channel = "!general:alice.example";
+      const old = new Database(file);
+      old.exec(MIGRATIONS[0]!);
+      old.pragma("user_version = 1");
+      old.prepare("INSERT INTO channels VALUES (?, 'alice.example', 'hub', 1, 5, 5, 1, NULL)").run(channel);
+      for (const [server, joined, left] of [["alice.example", 1, null], ["bob.example", 2, null], ["carol.example", 3, null], ["dave.example", 3, 4]] as const) {
+        old.prepare("INSERT INTO members VALUES (?, ?, ?, ?)").run(channel, server, joined, left);
+      }
+      const events = chain(key, channel, 5);
+      for (const e of events) old.prepare("INSERT INTO events VALUES (?, ?, ?, ?)").run(channel, e.seq, e.event_id, JSON.stringify(e));
+      for (const seq of [4, 5]) old.prepare("INSERT INTO outbound(destination, channel, seq) VALUES ('bob.example', ?, ?)").run(channel, seq);
+      old.close();
+      const store = new Store(openDatabase(file));
+      expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+      const positions = (d: string) => store.cursors(d).map((c) => [c.acked_seq, c.end_seq]);
+      expect(positions("bob.example")).toEqual([[3, null]]); // rows 4 and 5 still queued
+      expect(positions("carol.example")).toEqual([[5, null]]); // nothing queued
+      expect(positions("dave.example")).toEqual([[5, 4]]); // left at 4
+      expect(store.outboundDestinations()).toEqual(["bob.example"]);
+      const peer = new ScriptedPeer();
+      const hub = new Naomi({
+        self: "alice.example", key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536,
+        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40,
+      });
+      hub.start();
+      await until("bob's queued events delivered", () => peer.transactions().length > 0 && hub.outbound.info("bob.example").pending === 0);
+      expect(peer.transactions().flatMap((t) => t.events ?? []).map((e) => e.event_id)).toEqual([events[3]!.event_id, events[4]!.event_id]);
+      expect(peer.sent.map((s) => s.destination)).toEqual(["bob.example"]);
+      hub.close();
+      store.close();
+    } finally {
+      removeDir(dir);
+    }
   });
 });

@@ -102,6 +102,12 @@ export class Naomi {
    * A rolled-back event's entry is overwritten when its seq is sequenced again, before any queue can refer to it.
    */
   private readonly recentEvents = new Map<string, string>();
+  /**
+   * Hub side: each hubbed channel's newest event and current members, read once and then kept by sequence() (the
+   * hub is their only writer). A rolled-back SQLite transaction clears them (invalidate()), so they never run ahead.
+   */
+  private readonly hubTips = new Map<string, { seq: number; eventId: string | null }>();
+  private readonly memberLists = new Map<string, string[]>();
 
   constructor(private readonly opts: NaomiOptions) {
     this.store = opts.store;
@@ -109,6 +115,7 @@ export class Naomi {
     this.outbound = new OutboundQueues({
       self: opts.self, store: opts.store, sender: opts.sender, logger: opts.logger, headsFor: (d) => this.headsFor(d),
       recentEvent: (channel, seq) => this.recentEvents.get(recentKey(channel, seq)),
+      channelSeq: (channel) => this.hubTip(channel)?.seq ?? 0,
       maxTxnItems: opts.maxTxnItems, queueBound: opts.queueBound, backoffBaseMs: opts.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs, now: this.now, lingerMs: opts.lingerMs ?? defaultLingerMs(),
     });
@@ -186,7 +193,7 @@ export class Naomi {
     const channel = makeChannelId(name, this.opts.self);
     if (this.store.channel(channel)) throw new SmcpError("SMCP_CONFLICT", `channel ${channel} already exists`);
     const effects = newEffects();
-    this.store.tx(() => {
+    this.hubTx(() => {
       this.store.insertChannel({ channel, hub: this.opts.self, role: "hub", joined: 1, local_seq: 0, known_seq: 0, created_ts: this.now() });
       this.sequence(channel, "smcp:channel.create", this.opts.self, this.now(), { creator: this.opts.self }, effects);
     });
@@ -199,20 +206,23 @@ export class Naomi {
    * (the sender included). Runs inside the caller's SQLite transaction.
    */
   private sequence(channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>, effects: Effects): Event {
-    const row = this.store.channel(channel)!;
-    const seq = row.local_seq + 1;
-    const prev = seq === 1 ? null : this.store.event(channel, seq - 1)!.event_id;
+    const tip = this.hubTip(channel)!;
+    const seq = tip.seq + 1;
     const event = finaliseEvent(this.opts.key, {
-      channel, seq, prev_event: prev, type, sender, origin_ts: originTs, hub_ts: this.now(), data: data as Event["data"],
+      channel, seq, prev_event: tip.eventId, type, sender, origin_ts: originTs, hub_ts: this.now(), data: data as Event["data"],
     });
     const json = JSON.stringify(event);
     this.store.insertEvent(event, json);
     this.remember(channel, seq, json);
-    const recipients = new Set(this.store.members(channel));
+    this.hubTips.set(channel, { seq, eventId: event.event_id });
+    const recipients = new Set(this.membersOf(channel));
     // Only the reserved membership types change the member list; the leave event still reaches the leaver.
     if (type.startsWith(RESERVED_PREFIX)) {
       this.applyMembership(event);
-      for (const m of this.store.members(channel)) recipients.add(m);
+      for (const m of this.membersOf(channel)) recipients.add(m);
+      const server = typeof event.data.server === "string" ? event.data.server : undefined;
+      if (server && server !== this.opts.self && type === "smcp:member.join") this.outbound.memberJoined(server, channel, seq);
+      if (server && server !== this.opts.self && type === "smcp:member.leave") this.outbound.memberLeft(server, channel, seq);
     }
     recipients.delete(this.opts.self);
     for (const r of recipients) {
@@ -222,6 +232,42 @@ export class Naomi {
     this.store.setSeqs(channel, seq, seq);
     effects.advanced.add(channel);
     return event;
+  }
+
+  /** A hubbed channel's newest seq and event ID (undefined for a channel this instance does not hub). */
+  private hubTip(channel: string): { seq: number; eventId: string | null } | undefined {
+    let tip = this.hubTips.get(channel);
+    if (!tip) {
+      const row = this.store.channel(channel);
+      if (!row || row.role !== "hub") return undefined;
+      tip = { seq: row.local_seq, eventId: row.local_seq === 0 ? null : this.store.event(channel, row.local_seq)!.event_id };
+      this.hubTips.set(channel, tip);
+    }
+    return tip;
+  }
+
+  private membersOf(channel: string): string[] {
+    let list = this.memberLists.get(channel);
+    if (!list) this.memberLists.set(channel, (list = this.store.members(channel)));
+    return list;
+  }
+
+  /** A SQLite transaction that sequences: if it rolls back, the hub's caches and queue positions are re-read. */
+  private hubTx<T>(fn: () => T): T {
+    try {
+      return this.store.tx(fn);
+    } catch (err) {
+      this.invalidate();
+      throw err;
+    }
+  }
+
+  private invalidate(): void {
+    this.hubTips.clear();
+    this.memberLists.clear();
+    this.memberChannels.clear();
+    this.signedHeads.clear();
+    this.outbound.resync();
   }
 
   private remember(channel: string, seq: number, json: string): void {
@@ -235,6 +281,7 @@ export class Naomi {
   private applyMembership(event: Event, row?: ChannelRow): void {
     if (!event.type.startsWith(RESERVED_PREFIX)) return;
     this.memberChannels.clear();
+    this.memberLists.delete(event.channel);
     const server = typeof event.data.server === "string" ? event.data.server : undefined;
     if (event.type === "smcp:channel.create") this.store.memberJoin(event.channel, parseChannelId(event.channel)!.hub, event.seq);
     else if (event.type === "smcp:member.join" && server) {
@@ -263,10 +310,10 @@ export class Naomi {
    * still exact (DLV-10) and is shared by the destinations built meanwhile, instead of one signature each.
    */
   private currentHead(channel: string): ChannelHead {
-    const seq = this.store.channel(channel)!.local_seq;
+    const tip = this.hubTip(channel)!;
     const cached = this.signedHeads.get(channel);
-    if (cached && cached.seq === seq && this.now() - cached.hub_ts < HEAD_REUSE_MS) return cached;
-    const head = this.head(channel, seq);
+    if (cached && cached.seq === tip.seq && cached.event_id === tip.eventId && this.now() - cached.hub_ts < HEAD_REUSE_MS) return cached;
+    const head = signHead(this.opts.key, { channel, seq: tip.seq, event_id: tip.eventId, hub_ts: this.now() });
     this.signedHeads.set(channel, head);
     return head;
   }
@@ -279,7 +326,8 @@ export class Naomi {
   // ---------------------------------------------------------------- publish (control)
 
   async publish(channel: string, type: string, data: Record<string, unknown>): Promise<PublishResult> {
-    const row = this.row(channel);
+    // A channel this instance hubs is always joined by it (the hub cannot be removed): no row to read.
+    const row = this.hubTips.has(channel) ? { joined: 1, role: "hub", hub: this.opts.self } : this.row(channel);
     if (row.joined !== 1) throw new SmcpError("SMCP_NOT_MEMBER", `this instance is not a member of ${channel}`);
     if (type.startsWith(RESERVED_PREFIX)) throw new SmcpError("SMCP_INVALID", "the smcp: event namespace is reserved for the protocol", {
       details: [{ path: "/type", message: "smcp: types are sequenced by the hub only" }],
@@ -314,10 +362,10 @@ export class Naomi {
     const effects = newEffects();
     const outcomes: Array<Event | Error> = [];
     try {
-      this.store.tx(() => {
+      this.hubTx(() => {
         for (const p of batch) {
           try {
-            outcomes.push(this.store.tx(() => this.sequence(p.channel, p.type, this.opts.self, this.now(), p.data, effects)));
+            outcomes.push(this.hubTx(() => this.sequence(p.channel, p.type, this.opts.self, this.now(), p.data, effects)));
           } catch (err) {
             outcomes.push(err as Error);
           }
@@ -357,7 +405,7 @@ export class Naomi {
 
   private join(channel: string, server: string): void {
     const effects = newEffects();
-    this.store.tx(() => {
+    this.hubTx(() => {
       if (this.store.member(channel, server)?.left_seq === null) return;
       this.sequence(channel, "smcp:member.join", this.opts.self, this.now(), { server }, effects);
     });
@@ -370,7 +418,7 @@ export class Naomi {
     if (server === this.opts.self) throw new SmcpError("SMCP_INVALID", "the hub cannot be removed from its own channel", { details: [{ path: "/server", message: "the hub itself" }] });
     if (this.store.member(channel, server)?.left_seq !== null) throw new SmcpError("SMCP_NOT_FOUND", `${server} is not a member of ${channel}`);
     const effects = newEffects();
-    this.store.tx(() => this.sequence(channel, "smcp:member.leave", this.opts.self, this.now(), { server, by: this.opts.self }, effects));
+    this.hubTx(() => this.sequence(channel, "smcp:member.leave", this.opts.self, this.now(), { server, by: this.opts.self }, effects));
     this.afterCommit(effects);
     return this.get(channel);
   }
@@ -408,7 +456,7 @@ export class Naomi {
     // Pure CPU, so done before the SQLite transaction opens.
     const auth = this.authenticate(origin, originKey, txn.events ?? []);
     const batch = newBatch();
-    const result = this.store.tx(() => {
+    const result = this.hubTx(() => {
       const again = this.store.txnResult(origin, txnId);
       if (again) return sameOrConflict(again, bodySha256, txnId);
       const out: TransactionResult = { processed: [], rejected: [], sequenced: [] };

@@ -18,6 +18,8 @@ export interface OutboundOptions {
   headsFor: (destination: string) => ChannelHead[];
   /** The stored JSON of a recently sequenced event, if the hub still holds it in memory. */
   recentEvent?: (channel: string, seq: number) => string | undefined;
+  /** The seq of the newest event of a channel this instance hubs (the end of every read position into it). */
+  channelSeq: (channel: string) => number;
   maxTxnItems: number;
   /** Pending events per destination above which it is suspended (spec §9.2). */
   queueBound: number;
@@ -42,10 +44,18 @@ interface Attempt {
   txnId: string;
   /** The Transaction, serialised once: events go out as the text they are stored as, never re-encoded. */
   body: JsonText;
-  lastRowId: number;
+  /** The last seq sent per channel: the read positions move there once the destination has it. */
+  upTo: Map<string, number>;
   rowCount: number;
   submissionIds: string[];
   wasSuspended: boolean;
+}
+
+/** Where a destination stands in one channel this instance hubs (spec §9.2 DLV-03: durable, in the store too). */
+interface Cursor {
+  acked: number;
+  /** The destination's leave event; null while it is a member. */
+  end: number | null;
 }
 
 interface DestinationState {
@@ -56,7 +66,11 @@ interface DestinationState {
   linger?: NodeJS.Timeout;
   /** When the last transaction to this destination was answered: lingering is for a busy stream only. */
   lastDoneTs: number;
-  /** Counts kept in step with the tables, so that the hot path does not count rows. */
+  /** Read positions per channel, mirrored in the store; the queue is every event past them (DLV-06: only references). */
+  cursors: Map<string, Cursor>;
+  /** Which channel the next transaction starts with (round robin). */
+  turn: number;
+  /** Counts kept in step with the positions and the table, so that the hot path does not count. */
   pendingEvents: number;
   pendingSubmissions: number;
   /** Send a heads-only transaction even with nothing queued (a suspended destination). */
@@ -79,6 +93,7 @@ export class OutboundQueues {
 
   constructor(private readonly opts: OutboundOptions) {
     this.now = opts.now ?? Date.now;
+    validate("TransactionResult", undefined); // compiles the answer schema now, not while the first transaction waits
   }
 
   /** Resumes delivery of whatever the store still holds (after a restart). */
@@ -87,20 +102,52 @@ export class OutboundQueues {
     for (const destination of destinations) this.kick(destination);
   }
 
-  /** Queues a stored event for `destination`; call inside the sequencing SQLite transaction, then kick(). */
+  /**
+   * Queues a stored event for `destination`; call inside the sequencing SQLite transaction, then kick(). Events are
+   * queued in seq order per channel, so queueing one only moves the end of the queue: nothing is written.
+   */
   enqueue(destination: string, channel: string, seq: number): void {
     const st = this.state(destination);
     if (st.suspended) return;
+    if (!st.cursors.has(channel)) this.setCursor(destination, st, channel, { acked: seq - 1, end: null });
     if (st.pendingEvents >= this.opts.queueBound) {
-      this.opts.store.outboundClear(destination);
+      // Dropping the queue (DLV-04) is moving every read position to the newest event, this one included.
+      for (const [ch, cur] of st.cursors) this.setCursor(destination, st, ch, { acked: this.opts.channelSeq(ch), end: cur.end });
       this.setSuspended(destination, st, true);
       st.pendingEvents = 0;
       st.headsDue = true;
       this.opts.logger.warn({ destination, bound: this.opts.queueBound }, "outbound queue over its bound: suspended, peer recovers by backfill");
       return;
     }
-    this.opts.store.enqueue(destination, channel, seq);
     st.pendingEvents++;
+  }
+
+  /**
+   * `destination` joined `channel` with the event at `seq` (queued next): its position starts just before it. Events
+   * still queued from an earlier membership are dropped, since a single position cannot skip the time it was away;
+   * they stay in the channel store for backfill (DLV-06). Call inside the sequencing SQLite transaction.
+   */
+  memberJoined(destination: string, channel: string, seq: number): void {
+    const st = this.state(destination);
+    const old = st.cursors.get(channel);
+    if (old && !st.suspended) st.pendingEvents = Math.max(0, st.pendingEvents - Math.max(0, this.queueEnd(channel, old) - old.acked));
+    this.setCursor(destination, st, channel, { acked: seq - 1, end: null });
+  }
+
+  /** `destination` left `channel` at `seq` (its leave event, still queued for it): nothing after it is. */
+  memberLeft(destination: string, channel: string, seq: number): void {
+    const st = this.state(destination);
+    const cur = st.cursors.get(channel);
+    this.setCursor(destination, st, channel, { acked: cur?.acked ?? seq - 1, end: seq });
+  }
+
+  /** Rebuilds every destination's in-memory view from the store (after a rolled-back SQLite transaction). */
+  resync(): void {
+    for (const [destination, st] of this.states) {
+      st.cursors = this.loadCursors(destination);
+      st.suspended = this.opts.store.suspended(destination);
+      st.pendingEvents = this.countPending(st);
+    }
   }
 
   /**
@@ -173,7 +220,7 @@ export class OutboundQueues {
 
   info(destination: string): OutboundQueue {
     const st = this.states.get(destination);
-    const out: OutboundQueue = { pending: this.opts.store.outboundCount(destination), state: "idle", failures: st?.failures ?? 0 };
+    const out: OutboundQueue = { pending: this.countPending(st ?? this.state(destination)), state: "idle", failures: st?.failures ?? 0 };
     if (st ? st.suspended : this.opts.store.suspended(destination)) out.state = "suspended";
     else if (st?.inflight) out.state = "sending";
     else if (st && st.failures > 0) out.state = "backoff";
@@ -197,12 +244,61 @@ export class OutboundQueues {
       const suspended = this.opts.store.suspended(destination);
       const pendingSubmissions = this.opts.store.queuedSubmissionCount(destination);
       st = {
-        inflight: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, pendingEvents: this.opts.store.outboundCount(destination),
+        inflight: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, cursors: this.loadCursors(destination), turn: 0, pendingEvents: 0,
         pendingSubmissions, headsDue: suspended, suspended, submitsTo: pendingSubmissions > 0,
       };
+      st.pendingEvents = this.countPending(st);
       this.states.set(destination, st);
     }
     return st;
+  }
+
+  private loadCursors(destination: string): Map<string, Cursor> {
+    return new Map(this.opts.store.cursors(destination).map((r) => [r.channel, { acked: r.acked_seq, end: r.end_seq }]));
+  }
+
+  private setCursor(destination: string, st: DestinationState, channel: string, cur: Cursor): void {
+    this.opts.store.putCursor(destination, channel, cur.acked, cur.end);
+    st.cursors.set(channel, cur);
+  }
+
+  /** The newest event queued for the destination in a channel: its leave event, or the channel's newest. */
+  private queueEnd(channel: string, cur: Cursor): number {
+    const top = this.opts.channelSeq(channel);
+    return cur.end === null ? top : Math.min(cur.end, top);
+  }
+
+  /** Events past the read positions; none while suspended (the queue was dropped, DLV-04). */
+  private countPending(st: DestinationState): number {
+    if (st.suspended) return 0;
+    let n = 0;
+    for (const [channel, cur] of st.cursors) n += Math.max(0, this.queueEnd(channel, cur) - cur.acked);
+    return n;
+  }
+
+  /**
+   * Up to `limit` queued events, oldest first per channel, as stored (the hub's recent ones from memory). Each
+   * transaction starts with the next channel in turn, so that a busy channel cannot hold back the destination's others.
+   */
+  private queued(st: DestinationState, limit: number): { channel: string; seq: number; json: string }[] {
+    const out: { channel: string; seq: number; json: string }[] = [];
+    if (st.suspended) return out;
+    const entries = [...st.cursors];
+    const first = st.turn++ % Math.max(1, entries.length);
+    for (const [channel, cur] of [...entries.slice(first), ...entries.slice(0, first)]) {
+      const end = this.queueEnd(channel, cur);
+      let seq = cur.acked + 1;
+      for (; seq <= end && out.length < limit; seq++) {
+        const json = this.opts.recentEvent?.(channel, seq);
+        if (json === undefined) break;
+        out.push({ channel, seq, json });
+      }
+      if (seq <= end && out.length < limit) {
+        for (const r of this.opts.store.eventsJson(channel, seq - 1, end, limit - out.length)) out.push({ channel, seq: r.seq, json: r.json });
+      }
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   private setSuspended(destination: string, st: DestinationState, suspended: boolean): void {
@@ -215,16 +311,17 @@ export class OutboundQueues {
     // A destination we never submitted to (we are its channels' participant only through events) needs no query.
     const subs = st.submitsTo ? this.opts.store.queuedSubmissions(destination, this.opts.maxTxnItems) : [];
     const limit = this.opts.maxTxnItems - subs.length;
-    const recent = this.opts.recentEvent;
-    const rows = recent ? this.opts.store.outboundBatchCached(destination, limit, recent) : this.opts.store.outboundBatch(destination, limit);
+    const rows = this.queued(st, limit);
     const wasSuspended = st.suspended;
     st.pendingSubmissions = subs.length === 0 ? 0 : st.pendingSubmissions;
     if (rows.length === 0) st.pendingEvents = 0;
     if (rows.length === 0 && subs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
     const heads = this.opts.headsFor(destination).slice(0, 1000);
+    const upTo = new Map<string, number>();
+    for (const r of rows) upTo.set(r.channel, r.seq);
     return {
       txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, heads),
-      lastRowId: rows.at(-1)?.id ?? 0, rowCount: rows.length, submissionIds: subs.map((s) => s.submission_id), wasSuspended,
+      upTo, rowCount: rows.length, submissionIds: subs.map((s) => s.submission_id), wasSuspended,
     };
   }
 
@@ -250,8 +347,12 @@ export class OutboundQueues {
 
   private delivered(destination: string, st: DestinationState, cur: Attempt, result: TransactionResult): void {
     this.opts.store.tx(() => {
-      if (cur.rowCount > 0) this.opts.store.outboundAck(destination, cur.lastRowId);
-      if (cur.wasSuspended) this.setSuspended(destination, st, false);
+      this.ack(destination, st, cur);
+      // Resume enqueueing new events only (DLV-05): what was sequenced while suspended is left to backfill.
+      if (cur.wasSuspended && st.suspended) {
+        for (const [ch, c] of st.cursors) this.setCursor(destination, st, ch, { acked: Math.max(c.acked, this.opts.channelSeq(ch)), end: c.end });
+        this.setSuspended(destination, st, false);
+      }
       for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
     });
     this.finish(destination, st, cur);
@@ -270,16 +371,26 @@ export class OutboundQueues {
   private abandon(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
     this.opts.logger.error({ destination, txn_id: cur.txnId, errcode: err.errcode, err: err.message }, "transaction refused; abandoned");
     this.opts.store.tx(() => {
-      if (cur.rowCount > 0) this.opts.store.outboundAck(destination, cur.lastRowId);
+      this.ack(destination, st, cur);
       for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
     });
     this.finish(destination, st, cur);
     for (const id of cur.submissionIds) this.settle(id, (w) => w.reject(unreachable(destination, `${err.errcode}: ${err.message}`, 0)));
   }
 
+  /** Moves the read positions past the events of a transaction the destination has answered (store and memory). */
+  private ack(destination: string, st: DestinationState, cur: Attempt): void {
+    for (const [channel, seq] of cur.upTo) {
+      const c = st.cursors.get(channel);
+      if (!c || c.acked >= seq) continue;
+      this.opts.store.ackCursor(destination, channel, seq);
+      c.acked = seq;
+    }
+  }
+
   private finish(destination: string, st: DestinationState, cur: Attempt): void {
     st.current = undefined;
-    st.pendingEvents = Math.max(0, st.pendingEvents - cur.rowCount);
+    st.pendingEvents = this.countPending(st);
     st.pendingSubmissions = Math.max(0, st.pendingSubmissions - cur.submissionIds.length);
     // Suspended after this attempt was built: a heads-only transaction is still owed (spec §9.2 DLV-05).
     st.headsDue = st.suspended;

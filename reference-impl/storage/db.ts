@@ -7,7 +7,7 @@ import type { Event, TransactionResult } from "../../protocol/types.ts";
 export type Sqlite = Database.Database;
 
 /** Each entry moves the schema one version forward; never edit an entry once released, append a new one. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
   CREATE TABLE hosts (server_name TEXT PRIMARY KEY, base_url TEXT NOT NULL);
@@ -58,6 +58,25 @@ const MIGRATIONS: string[] = [
     ts INTEGER NOT NULL, PRIMARY KEY (sender, submission_id)
   ) WITHOUT ROWID;
   `,
+  // v2: the hub's outbound queue becomes one read position per destination and channel instead of one row per event
+  // per destination (events stay in the channel store, which the queue only references: spec §9.2 DLV-06). Rows still
+  // queued become a position just before the oldest of them; resending from there is idempotent (TXN-23).
+  `
+  CREATE TABLE outbound_cursor (
+    destination TEXT NOT NULL, channel TEXT NOT NULL REFERENCES channels(channel),
+    -- Every event of the channel up to acked_seq has been delivered to the destination (or dropped by suspension).
+    acked_seq INTEGER NOT NULL,
+    -- The destination's leave event: nothing after it is queued for it (NULL while it is a member).
+    end_seq INTEGER,
+    PRIMARY KEY (destination, channel)
+  ) WITHOUT ROWID;
+  INSERT INTO outbound_cursor(destination, channel, acked_seq, end_seq)
+    SELECT m.server, m.channel,
+      COALESCE((SELECT min(o.seq) - 1 FROM outbound o WHERE o.destination = m.server AND o.channel = m.channel), c.local_seq),
+      m.left_seq
+    FROM members m JOIN channels c ON c.channel = m.channel WHERE c.role = 'hub' AND m.server <> c.hub;
+  DROP TABLE outbound;
+  `,
 ];
 
 export function openDatabase(file: string): Sqlite {
@@ -104,12 +123,11 @@ export interface PeerRow {
   expires_ts: number;
 }
 
-export interface OutboundRow {
-  id: number;
+/** A destination's read position in one channel the instance hubs. */
+export interface CursorRow {
   channel: string;
-  seq: number;
-  /** The queued event, as stored. */
-  json: string;
+  acked_seq: number;
+  end_seq: number | null;
 }
 
 export interface SubmissionRow {
@@ -122,9 +140,12 @@ export interface SubmissionRow {
 export class Store {
   readonly db: Sqlite;
   private readonly s;
+  /** One transaction wrapper for every tx() (nested calls become savepoints): building one per call costs more than the statements. */
+  private readonly runTx: (fn: () => unknown) => unknown;
 
   constructor(db: Sqlite) {
     this.db = db;
+    this.runTx = db.transaction((fn: () => unknown) => fn());
     this.s = {
       metaGet: db.prepare<[string], { value: Buffer | string }>("SELECT value FROM meta WHERE key = ?"),
       metaPut: db.prepare<[string, Buffer | string]>("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
@@ -175,19 +196,19 @@ export class Store {
         "SELECT json FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
       ),
       eventsSeqsAbove: db.prepare<[string, number], { seq: number }>("SELECT seq FROM events WHERE channel = ? AND seq > ? ORDER BY seq"),
-      outboundInsert: db.prepare<[string, string, number]>("INSERT INTO outbound(destination, channel, seq) VALUES (?, ?, ?)"),
-      outboundBatch: db.prepare<[string, number], OutboundRow>(
-        `SELECT o.id AS id, o.channel AS channel, o.seq AS seq, e.json AS json FROM outbound o
-         JOIN events e ON e.channel = o.channel AND e.seq = o.seq WHERE o.destination = ? ORDER BY o.id LIMIT ?`,
+      eventsJsonRange: db.prepare<[string, number, number, number], { seq: number; json: string }>(
+        "SELECT seq, json FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
       ),
-      outboundRefs: db.prepare<[string, number], { id: number; channel: string; seq: number }>(
-        "SELECT id, channel, seq FROM outbound WHERE destination = ? ORDER BY id LIMIT ?",
+      cursorsOf: db.prepare<[string], CursorRow>("SELECT channel, acked_seq, end_seq FROM outbound_cursor WHERE destination = ?"),
+      cursorPut: db.prepare<[string, string, number, number | null]>(
+        `INSERT INTO outbound_cursor(destination, channel, acked_seq, end_seq) VALUES (?, ?, ?, ?)
+         ON CONFLICT(destination, channel) DO UPDATE SET acked_seq = excluded.acked_seq, end_seq = excluded.end_seq`,
       ),
-      outboundCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM outbound WHERE destination = ?"),
-      outboundDeleteUpTo: db.prepare<[string, number]>("DELETE FROM outbound WHERE destination = ? AND id <= ?"),
-      outboundClear: db.prepare<[string]>("DELETE FROM outbound WHERE destination = ?"),
+      cursorAck: db.prepare<[number, string, string]>("UPDATE outbound_cursor SET acked_seq = max(acked_seq, ?) WHERE destination = ? AND channel = ?"),
       outboundDestinations: db.prepare<[], { destination: string }>(
-        "SELECT destination FROM outbound UNION SELECT destination FROM outbound_state WHERE suspended = 1",
+        `SELECT o.destination FROM outbound_cursor o JOIN channels c ON c.channel = o.channel
+         WHERE o.acked_seq < min(coalesce(o.end_seq, c.local_seq), c.local_seq)
+         UNION SELECT destination FROM outbound_state WHERE suspended = 1`,
       ),
       suspendedGet: db.prepare<[string], { suspended: number }>("SELECT suspended FROM outbound_state WHERE destination = ?"),
       suspendedPut: db.prepare<[string, number]>(
@@ -280,34 +301,22 @@ export class Store {
     return this.s.eventsSeqsAbove.all(channel, seq).map((r) => r.seq);
   }
 
-  // --- Naomi: outbound queue ---
-  enqueue(destination: string, channel: string, seq: number): void {
-    this.s.outboundInsert.run(destination, channel, seq);
+  // --- Naomi: outbound queue (read positions into the channel store) ---
+  /** Up to `limit` stored events with after < seq <= upTo, in seq order, as stored. */
+  eventsJson(channel: string, after: number, upTo: number, limit: number): { seq: number; json: string }[] {
+    return this.s.eventsJsonRange.all(channel, after, upTo, limit);
   }
-  outboundBatch(destination: string, limit: number): OutboundRow[] {
-    return this.s.outboundBatch.all(destination, limit);
+  cursors(destination: string): CursorRow[] {
+    return this.s.cursorsOf.all(destination);
   }
-  /**
-   * Like outboundBatch, taking each event's JSON from `cached` when it has it (the hub keeps its newest events in
-   * memory), so that only the queue's index is read on the hot path.
-   */
-  outboundBatchCached(destination: string, limit: number, cached: (channel: string, seq: number) => string | undefined): OutboundRow[] {
-    const out: OutboundRow[] = [];
-    for (const r of this.s.outboundRefs.all(destination, limit)) {
-      const json = cached(r.channel, r.seq) ?? this.s.eventGet.get(r.channel, r.seq)?.json;
-      if (json !== undefined) out.push({ id: r.id, channel: r.channel, seq: r.seq, json });
-    }
-    return out;
+  putCursor(destination: string, channel: string, ackedSeq: number, endSeq: number | null): void {
+    this.s.cursorPut.run(destination, channel, ackedSeq, endSeq);
   }
-  outboundCount(destination: string): number {
-    return this.s.outboundCount.get(destination)!.n;
+  /** Moves the read position forward (never back). */
+  ackCursor(destination: string, channel: string, ackedSeq: number): void {
+    this.s.cursorAck.run(ackedSeq, destination, channel);
   }
-  outboundAck(destination: string, upToId: number): void {
-    this.s.outboundDeleteUpTo.run(destination, upToId);
-  }
-  outboundClear(destination: string): void {
-    this.s.outboundClear.run(destination);
-  }
+  /** Destinations with events past their read position, or suspended (restart recovery). */
   outboundDestinations(): string[] {
     return this.s.outboundDestinations.all().map((r) => r.destination);
   }
@@ -362,7 +371,7 @@ export class Store {
 
   /** Runs `fn` in one SQLite transaction: committed (durably, WAL) before it returns. */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.runTx(fn) as T;
   }
 
   close(): void {
