@@ -18,7 +18,7 @@ describe("partition between hub and participant", () => {
     // A small queue bound so that the partition also overflows bob's queue: the rest must come by backfill (§9.2).
     alice = await startBehindProxy("alice.example", { queueBound: 10 });
     // Bob retries a failed transaction after 1 s: his partition-time publishes all land inside the back-off, where
-    // the answer is an immediate 502 (see the KNOWN BUG test below for what happens outside it).
+    // the answer is an immediate 502 (the test below covers a publish made while a retry is in flight).
     bob = await startBehindProxy("bob.example", { backoffBaseMs: 1000, backoffMaxMs: 1000 });
     await mapHosts([alice, bob]);
     channel = await createChannel(alice.inst, "part", [bob.inst]);
@@ -132,15 +132,10 @@ describe("partition between hub and participant", () => {
   });
 
   /**
-   * KNOWN BUG in reference-impl/naomi/outbound.ts (not ours to edit; reported): OutboundQueues.submit() registers a
-   * waiter that only the transaction *containing* the submission settles. While an earlier transaction is being
-   * retried (st.current is kept for identical-bytes retries, TXN-21) and its back-off has elapsed or it is in flight,
-   * a new submission is not in it, so its publish gets neither 200 nor 502 until the outage ends. CTRL-20 wants 502
-   * SMCP_PEER_UNREACHABLE with retry_after_ms. Fix sketch: in submit(), when st.current exists and st.failures > 0,
-   * reject at once with unreachable(hub, lastError, max(1, nextAttemptTs - now)) — the submission stays queued.
-   * `it.fails` passes while the bug is present; once fixed, this test fails and `.fails` must be removed.
+   * While an earlier transaction is being retried (identical bytes, TXN-21) a new submission cannot ride in it;
+   * its publish must still answer 502 at once rather than wait for the hub, and be sequenced exactly once later.
    */
-  it.fails("KNOWN BUG: a publish made while an earlier submission is being retried answers 502 promptly (spec §12.3 CTRL-20)", async () => {
+  it("PARTITION: a publish made while an earlier submission is being retried answers 502 promptly (spec §12.3 CTRL-20)", async () => {
     const sends = () => alice.proxy!.seen(/^PUT \/federation\/v1\/send\//).length;
     try {
       alice.proxy!.set("partition");

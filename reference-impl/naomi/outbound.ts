@@ -35,6 +35,8 @@ export interface OutboundOptions {
 
 /** A publisher waiting for the first attempt to deliver its submission (spec §12.3 CTRL-20). */
 interface Waiter {
+  /** The hub the submission goes to: a failed transaction to it answers every publish waiting on it. */
+  hub: string;
   resolve: (s: SequencedSubmission) => void;
   reject: (e: SmcpError) => void;
 }
@@ -160,10 +162,11 @@ export class OutboundQueues {
     this.opts.store.queueSubmission(hub, submission.submission_id, JSON.stringify(submission));
     st.pendingSubmissions++;
     return new Promise((resolve, reject) => {
-      const wait = st.nextAttemptTs - this.now();
-      if (st.failures > 0 && wait > 0) {
-        reject(unreachable(hub, st.lastError ?? "earlier attempts failed", wait));
-      } else this.waiters.set(submission.submission_id, { resolve, reject });
+      // While the hub is failing, answer 502 at once (CTRL-20): a retried transaction resends identical bytes
+      // (TXN-21), so it cannot carry this submission, which stays queued and is sequenced once later.
+      if (st.failures > 0) {
+        reject(unreachable(hub, st.lastError ?? "earlier attempts failed", Math.max(1, st.nextAttemptTs - this.now())));
+      } else this.waiters.set(submission.submission_id, { hub, resolve, reject });
       this.kick(hub);
     });
   }
@@ -407,7 +410,9 @@ export class OutboundQueues {
     st.nextAttemptTs = this.now() + delay;
     st.lastError = err.message;
     this.opts.logger.warn({ destination, failures: st.failures, retry_in_ms: delay, err: err.message }, "transaction failed; will retry");
-    for (const id of cur.submissionIds) this.settle(id, (w) => w.reject(unreachable(destination, err.message, delay)));
+    for (const [id, w] of this.waiters) {
+      if (w.hub === destination) this.settle(id, (x) => x.reject(unreachable(destination, err.message, delay)));
+    }
   }
 
   private settle(submissionId: string, fn: (w: Waiter) => void): void {
