@@ -156,6 +156,17 @@ export class FakePeer {
   /** Lies in its own discovery document (a malicious peer: small-order key, wrong key ID, wrong server name). */
   discoveryOverride: Partial<ServerDiscovery> = {};
   readonly sendBehaviour: SendBehaviour = { answerDelayMs: 0, failNext: 0, failWith: { errcode: "SMCP_INTERNAL" } };
+
+  /** Runs `fn` with `patch` applied to how transactions are answered, then restores the previous behaviour. */
+  async withSendBehaviour<T>(patch: Partial<SendBehaviour>, fn: () => Promise<T>): Promise<T> {
+    const saved = { ...this.sendBehaviour };
+    Object.assign(this.sendBehaviour, patch);
+    try {
+      return await fn();
+    } finally {
+      Object.assign(this.sendBehaviour, saved);
+    }
+  }
   /** Transactions being answered now, and the most ever at once, per origin (TXN-29: at most one in flight). */
   private readonly inFlight = new Map<string, number>();
   readonly maxInFlight = new Map<string, number>();

@@ -42,13 +42,7 @@ export const deliveryChecks: Check[] = [
       const t = known(ctx, role);
       const ch = advChannel(ctx, role);
       ctx.fake.maxInFlight.set(t.name, 0);
-      ctx.fake.sendBehaviour.answerDelayMs = 150;
-      let out: { seqs: number[]; since: number };
-      try {
-        out = await publishAndAwait(ctx, role, 6);
-      } finally {
-        ctx.fake.sendBehaviour.answerDelayMs = 0;
-      }
+      const out = await ctx.fake.withSendBehaviour({ answerDelayMs: 150 }, () => publishAndAwait(ctx, role, 6));
       const max = ctx.fake.maxInFlight.get(t.name) ?? 0;
       ensure(max === 1, "more than one transaction in flight to one destination", 1, max);
       const order = sendsFrom(ctx, t.name, out.since).filter((r) => r.status === 200).flatMap((r) => eventSeqs(r, ch));
@@ -78,14 +72,7 @@ export const deliveryChecks: Check[] = [
     async run(ctx) {
       const t = known(ctx, role);
       const ch = advChannel(ctx, role);
-      ctx.fake.sendBehaviour.failWith = { errcode: "SMCP_INTERNAL" };
-      ctx.fake.sendBehaviour.failNext = 1;
-      let out: { seqs: number[]; since: number };
-      try {
-        out = await publishAndAwait(ctx, role, 1);
-      } finally {
-        ctx.fake.sendBehaviour.failNext = 0;
-      }
+      const out = await ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_INTERNAL" }, failNext: 1 }, () => publishAndAwait(ctx, role, 1));
       const sends = sendsFrom(ctx, t.name, out.since);
       const failed = sends.find((r) => r.status === 500);
       ensure(failed, "the fake peer never failed a transaction (harness)", "one 500", sends.map((r) => r.status));
@@ -108,15 +95,8 @@ export const deliveryChecks: Check[] = [
     async run(ctx) {
       const t = known(ctx, role);
       const wait = 700;
-      ctx.fake.sendBehaviour.failWith = { errcode: "SMCP_RATE_LIMITED", retryAfterMs: wait };
-      ctx.fake.sendBehaviour.failNext = 1;
-      let out: { seqs: number[]; since: number };
-      try {
-        out = await publishAndAwait(ctx, role, 1);
-      } finally {
-        ctx.fake.sendBehaviour.failNext = 0;
-        ctx.fake.sendBehaviour.failWith = { errcode: "SMCP_INTERNAL" };
-      }
+      const failWith = { errcode: "SMCP_RATE_LIMITED" as const, retryAfterMs: wait };
+      const out = await ctx.fake.withSendBehaviour({ failWith, failNext: 1 }, () => publishAndAwait(ctx, role, 1));
       const mine = ctx.fake.records.slice(out.since).filter((r) => r.origin === t.name);
       const limited = mine.find((r) => r.status === 429);
       ensure(limited, "the fake peer never answered 429 (harness)", "one 429", mine.map((r) => r.status));
