@@ -14,4 +14,7 @@ export interface FederationSender {
     body?: unknown,
     opts?: { timeoutMs?: number },
   ): Promise<HttpAnswer>;
+
+  /** How long no request may be sent to `destination` yet (its last 429's retry_after_ms, spec §5.7 RATE-07); 0 when free. */
+  heldFor?(destination: string): number;
 }

@@ -187,3 +187,12 @@ describe("restart", () => {
     }
   });
 });
+
+describe("configuration", () => {
+  it("DISC-09: an instance refuses to start with limits it could not advertise as valid Limits (spec §6.2)", async () => {
+    const dir = tempDir("badlimits");
+    await expect(start("bad.example", dir, { limits: { maxBodyBytes: 1000 } })).rejects.toThrow(/max_body_bytes/);
+    await expect(start("bad.example", dir, { rateLimit: { perSecond: 0 } })).rejects.toThrow(/rate_per_second/);
+    removeDir(dir);
+  });
+});

@@ -7,6 +7,7 @@ import type { Dispatcher } from "undici";
 import { createDispatcher } from "../protocol/http-client.ts";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/keys.ts";
 import { ReplayCache } from "../protocol/request-auth.ts";
+import { validate } from "../protocol/schemas.ts";
 import type { Limits } from "../protocol/types.ts";
 import { ComponentHost } from "./components/host.ts";
 import { DEFAULTS, type InstanceConfig } from "./config.ts";
@@ -42,6 +43,10 @@ export interface Instance {
 const SEED_KEY = "ed25519_seed";
 
 export async function startInstance(config: InstanceConfig): Promise<Instance> {
+  // The limits are advertised as they are enforced (DISC-09): refuse, before touching anything, ones peers would reject.
+  const limits = limitsOf(config);
+  const limitIssues = validate("Limits", limits);
+  if (limitIssues.length > 0) throw new Error(`configured limits are not valid Limits (spec §6.2): ${JSON.stringify(limitIssues)}`);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logger = makeLogger(config);
@@ -53,7 +58,6 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const tokenFile = join(dataDir, "control-token");
   const controlToken = loadControlToken(tokenFile, config.controlToken);
   const dispatcher = createDispatcher(config.caFile ? { ca: readFileSync(config.caFile) } : {});
-  const limits = limitsOf(config);
   const self = config.serverName;
   const discovery = new Discovery({ self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now });
   const sender = new PaulinaSender(self, key, discovery, dispatcher);
@@ -71,6 +75,8 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const naomi = new Naomi({
     self, key, store, sender, logger: logger.child({ svc: "naomi" }), now,
     hubKey: async (hub) => (await discovery.discover(hub).catch(() => undefined))?.key ?? null,
+    hubMaxEventDataBytes: (hub) => discovery.cached(hub)?.limits.max_event_data_bytes,
+    destinationLimits: (destination) => discovery.cached(destination)?.limits,
     maxTxnItems: limits.max_txn_items, maxEventDataBytes: limits.max_event_data_bytes,
     queueBound: config.queueBound ?? DEFAULTS.queueBound, inviteAllowList: config.inviteAllowList,
     gapDelayMs: config.gapDelayMs ?? DEFAULTS.gapDelayMs,
@@ -98,7 +104,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     maxBodyBytes: limits.max_body_bytes,
     rate: { perSecond: limits.rate_per_second, burst: limits.rate_burst },
     auth: {
-      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(), notBefore: now() - 1000,
+      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(), notBefore: now(), // SIGN-42: the cache is not persistent
       lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
     },
     controlToken,
@@ -132,7 +138,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   };
 }
 
-/** Call policy (spec §10.4): the origin shares at least one channel with us (both joined), or is allow-listed. */
+/** Call policy (spec §10.5): the origin shares at least one channel with us (both joined), or is allow-listed. */
 export function mayCall(origin: string, naomi: Naomi, allow: Set<string>): boolean {
   return allow.has(origin) || naomi.sharesChannel(origin);
 }

@@ -133,6 +133,45 @@ describe("federation edge", () => {
     expect((r.body as TransactionResult).rejected[0]!.errcode).toBe("SMCP_NOT_HUB");
   });
 
+  it("SIGN-28: a path segment with broken percent-encoding fails check 12 (400 SMCP_INVALID), after authentication (spec §5.6)", async () => {
+    const path = "/federation/v1/channels/%E0%A4%A/events?after=0";
+    expectError(await mallory.send(target, { method: "GET", path, auth: "none" }), 401, "SMCP_UNAUTHORIZED");
+    expectError(await mallory.send(target, { method: "GET", path }), 400, "SMCP_INVALID");
+  });
+
+  it("SIGN-22: a content coding is refused with 415 also on an endpoint that takes no body (spec §5.4, §5.6 check 9)", async () => {
+    const r = await mallory.send(target, { method: "GET", path: "/federation/v1/ping", headers: { "content-encoding": "gzip" } });
+    expectError(r, 415, "SMCP_UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("SIGN-43: a request signed in the receiver's own name is 401 SMCP_UNKNOWN_KEY (spec §5.6 check 6)", async () => {
+    expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/ping", sign: { origin: target } }), 401, "SMCP_UNKNOWN_KEY");
+  });
+
+  it("CTRL-31: discovering the instance's own server name is 400 SMCP_INVALID (spec §12.2)", async () => {
+    expectError(await control(alice, "POST", "/control/v1/peers", { server_name: target }), 400, "SMCP_INVALID");
+  });
+
+  it("CTRL-32: inviting a current member answers accepted without an invite; CTRL-34: data without canonical form is 400 (spec §12.3)", async () => {
+    await control(alice, "POST", "/control/v1/channels", { name: "members" });
+    const ch = enc("!members:alice.example");
+    const first = await control(alice, "POST", `/control/v1/channels/${ch}/invites`, { server: "mallory.example" });
+    expect(first.body).toMatchObject({ accepted: true });
+    const before = (await control(alice, "GET", `/control/v1/channels/${ch}`)).body as { local_seq: number };
+    mallory.invitedTo.clear();
+    const again = await control(alice, "POST", `/control/v1/channels/${ch}/invites`, { server: "mallory.example" });
+    expect([again.status, again.body]).toEqual([200, { channel: "!members:alice.example", server: "mallory.example", accepted: true }]);
+    expect(mallory.invitedTo.size).toBe(0);
+    // 1e400 is not representable; 1e300 is a finite double but an integer beyond 2^53 - 1, which has no canonical form (JCS-08).
+    const r = await sendRaw(dispatcher, alice.url + `/control/v1/channels/${ch}/events`, {
+      method: "POST", headers: { authorization: `Bearer ${alice.controlToken}`, "content-type": "application/json" },
+      body: Buffer.from('{"type":"chat:message","data":{"n":1e300}}'),
+    });
+    expectError(r, 400, "SMCP_INVALID");
+    expect((r.body as { details?: { path: string }[] }).details?.[0]?.path).toBe("/data");
+    expect(((await control(alice, "GET", `/control/v1/channels/${ch}`)).body as { local_seq: number }).local_seq).toBe(before.local_seq);
+  });
+
   it("ROUTES: unknown path is 404 SMCP_NOT_FOUND, wrong method 405 SMCP_METHOD_NOT_ALLOWED (spec §13)", async () => {
     expectError(await mallory.send(target, { method: "GET", path: "/federation/v1/nothing" }), 404, "SMCP_NOT_FOUND");
     const wrong = await mallory.send(target, { method: "POST", path: "/federation/v1/ping", body: {} });

@@ -146,7 +146,8 @@ export class HttpServer {
       pathMatched = true;
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeSegment(m[i + 1]!)));
+      // Decoded (NAME-13) but not yet checked: a bad encoding is a path-parameter error of check 12, not of check 1.
+      route.names.forEach((name, i) => (params[name] = m[i + 1]!));
       return { route, params };
     }
     if (pathMatched) {
@@ -174,16 +175,16 @@ export class HttpServer {
       },
     };
     if (route.kind === "federation") await this.authenticate(ctx, uri);
-    if (route.body !== undefined) {
-      const coding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
-      if (coding !== "identity") throw new SmcpError("SMCP_UNSUPPORTED_MEDIA_TYPE", `Content-Encoding ${coding} is not accepted`);
-      ctx.body = parseJsonBody(req, raw);
-    }
-    else if (raw.length > 0) throw new SmcpError("SMCP_INVALID", `${route.method} ${route.path} takes no body`);
+    // Check 9 in its order: (a) a body where none is taken, (b) any content coding (SIGN-22), (c) media type and I-JSON.
+    if (route.body === undefined && raw.length > 0) throw new SmcpError("SMCP_INVALID", `${route.method} ${route.path} takes no body`);
+    const coding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+    if (coding !== "identity") throw new SmcpError("SMCP_UNSUPPORTED_MEDIA_TYPE", `Content-Encoding ${coding} is not accepted`);
+    if (route.body !== undefined) ctx.body = parseJsonBody(req, raw);
     if (ctx.auth) {
       assertBodyOrigin(ctx.auth, ctx.body);
       this.limiter.take(ctx.auth.origin);
     }
+    for (const name of Object.keys(params)) params[name] = decodeSegment(params[name]!);
     checkParams(route, params);
     ctx.query = parseQuery(route, rawQuery);
     if (route.body !== undefined) assertValid(route.body, ctx.body);

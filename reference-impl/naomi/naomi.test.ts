@@ -152,12 +152,12 @@ describe("transaction idempotency", () => {
     n.close();
   });
 
-  it("TXN: more than max_txn_items items is SMCP_INVALID (spec §8)", () => {
+  it("TXN-05: more than max_txn_items items is 413 SMCP_TOO_LARGE (spec §8.2)", () => {
     const { naomi: n } = naomi("bob.example", new ScriptedPeer(), { maxTxnItems: 2 });
     const key = verifyKeyOf(signingKeyFromSeed(generateSeed()));
     const sub = { submission_id: "s", channel: "!c:bob.example", type: "a:b", sender: "alice.example", origin_ts: 1, data: {} };
     expect(() => n.handleTransaction("alice.example", key, "t", "h", { origin: "alice.example", origin_ts: 1, submissions: [sub, sub, sub] })).toThrow(
-      /max_txn_items/,
+      expect.objectContaining({ errcode: "SMCP_TOO_LARGE", message: expect.stringMatching(/max_txn_items/) }),
     );
     n.close();
   });
@@ -249,6 +249,30 @@ describe("outbound queue", () => {
     expect(Math.max(...txns.map((t) => t.events?.length ?? 0))).toBeLessThanOrEqual(10);
     expect(txns.flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual(Array.from({ length: 37 }, (_, i) => i + 1).slice(1));
     expect(txns.every((t) => t.heads?.[0]?.channel === channel)).toBe(true);
+    hub.close();
+  });
+
+  it("TXN-06: transactions stay within the destination's advertised max_txn_items and max_body_bytes, all events delivered in order (spec §8.2)", async () => {
+    const peer = new ScriptedPeer();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    const sizes: number[] = [];
+    peer.answer = async (s) => {
+      if (s.method === "PUT") sizes.push(Buffer.byteLength(JSON.stringify(s.body)));
+      if (!held) (held = true), await gate; // hold the first transaction while events pile up
+      return json(200, { processed: [], rejected: [], sequenced: [] });
+    };
+    const limits = { max_txn_items: 4, max_body_bytes: 65536 };
+    const { hub, channel } = await hubWithMember(peer, { destinationLimits: (d) => (d === "bob.example" ? limits : undefined) });
+    for (let i = 0; i < 12; i++) await hub.publish(channel, "chat:message", { i, text: "x".repeat(20_000) });
+    release();
+    await until("seq 2..14 delivered", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 13);
+    const txns = peer.transactions();
+    expect(Math.max(...txns.map((t) => t.events?.length ?? 0))).toBeLessThanOrEqual(4);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(65536);
+    expect(txns.some((t) => (t.events?.length ?? 0) === 3)).toBe(true); // three 20 kB events fit, a fourth would not
+    expect(txns.flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 2));
     hub.close();
   });
 

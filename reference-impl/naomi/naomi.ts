@@ -46,6 +46,10 @@ export interface NaomiOptions {
   now?: () => number;
   /** Outbound batching delay for streamed events (see OutboundOptions.lingerMs); default 10 ms, or NAOMI_LINGER_MS. */
   lingerMs?: number;
+  /** A destination's advertised limits, when known: outbound transactions stay within them (spec §8.2 TXN-06). */
+  destinationLimits?: (destination: string) => { max_txn_items: number; max_body_bytes: number } | undefined;
+  /** The `max_event_data_bytes` a hub advertises, when known: a participant's publish is held to it (spec §12.3 CTRL-19). */
+  hubMaxEventDataBytes?: (hub: string) => number | undefined;
   /** Checks one event's hub_signature (spec §7.4); injectable so that tests can count verifications. */
   verifyEvent?: (hubKey: VerifyKey, event: Event) => boolean;
 }
@@ -71,6 +75,8 @@ interface Batch {
 
 /** EVT-15 and EVT-18 over one batch of events. */
 interface Authenticator {
+  /** Why the event's ID does not recompute from its content (EVT-15), or null when it does. */
+  idProblem(event: Event): string | null;
   /** Why the event is not authenticated, or null when it is. */
   problem(event: Event): string | null;
   /**
@@ -116,7 +122,7 @@ export class Naomi {
       self: opts.self, store: opts.store, sender: opts.sender, logger: opts.logger, headsFor: (d) => this.headsFor(d),
       recentEvent: (channel, seq) => this.recentEvents.get(recentKey(channel, seq)),
       channelSeq: (channel) => this.hubTip(channel)?.seq ?? 0,
-      maxTxnItems: opts.maxTxnItems, queueBound: opts.queueBound, backoffBaseMs: opts.backoffBaseMs,
+      maxTxnItems: opts.maxTxnItems, destinationLimits: opts.destinationLimits, queueBound: opts.queueBound, backoffBaseMs: opts.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs, now: this.now, lingerMs: opts.lingerMs ?? defaultLingerMs(),
     });
   }
@@ -170,15 +176,15 @@ export class Naomi {
     return row;
   }
 
-  /** Canonical size of `data`, which must also have a canonical form (spec §7.2 EVT-12). */
-  private dataProblem(data: unknown): { errcode: "SMCP_INVALID" | "SMCP_TOO_LARGE"; error: string } | null {
+  /** Canonical size of `data` against `limit` (the hub's), and `data` must have a canonical form (spec §7.2 EVT-12, EVT-19). */
+  private dataProblem(data: unknown, limit = this.opts.maxEventDataBytes): { errcode: "SMCP_INVALID" | "SMCP_TOO_LARGE"; error: string } | null {
     let size: number;
     try {
       size = Buffer.byteLength(canonicalJson(data));
     } catch (err) {
       return { errcode: "SMCP_INVALID", error: `data has no canonical JSON form: ${(err as Error).message}` };
     }
-    if (size > this.opts.maxEventDataBytes) return { errcode: "SMCP_TOO_LARGE", error: `data is ${size} bytes, over max_event_data_bytes ${this.opts.maxEventDataBytes}` };
+    if (size > limit) return { errcode: "SMCP_TOO_LARGE", error: `data is ${size} bytes, over the hub's max_event_data_bytes ${limit}` };
     return null;
   }
 
@@ -332,7 +338,9 @@ export class Naomi {
     if (type.startsWith(RESERVED_PREFIX)) throw new SmcpError("SMCP_INVALID", "the smcp: event namespace is reserved for the protocol", {
       details: [{ path: "/type", message: "smcp: types are sequenced by the hub only" }],
     });
-    const problem = this.dataProblem(data);
+    // On a participant the hub's advertised limit applies (CTRL-19); our own is only the fallback when it is unknown.
+    const limit = row.role === "hub" ? undefined : this.opts.hubMaxEventDataBytes?.(row.hub);
+    const problem = this.dataProblem(data, limit);
     if (problem) throw new SmcpError(problem.errcode, problem.error, problem.errcode === "SMCP_INVALID" ? { details: [{ path: "/data", message: problem.error }] } : {});
     if (row.role === "hub") {
       const event = await this.sequenceLocal(channel, type, data);
@@ -513,6 +521,7 @@ export class Naomi {
       }
     }
     return {
+      idProblem: (event) => idProblems.get(event) ?? null,
       problem: (event) => idProblems.get(event) ?? (authentic.has(event.event_id)
         ? prevEventProblem(event)
         : "hub_signature does not verify and no event of this batch whose signature verifies links to it"),
@@ -569,8 +578,9 @@ export class Naomi {
     if (row.role !== "participant" || row.hub !== origin) return reject("SMCP_NOT_HUB", `${origin} is not the hub of ${event.channel}`);
     // Nothing is stored beyond known_seq (storing an event raises it), so higher seqs need no lookup.
     const existing = event.seq <= row.known_seq ? this.store.event(event.channel, event.seq) : undefined;
-    // A redelivery of a held (already verified) event is processed without verifying or storing it again (TXN-23).
-    if (existing?.event_id === event.event_id) return null;
+    // A redelivery of a held (already verified) event is processed without verifying its signature or storing it
+    // again (TXN-23); its ID must still recompute, or it is not the held event but altered content under its ID (TXN-27).
+    if (existing?.event_id === event.event_id && auth.idProblem(event) === null) return null;
     const problem = auth.problem(event) ?? reservedProblem(event, row.hub);
     if (problem) return reject("SMCP_BAD_EVENT", problem);
     const conflict = existing ? `seq ${event.seq} is already ${existing.event_id}` : this.chainConflict(row, event, batch);
@@ -656,12 +666,32 @@ export class Naomi {
       this.opts.logger.error({ channel: head.channel, seq: head.seq, held: held.event_id, head: head.event_id }, "hub equivocation (head)");
       return;
     }
+    if (head.seq < row.known_seq) return this.checkStaleHead(row, head);
     if (head.seq >= row.known_seq) {
       const json = JSON.stringify(head);
       this.store.setHead(head.channel, json);
       row.head = json;
     }
     if (head.seq > row.known_seq) this.advance(row, head.seq, batch);
+  }
+
+  /**
+   * A verified head below known_seq is stale, which is normal (a retried transaction), unless the hub signed it after
+   * it had signed a later seq: then it states a false newest event, and is kept as evidence (spec §9.3 DLV-15).
+   */
+  private checkStaleHead(row: ChannelRow, head: ChannelHead): void {
+    const stored = row.head ? (JSON.parse(row.head) as ChannelHead) : undefined;
+    const nextEvent = this.store.event(head.channel, head.seq + 1);
+    const candidates: { seq: number; hub_ts: number; json: string }[] = [];
+    if (stored && stored.seq > head.seq) candidates.push({ seq: stored.seq, hub_ts: stored.hub_ts, json: row.head! });
+    if (nextEvent) {
+      const e = JSON.parse(nextEvent.json) as Event;
+      candidates.push({ seq: e.seq, hub_ts: e.hub_ts, json: nextEvent.json });
+    }
+    const proof = candidates.find((c) => c.hub_ts < head.hub_ts);
+    if (!proof) return;
+    this.store.putEvidence(head.channel, head.seq, proof.json, JSON.stringify(head), this.now());
+    this.opts.logger.error({ channel: head.channel, seq: head.seq, later_seq: proof.seq, head_ts: head.hub_ts, later_ts: proof.hub_ts }, "hub equivocation (stale head)");
   }
 
   // ---------------------------------------------------------------- backfill (spec §9.4)

@@ -20,7 +20,10 @@ export interface OutboundOptions {
   recentEvent?: (channel: string, seq: number) => string | undefined;
   /** The seq of the newest event of a channel this instance hubs (the end of every read position into it). */
   channelSeq: (channel: string) => number;
+  /** Items per transaction when the destination's advertised limits are unknown. */
   maxTxnItems: number;
+  /** The destination's advertised limits, when known: every transaction to it stays within them (spec §6.2 DISC-11, §8.2 TXN-06). */
+  destinationLimits?: (destination: string) => { max_txn_items: number; max_body_bytes: number } | undefined;
   /** Pending events per destination above which it is suspended (spec §9.2). */
   queueBound: number;
   backoffBaseMs: number;
@@ -309,17 +312,24 @@ export class OutboundQueues {
     st.suspended = suspended;
   }
 
-  /** Everything queued, up to max_txn_items, plus the destination's heads (spec §8.6 TXN-33, §9.3 DLV-09). */
+  /**
+   * Everything queued, within the destination's max_txn_items and max_body_bytes, plus its heads (spec §8.2 TXN-06,
+   * §8.6 TXN-33, §9.3 DLV-09). What does not fit waits for the next transaction.
+   */
   private build(destination: string, st: DestinationState): Attempt | undefined {
+    const limits = this.opts.destinationLimits?.(destination);
+    const maxItems = limits?.max_txn_items ?? this.opts.maxTxnItems;
     // A destination we never submitted to (we are its channels' participant only through events) needs no query.
-    const subs = st.submitsTo ? this.opts.store.queuedSubmissions(destination, this.opts.maxTxnItems) : [];
-    const limit = this.opts.maxTxnItems - subs.length;
-    const rows = this.queued(st, limit);
+    const queuedSubs = st.submitsTo ? this.opts.store.queuedSubmissions(destination, maxItems) : [];
+    const queuedRows = this.queued(st, maxItems - queuedSubs.length);
     const wasSuspended = st.suspended;
-    st.pendingSubmissions = subs.length === 0 ? 0 : st.pendingSubmissions;
-    if (rows.length === 0) st.pendingEvents = 0;
-    if (rows.length === 0 && subs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
+    st.pendingSubmissions = queuedSubs.length === 0 ? 0 : st.pendingSubmissions;
+    if (queuedRows.length === 0) st.pendingEvents = 0;
+    if (queuedRows.length === 0 && queuedSubs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
     const heads = this.opts.headsFor(destination).slice(0, 1000);
+    const budget = (limits?.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
+      Buffer.byteLength(JSON.stringify(heads));
+    const { subs, rows } = withinBytes(queuedSubs, queuedRows, budget);
     const upTo = new Map<string, number>();
     for (const r of rows) upTo.set(r.channel, r.seq);
     return {
@@ -406,7 +416,9 @@ export class OutboundQueues {
   private retryLater(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
     st.failures++;
     const backoff = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** Math.min(st.failures - 1, 20));
-    const delay = Math.max(backoff, err.errcode === "SMCP_RATE_LIMITED" ? err.extra.retryAfterMs ?? 0 : 0);
+    // Never sooner than a 429 from this destination allows, whichever request it answered (RATE-07).
+    const held = Math.max(err.errcode === "SMCP_RATE_LIMITED" ? err.extra.retryAfterMs ?? 0 : 0, this.opts.sender.heldFor?.(destination) ?? 0);
+    const delay = Math.max(backoff, held);
     st.nextAttemptTs = this.now() + delay;
     st.lastError = err.message;
     this.opts.logger.warn({ destination, failures: st.failures, retry_in_ms: delay, err: err.message }, "transaction failed; will retry");
@@ -421,6 +433,32 @@ export class OutboundQueues {
     this.waiters.delete(submissionId);
     fn(w);
   }
+}
+
+/** max_body_bytes assumed for a destination whose limits are unknown (the default of spec §6.2). */
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+/** The transaction's members other than its items and heads: names, brackets, origin_ts (origin counted apart). */
+const ENVELOPE_BYTES = 96;
+
+/**
+ * The longest prefix of the submissions, then of the events, whose JSON fits `budget` bytes (a prefix keeps each
+ * channel's events contiguous). One item is always taken, so that an oversized one is refused (413) rather than stuck.
+ */
+function withinBytes<S extends { json: string }, R extends { json: string }>(subs: S[], rows: R[], budget: number): { subs: S[]; rows: R[] } {
+  let used = 0;
+  let taken = 0;
+  const fits = (json: string): boolean => {
+    const size = Buffer.byteLength(json) + 1;
+    if (taken > 0 && used + size > budget) return false;
+    used += size;
+    taken++;
+    return true;
+  };
+  const s: S[] = [];
+  for (const x of subs) if (fits(x.json)) s.push(x); else return { subs: s, rows: [] };
+  const r: R[] = [];
+  for (const x of rows) if (fits(x.json)) r.push(x); else break;
+  return { subs: s, rows: r };
 }
 
 /** A destination whose previous transaction was answered this recently is receiving a stream of events. */

@@ -105,6 +105,39 @@ describe("amortised event authentication (EVT-18)", () => {
     p.naomi.close();
   });
 
+  it("TXN-27/TXN-23: a redelivery under a held event_id whose content was altered is SMCP_BAD_EVENT, the held event kept (spec §8.5)", () => {
+    const hub = signingKeyFromSeed(generateSeed());
+    const ch = "!a:alice.example";
+    const p = participant(hub, [ch]);
+    const events = chain(ch, 3, hub);
+    expect(send(p, "t1", events).rejected).toEqual([]);
+    // The identical event again is processed; the same event_id over other data is not the held event.
+    const altered = { ...events[2]!, data: { n: 999 } as unknown as Event["data"] };
+    const r = send(p, "t2", [events[2]!, altered]);
+    expect(r.processed).toEqual([events[2]!.event_id]);
+    expect(r.rejected.map((x) => [x.id, x.errcode])).toEqual([[events[2]!.event_id, "SMCP_BAD_EVENT"]]);
+    expect(JSON.parse(p.store.event(ch, 3)!.json)).toEqual(events[2]);
+    p.naomi.close();
+  });
+
+  it("DLV-15: a verified head signed after a later seq it names a lower seq is kept as evidence; an older stale head is not (spec §9.3)", () => {
+    const hub = signingKeyFromSeed(generateSeed());
+    const ch = "!a:alice.example";
+    const p = participant(hub, [ch]);
+    const events = chain(ch, 3, hub); // hub_ts 2001..2003
+    expect(send(p, "t1", events).rejected).toEqual([]);
+    const heads = (seq: number, hubTs: number) =>
+      [signHead(hub, { channel: ch, seq, event_id: events[seq - 1]!.event_id, hub_ts: hubTs })];
+    // Signed before seq 3 existed: an old head (for example in a retried transaction), no evidence.
+    p.naomi.handleTransaction(HUB, p.key, "t2", "sha-t2", { origin: HUB, origin_ts: 1, heads: heads(2, 2002) });
+    expect(p.store.evidenceCount(ch)).toBe(0);
+    // Signed after seq 3 (hub_ts 2003) yet naming seq 2 as the newest event: the hub withholds or lies.
+    p.naomi.handleTransaction(HUB, p.key, "t3", "sha-t3", { origin: HUB, origin_ts: 1, heads: heads(2, 9000) });
+    expect(p.store.evidenceCount(ch)).toBe(1);
+    expect(p.naomi.get(ch)).toMatchObject({ local_seq: 3, known_seq: 3 });
+    p.naomi.close();
+  });
+
   it("EVT-18: an event whose own signature is bad but which a verified event links to is stored with it (spec §7.4, §15)", () => {
     const hub = signingKeyFromSeed(generateSeed());
     const rogue = signingKeyFromSeed(generateSeed());
@@ -176,5 +209,30 @@ describe("amortised event authentication (EVT-18)", () => {
     expect(p.naomi.get(ch)).toMatchObject({ local_seq: 100, known_seq: 100 });
     expect(p.verified).toEqual([100]);
     p.naomi.close();
+  });
+});
+
+describe("publish size limit on a participant (CTRL-19)", () => {
+  /** A participant whose own limit is `own` and whose hub advertises `hubs`; its sender answers garbage (502). */
+  function publisher(own: number, hubs: number): Naomi {
+    const naomi = new Naomi({
+      self: SELF, key: signingKeyFromSeed(generateSeed()), store: new Store(openDatabase(":memory:")), sender: new PageServer(),
+      logger: pino({ level: "silent" }), hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: own, queueBound: 10_000,
+      gapDelayMs: 3_600_000, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, hubMaxEventDataBytes: () => hubs,
+    });
+    naomi.handleInvite(HUB, { origin: HUB, channel: "!a:alice.example", inviter: HUB, invitee: SELF, origin_ts: 1 });
+    return naomi;
+  }
+  const errcodeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e as { errcode?: string }).errcode);
+  const data = { text: "x".repeat(2000) };
+
+  it("CTRL-19: a participant answers 413 SMCP_TOO_LARGE for data over the hub's max_event_data_bytes, not its own (spec §12.3)", async () => {
+    const strictHub = publisher(65536, 1024);
+    expect(await errcodeOf(strictHub.publish("!a:alice.example", "chat:message", data))).toBe("SMCP_TOO_LARGE");
+    strictHub.close();
+    // Our own smaller limit does not apply to a hub that accepts more: the submission is sent (and here fails as 502).
+    const largeHub = publisher(1024, 65536);
+    expect(await errcodeOf(largeHub.publish("!a:alice.example", "chat:message", data))).toBe("SMCP_PEER_UNREACHABLE");
+    largeHub.close();
   });
 });

@@ -123,4 +123,16 @@ describe("discovery", () => {
     respond = (_req, res) => res.writeHead(302, { location: "/.well-known/smcp/server" }).end();
     expect(await refusal(paulina())).toMatch(/redirect/);
   });
+
+  it("DISC-15: follows a chain of exactly 5 redirects, and refuses a 6th (spec §6.3)", async () => {
+    const chain = (redirects: number) => (req: IncomingMessage, res: ServerResponse) => {
+      const hop = req.url === "/.well-known/smcp/server" ? 0 : Number(req.url!.slice("/hop/".length));
+      if (hop < redirects) res.writeHead(302, { location: `/hop/${hop + 1}` }).end();
+      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc()));
+    };
+    respond = chain(5);
+    await expect(paulina().discover("bob.example")).resolves.toMatchObject({ serverName: "bob.example" });
+    respond = chain(6);
+    expect(await refusal(paulina())).toMatch(/redirect/);
+  });
 });

@@ -149,7 +149,8 @@ export class Discovery {
       const location = answer.headers.location;
       if (answer.status >= 300 && answer.status < 400 && typeof location === "string") {
         url = new URL(location, url).toString();
-        if (hop + 1 >= MAX_REDIRECTS || seen.has(url)) throw unreachable(serverName, "too many redirects or a redirect loop");
+        // `hop` redirects were followed before this one: this is redirect hop + 1, at most MAX_REDIRECTS (DISC-15).
+        if (hop + 1 > MAX_REDIRECTS || seen.has(url)) throw unreachable(serverName, "too many redirects or a redirect loop");
         continue;
       }
       if (answer.status !== 200) throw unreachable(serverName, `discovery answered ${answer.status}`);

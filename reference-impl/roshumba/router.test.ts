@@ -230,7 +230,7 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
     const sender = new FakeSender((req) => ({ status: 200, body: ok(req.body as RemoteCall) }));
     const res = await router(openDb(), sender).callRemote({ target: `smcp://${PEER}/vikunja`, tool: "list_tasks", params: {} as never });
     const sent = sender.requests[0]!;
-    expect([sent.destination, sent.method, sent.path, sent.opts?.timeoutMs]).toEqual([PEER, "POST", "/federation/v1/call", 32_000]);
+    expect([sent.destination, sent.method, sent.path, sent.opts?.timeoutMs]).toEqual([PEER, "POST", "/federation/v1/call", 36_000]);
     expect(validate("RemoteCall", sent.body)).toEqual([]);
     const body = sent.body as RemoteCall;
     expect(body.origin).toBe(SELF);
@@ -242,14 +242,15 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
     const sender = new FakeSender((req) => ({ status: 200, body: ok(req.body as RemoteCall) }));
     await router(openDb(), sender).callRemote({ target: `smcp://${PEER}/vikunja`, tool: "t", params: {} as never, call_id: "mine", timeout_ms: 500 });
     expect(sender.requests[0]!.body).toMatchObject({ call_id: "mine", timeout_ms: 500 });
-    expect(sender.requests[0]!.opts?.timeoutMs).toBe(2500);
+    expect(sender.requests[0]!.opts?.timeoutMs).toBe(6500);
   });
 
-  it("ROSHUMBA: a peer's error body is rethrown with its errcode (spec §13)", async () => {
+  it("CTRL-28: the remote's call errors are relayed with their errcode; CTRL-29: any other error → 502 SMCP_PEER_UNREACHABLE (spec §12.4)", async () => {
     const answers = [
       { status: 404, body: { errcode: "SMCP_UNKNOWN_TOOL", error: "no such tool" } },
       { status: 504, body: { errcode: "SMCP_CALL_TIMEOUT", error: "slow" } },
       { status: 429, body: { errcode: "SMCP_RATE_LIMITED", error: "slow down", retry_after_ms: 1500 } },
+      { status: 401, body: { errcode: "SMCP_UNKNOWN_KEY", error: "who are you" } },
     ];
     const sender = new FakeSender(() => answers.shift()!);
     const r = router(openDb(), sender);
@@ -257,10 +258,13 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
     expect((await errorOf(r.callRemote(call))).errcode).toBe("SMCP_UNKNOWN_TOOL");
     expect((await errorOf(r.callRemote(call))).status).toBe(504);
     const limited = await errorOf(r.callRemote(call));
-    expect([limited.errcode, limited.extra.retryAfterMs]).toEqual(["SMCP_RATE_LIMITED", 1500]);
+    expect([limited.errcode, limited.status, limited.extra.retryAfterMs]).toEqual(["SMCP_PEER_UNREACHABLE", 502, 1500]);
+    expect(limited.message).toMatch(/SMCP_RATE_LIMITED/);
+    const unknownKey = await errorOf(r.callRemote(call));
+    expect([unknownKey.errcode, unknownKey.status]).toEqual(["SMCP_PEER_UNREACHABLE", 502]);
   });
 
-  it("ROSHUMBA: garbage from a peer → SMCP_INTERNAL saying what was wrong (spec §10.2)", async () => {
+  it("CTRL-29: garbage from a peer → 502 SMCP_PEER_UNREACHABLE with retry_after_ms, saying what was wrong (spec §12.4)", async () => {
     const cases: [(c: RemoteCall) => { status: number; body?: unknown }, RegExp][] = [
       [() => ({ status: 200 }), /without a JSON body/],
       [() => ({ status: 200, body: { hello: "world" } }), /invalid RemoteCallResult/],
@@ -271,9 +275,25 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
     for (const [answer, message] of cases) {
       const sender = new FakeSender((req) => answer(req.body as RemoteCall));
       const err = await errorOf(router(openDb(), sender).callRemote({ target: `smcp://${PEER}/vikunja`, tool: "t", params: {} as never }));
-      expect(err.errcode).toBe("SMCP_INTERNAL");
+      expect([err.errcode, err.status]).toEqual(["SMCP_PEER_UNREACHABLE", 502]);
+      expect(err.extra.retryAfterMs).toBeGreaterThan(0);
       expect(err.message).toMatch(message);
     }
+  });
+
+  it("CTRL-29: when the caller's own wait (T + margin, CALL-19) ends before any answer → 504 SMCP_CALL_TIMEOUT (spec §12.4)", async () => {
+    const requests: { timeoutMs?: number }[] = [];
+    const silent = {
+      request: (_d: string, _m: string, _p: string, _b?: unknown, opts?: { timeoutMs?: number }) => {
+        requests.push(opts ?? {});
+        return new Promise<never>(() => undefined);
+      },
+    };
+    const r = new Roshumba({ self: SELF, db: openDb(), components: host, federation: silent, mayCall: () => true, logger: quietLogger, networkMarginMs: 20 });
+    const err = await errorOf(r.callRemote({ target: `smcp://${PEER}/vikunja`, tool: "t", params: {} as never, timeout_ms: 1 }));
+    expect([err.errcode, err.status]).toEqual(["SMCP_CALL_TIMEOUT", 504]);
+    // The transport gives up later than the caller's wait, so the wait's end is what the caller reports.
+    expect(requests[0]!.timeoutMs).toBeGreaterThan(21);
   });
 
   it("ROSHUMBA: an unreachable peer → SMCP_PEER_UNREACHABLE passes through (spec §10.1)", async () => {

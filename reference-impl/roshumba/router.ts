@@ -13,13 +13,17 @@ import { ComponentUnavailableError, type ComponentHost } from "../components/hos
 import type { FederationSender } from "../federation-sender.ts";
 import { CallStore, type CallRow } from "./store.ts";
 
-/** Default and ceiling of `timeout_ms` (spec §10.1). */
+/** Default and ceiling of `timeout_ms` (spec §10.4). */
 export const MAX_CALL_TIMEOUT_MS = 30_000;
 /** Results are kept at least this long (spec §10.3). */
 export const RESULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60_000;
-/** The peer gives up after timeout_ms and answers 504; wait a little longer so that we receive that answer. */
-const NETWORK_MARGIN_MS = 2_000;
+/** The peer gives up after timeout_ms and answers 504; wait T + 5 s for that answer (spec §10.4 CALL-19). */
+const NETWORK_MARGIN_MS = 5_000;
+/** Remote errors the control API relays with their own errcode (spec §12.4 CTRL-28); any other becomes 502. */
+const RELAYED_ERRORS: ReadonlySet<string> = new Set([
+  "SMCP_FORBIDDEN", "SMCP_UNKNOWN_TARGET", "SMCP_UNKNOWN_TOOL", "SMCP_CONFLICT", "SMCP_COMPONENT_UNAVAILABLE", "SMCP_CALL_TIMEOUT",
+]);
 const CALL_PATH = "/federation/v1/call";
 
 export interface RoshumbaOptions {
@@ -27,10 +31,12 @@ export interface RoshumbaOptions {
   db: Database.Database;
   components: ComponentHost;
   federation: FederationSender;
-  /** Whether `origin` may call this instance's components: shares a channel with us, or is allow-listed (spec §10.4). */
+  /** Whether `origin` may call this instance's components: shares a channel with us, or is allow-listed (spec §10.5). */
   mayCall: (origin: string) => boolean;
   now?: () => number;
   logger?: Logger;
+  /** How much longer than the call's timeout a caller waits for the peer's answer (default 5 s, CALL-19; tests shorten it). */
+  networkMarginMs?: number;
 }
 
 interface InFlight {
@@ -69,6 +75,7 @@ export class Roshumba {
   private readonly mayCall: (origin: string) => boolean;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
+  private readonly networkMarginMs: number;
   private readonly inFlight = new Map<string, InFlight>();
   private lastPrune = 0;
 
@@ -79,6 +86,7 @@ export class Roshumba {
     this.mayCall = opts.mayCall;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
+    this.networkMarginMs = opts.networkMarginMs ?? NETWORK_MARGIN_MS;
     this.store = new CallStore(opts.db);
     // Nothing is in flight yet, so any `started` row was cut short by a crash.
     const interrupted = this.store.recoverInterrupted(this.now());
@@ -107,8 +115,10 @@ export class Roshumba {
     if (server === this.self) return this.run(this.self, call, localBodySha256(call));
     const callIssues = validate("RemoteCall", call);
     if (callIssues.length > 0) throw new SmcpError("SMCP_INVALID", "invalid remote call", { details: callIssues });
-    const timeoutMs = clampTimeout(call.timeout_ms) + NETWORK_MARGIN_MS;
-    const answer = await this.federation.request(server, "POST", CALL_PATH, call, { timeoutMs });
+    const waitMs = clampTimeout(call.timeout_ms) + this.networkMarginMs;
+    // The transport's own timeout is set later than ours, so that our wait ending first is 504, not 502 (CTRL-29).
+    const answer = await withDeadline(this.federation.request(server, "POST", CALL_PATH, call, { timeoutMs: waitMs + 1_000 }), waitMs, () =>
+      new SmcpError("SMCP_CALL_TIMEOUT", `no answer from ${server} to call ${call.call_id} within ${waitMs} ms`));
     return this.checkAnswer(server, call, answer);
   }
 
@@ -139,7 +149,7 @@ export class Roshumba {
     }
   }
 
-  /** The component named by a target on this server; unknown server/component/tool are 404s (spec §10.2). */
+  /** The component named by a target on this server; unknown server/component/tool are 404s (spec §10.1). */
   private localComponent(call: RemoteCall): string {
     const target = parseComponentUri(call.target);
     if (!target || target.server !== this.self) {
@@ -196,20 +206,40 @@ export class Roshumba {
     if (pruned > 0) this.log?.debug({ pruned }, "expired call results pruned");
   }
 
-  /** A peer's 200 must be a RemoteCallResult for this very call; anything else is the peer's fault (SMCP_INTERNAL). */
+  /**
+   * A peer's 200 must be a RemoteCallResult for this very call. Its errors of CTRL-28 are relayed; any other error
+   * or an invalid answer is the peer's failure: 502 SMCP_PEER_UNREACHABLE with the cause (spec §12.4 CTRL-29).
+   */
   private checkAnswer(server: string, call: RemoteCall, answer: HttpAnswer): RemoteCallResult {
-    if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer, server);
-    if (answer.status !== 200) throw new SmcpError("SMCP_INTERNAL", `${server} answered ${answer.status} to a call; expected 200`);
-    if (answer.body === undefined) throw new SmcpError("SMCP_INTERNAL", `${server} answered 200 to a call without a JSON body`);
+    if (answer.status < 200 || answer.status > 299) {
+      const err = errorFromAnswer(answer, server);
+      if (RELAYED_ERRORS.has(err.errcode)) throw err;
+      throw peerFailed(server, `answered ${answer.status} ${err.errcode}: ${err.message}`, err.extra.retryAfterMs);
+    }
+    if (answer.status !== 200) throw peerFailed(server, `answered ${answer.status} to a call; expected 200`);
+    if (answer.body === undefined) throw peerFailed(server, "answered 200 to a call without a JSON body");
     const issues = validate("RemoteCallResult", answer.body);
     if (issues.length > 0) {
       const where = issues.map((i) => `${i.path || "/"} ${i.message}`).join("; ");
-      throw new SmcpError("SMCP_INTERNAL", `${server} answered a call with an invalid RemoteCallResult: ${where}`);
+      throw peerFailed(server, `answered a call with an invalid RemoteCallResult: ${where}`);
     }
     const result = answer.body as RemoteCallResult;
     if (result.call_id !== call.call_id || result.target !== call.target || result.tool !== call.tool) {
-      throw new SmcpError("SMCP_INTERNAL", `${server} answered call ${call.call_id} with the result of another call (${result.call_id})`);
+      throw peerFailed(server, `answered call ${call.call_id} with the result of another call (${result.call_id})`);
     }
     return result;
   }
+}
+
+function peerFailed(server: string, why: string, retryAfterMs = 1000): SmcpError {
+  return new SmcpError("SMCP_PEER_UNREACHABLE", `${server} ${why}`, { retryAfterMs: Math.max(1, retryAfterMs) });
+}
+
+/** `promise`, or the error `onTimeout` makes if it has not settled within `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Call a remote tool through Roshumba
-         * @description Call a tool on a remote instance through Roshumba (spec §10).
+         * @description Call a tool of a remote instance through Roshumba, or of this instance locally (spec §10, §12.4).
          */
         post: operations["callRemoteTool"];
         delete?: never;
@@ -53,13 +53,13 @@ export interface paths {
         };
         /**
          * List channels
-         * @description Channels this instance hubs or participates in.
+         * @description Channels this instance hubs or has joined, including those it was removed from (spec §12.3).
          */
         get: operations["listChannels"];
         put?: never;
         /**
          * Create a channel
-         * @description Create a channel; this instance becomes its hub and admin (spec §9).
+         * @description Create a channel; this instance becomes its hub and admin (spec §9, §12.3).
          */
         post: operations["createChannel"];
         delete?: never;
@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Publish an event
-         * @description Publish an event; a participant forwards it to the hub and answers once it is sequenced (spec §8.3).
+         * @description Publish an event; a participant forwards it to the hub and answers once it is sequenced (spec §8.3, §12.3).
          */
         post: operations["publishEvent"];
         delete?: never;
@@ -245,7 +245,7 @@ export interface paths {
         };
         /**
          * Backfill channel events
-         * @description Events of a channel after a sequence number, and the hub's signed head (spec §9.4). Served by the hub to members.
+         * @description Events of a channel after a sequence number, and the hub's signed head (spec §9.4). Served by the hub to current members, and to removed ones up to their leave event.
          */
         get: operations["backfill"];
         put?: never;
@@ -367,14 +367,17 @@ export interface components {
             events: components["schemas"]["Event"][];
             head: components["schemas"]["ChannelHead"];
         };
-        /** @description `POST /control/v1/calls` body: call a tool on a remote instance. */
+        /** @description `POST /control/v1/calls` body: call a tool of a remote instance, or of this instance served locally (spec §12.4). */
         CallTool: {
             target: components["schemas"]["ComponentUri"];
             tool: string;
             params: Record<string, unknown>;
             /** @description Chosen by the instance when absent. */
             call_id?: components["schemas"]["IdempotencyKey"];
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The call's timeout T (spec §10.4).
+             */
             timeout_ms?: number;
         };
         /** @description The hub's signed statement of a channel's newest event: makes withheld tail events detectable (spec §9.3). */
@@ -400,7 +403,7 @@ export interface components {
             hub: components["schemas"]["ServerName"];
             /** @enum {string} */
             role: "hub" | "participant";
-            /** @description Current members, hub included, sorted. */
+            /** @description Current members, hub included, sorted by byte order (spec §12.3). */
             members: components["schemas"]["ServerName"][];
             /** @description False once this instance has been removed. */
             joined: boolean;
@@ -544,7 +547,7 @@ export interface components {
         InviteAnswer: {
             channel: components["schemas"]["ChannelId"];
             accepted: boolean;
-            /** @description The highest `seq` the invitee already holds for this channel, or null when it holds none. */
+            /** @description The invitee's `local_seq` for this channel, or null when it holds no event of it (spec §9.1). */
             events_since: number | null;
         };
         /** @description The outcome of an invite the hub sent. */
@@ -584,7 +587,7 @@ export interface components {
             max_txn_items: number;
             /**
              * Format: int32
-             * @description Largest serialised `data` of one event, in bytes.
+             * @description Largest size of one event's `data` in canonical bytes (JCS, spec §3.1, §7.2).
              */
             max_event_data_bytes: number;
             /**
@@ -594,12 +597,12 @@ export interface components {
             rate_per_second: number;
             /**
              * Format: int32
-             * @description Burst of signed requests accepted from one origin above the sustained rate.
+             * @description Capacity of an origin's token bucket: the most signed requests accepted at once (spec §5.7).
              */
             rate_burst: number;
             /**
              * Format: int32
-             * @description Largest accepted difference between a request's `ts` and the receiver's clock.
+             * @description W: largest accepted difference between a request's `ts` and the receiver's clock (spec §5.5).
              */
             max_clock_skew_ms: number;
         };
@@ -688,7 +691,7 @@ export interface components {
         RemoteCall: {
             /** @description MUST equal the origin of the request's signature. */
             origin: components["schemas"]["ServerName"];
-            /** @description Unique per origin; a repeated call_id returns the stored result without calling the tool again. */
+            /** @description Unique per origin; a repeat with identical body bytes gets the recorded outcome without calling the tool again, other bytes 409 (spec §10.3). */
             call_id: components["schemas"]["IdempotencyKey"];
             /** @description The component to call, on the receiving server. */
             target: components["schemas"]["ComponentUri"];
@@ -697,7 +700,7 @@ export interface components {
             params: Record<string, unknown>;
             /**
              * Format: int32
-             * @description How long the caller waits; the receiver gives up after this (default and ceiling 30000).
+             * @description The call's timeout T: without a tool result after T ms the receiver answers 504 (default and ceiling 30000, spec §10.4).
              */
             timeout_ms?: number;
         };
@@ -798,7 +801,7 @@ export interface components {
         VerifyKey: {
             key_id: components["schemas"]["KeyId"];
             public_key: components["schemas"]["PublicKey"];
-            /** @description Until when peers may cache this key without asking again. */
+            /** @description After this instant a key learnt from this document is not used; at most `ts` + 7 days (spec §4.2, §4.3). */
             valid_until_ts: components["schemas"]["TimestampMs"];
         };
     };
@@ -1056,6 +1059,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Access is forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Client error */
             413: {
                 headers: {
@@ -1118,6 +1130,15 @@ export interface operations {
             };
             /** @description Access is unauthorized. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Access is forbidden. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1201,6 +1222,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Access is forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The server cannot find the requested resource. */
             404: {
                 headers: {
@@ -1274,6 +1304,15 @@ export interface operations {
             };
             /** @description Access is unauthorized. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Access is forbidden. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1641,6 +1680,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Access is forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Client error */
             413: {
                 headers: {
@@ -1699,6 +1747,15 @@ export interface operations {
             };
             /** @description Access is unauthorized. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Access is forbidden. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1771,6 +1828,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Access is forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Client error */
             413: {
                 headers: {
@@ -1833,6 +1899,15 @@ export interface operations {
             };
             /** @description Access is unauthorized. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Access is forbidden. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
