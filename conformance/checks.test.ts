@@ -42,6 +42,10 @@ const SIGNING = [
   "adv/http/media-type",
   "adv/limits/too-large",
   "adv/http/unknown-route",
+  "adv/sign/check-order",
+  "adv/sign/own-origin",
+  "adv/sign/destination-byte-exact",
+  "adv/sign/s-not-reduced",
 ];
 
 describe("signing and HTTP-edge checks against the fake peer playing an instance", () => {
@@ -52,6 +56,10 @@ describe("signing and HTTP-edge checks against the fake peer playing an instance
 
   const faults: Array<[string, ReceiverFaults, string[]]> = [
     ["skips signature verification (SIGN-33)", { ignoreAuth: ["SMCP_BAD_SIGNATURE"] }, ["adv/sign/bad-signature", "adv/sign/body-bound", "adv/sign/uri-bound", "adv/sign/method-bound"]],
+    ["checks the signature before the timestamp (SIGN-28)", { rewriteErrcode: { SMCP_BAD_TIMESTAMP: "SMCP_BAD_SIGNATURE" } }, ["adv/sign/check-order"]],
+    ["accepts requests in its own name (SIGN-43)", { ignoreAuth: ["SMCP_UNKNOWN_KEY"] }, ["adv/sign/own-origin"]],
+    ["normalises destinations, e.g. drops :443 (NAME-03)", { ignoreAuth: ["SMCP_WRONG_DESTINATION"] }, ["adv/sign/destination-byte-exact"]],
+    ["accepts S ≥ L, i.e. skips §4.4 signature checks (KEY-21)", { ignoreAuth: ["SMCP_BAD_SIGNATURE"] }, ["adv/sign/s-not-reduced"]],
     ["accepts replays (SIGN-38)", { ignoreAuth: ["SMCP_REPLAY"] }, ["adv/sign/replay"]],
     ["ignores the timestamp window (SIGN-25)", { ignoreAuth: ["SMCP_BAD_TIMESTAMP"] }, ["adv/sign/stale-ts", "adv/sign/future-ts"]],
     ["accepts unknown keys (SIGN-32)", { ignoreAuth: ["SMCP_UNKNOWN_KEY"] }, ["adv/sign/unknown-key"]],
@@ -193,8 +201,8 @@ describe("hub checks against a small participant instance", () => {
     return h;
   }
 
-  for (const id of ["adv/hub/bad-signature", "adv/hub/mismatched-event-id", "adv/hub/equivocation"]) {
-    it(`${id} passes against a participant that verifies events (EVT-15, EVT-18, DLV-24)`, async () => {
+  for (const id of ["adv/hub/bad-signature", "adv/hub/mismatched-event-id", "adv/hub/equivocation", "adv/hub/null-prev-event", "adv/hub/undefined-purpose"]) {
+    it(`${id} passes against a participant that verifies events (EVT-15, EVT-18, DLV-24, EVT-13, VER-09)`, async () => {
       const h = await joinedFakeChannel({});
       const r = await runOne(checkById(`${id}@bob`), h.ctx);
       expect([r.status, r.details[0]]).toEqual(["pass", undefined]);
@@ -221,6 +229,7 @@ describe("delivery-discipline checks against a small hub", () => {
     h.ctx.bob.control = new ControlClient(h.ctx.dispatcher, hub.url, "token", h.ctx.recorder, "bob");
     h.ctx.state.adv.bob = { channel };
     h.ctx.fake.participant.set(channel, { hub: "hub.test", events: new Map(), heads: [] });
+    h.ctx.fake.addInstance("hub.test", hub.url, verifyKeyOf(key));
     closers.push(h.close, hub.close);
     return h;
   }
@@ -230,6 +239,8 @@ describe("delivery-discipline checks against a small hub", () => {
     ["adv/delivery/retry-identical", { noRetry: true }],
     ["adv/delivery/retry-identical", { retryAsNew: true }],
     ["adv/delivery/honours-429", { ignoreRetryAfter: true }],
+    ["adv/delivery/no-resend-after-4xx", { resend4xx: true }],
+    ["adv/delivery/unknown-errcode", { noRetry: true }],
   ];
   for (const [id, fault] of cases) {
     it(`${id} passes against a disciplined hub (TXN-29, TXN-21, RATE-07)`, async () => {
@@ -244,4 +255,27 @@ describe("delivery-discipline checks against a small hub", () => {
       expect(r.status).toBe("fail");
     });
   }
+});
+
+describe("the final check of what instances sent the fake peer", () => {
+  /** Two recorded transactions from alice under one txn_id, with the given body hashes. */
+  async function withTwoSends(shaA: string, shaB: string): Promise<CheckResult> {
+    const { h } = await brokenPeer({});
+    closers.push(h.close);
+    const name = h.ctx.alice.name;
+    for (const [i, sha] of [shaA, shaB].entries()) {
+      h.ctx.fake.records.push({ seq: 1000 + i, at: Date.now(), method: "PUT", path: "/federation/v1/send/t1", route: "send", status: 200, problems: [], origin: name, txnId: "t1", sha });
+    }
+    return runOne(checkById("adv/final/requests-to-fake-peer-valid@alice"), h.ctx);
+  }
+
+  it("TXN-02: passes when a txn_id is only ever resent with identical bytes (a retry)", async () => {
+    expect((await withTwoSends("same", "same")).status).toBe("pass");
+  });
+
+  it("TXN-02: fails when one txn_id carries two different transactions", async () => {
+    const r = await withTwoSends("first", "second");
+    expect(r.status).toBe("fail");
+    expect(r.details[0]).toMatch(/TXN-02/);
+  });
 });

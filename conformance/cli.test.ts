@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { allChecks } from "./checks/index.ts";
-import { unknownRequirementIds } from "./checks/requirements.ts";
+import { coverage, EXCLUSIONS } from "./checks/exclusions.ts";
+import { loadRequirements, unknownRequirementIds } from "./checks/requirements.ts";
 import { main } from "./cli.ts";
 import { requireDocker } from "./deployment.ts";
 
@@ -35,6 +36,26 @@ describe("check catalogue", () => {
       for (const p of c.prerequisites) expect(checks.some((x) => x.id === p), `${c.id} → ${p}`).toBe(true);
     }
     expect(unknownRequirementIds(checks.flatMap((c) => c.requirements))).toEqual([]);
+  });
+
+  it("every requirement of spec/requirements.json is cited by a check or excluded with a reason (spec §16 coverage)", () => {
+    const cited = new Map<string, string[]>();
+    for (const c of allChecks()) for (const r of c.requirements) cited.set(r, [...(cited.get(r) ?? []), c.id]);
+    const rows = coverage(loadRequirements(), cited);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.status === "untested").map((r) => r.requirement.id)).toEqual([]);
+    for (const r of rows.filter((x) => x.status === "excluded")) expect(r.exclusion!.reason.length, r.requirement.id).toBeGreaterThan(15);
+    // An exclusion must not hide a requirement a check now cites, nor name one the spec does not define.
+    const known = new Set(loadRequirements().map((r) => r.id));
+    expect(Object.keys(EXCLUSIONS).filter((id) => cited.has(id) || !known.has(id))).toEqual([]);
+  });
+
+  it("`list --coverage` reports tested / excluded (with why) / untested", async () => {
+    const io = capture();
+    expect(await main(["list", "--coverage"])).toBe(0);
+    expect(io.out()).toMatch(/requirements of spec\/requirements\.json: \d+ — tested \d+, excluded with a reason \d+, untested 0/);
+    expect(io.out()).toMatch(/excluded: retention \(\d+\)/);
+    expect(io.out()).toMatch(/TXN-18 .*\n\s+why: 24 h retention/);
   });
 
   it("`list` prints every check with its requirements and level and exits 0", async () => {

@@ -5,7 +5,8 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { createDispatcher } from "../protocol/http-client.ts";
 import { allChecks } from "./checks/index.ts";
-import { uncovered } from "./checks/requirements.ts";
+import { coverage, KIND_TEXT, type CoverageRow, type ExclusionKind } from "./checks/exclusions.ts";
+import { loadRequirements } from "./checks/requirements.ts";
 import type { CheckContext, Options, Role, Target } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
 import { deploy, DeploymentError, type Deployment, type RoleSpec } from "./deployment.ts";
@@ -40,7 +41,7 @@ options:
   --verbose                           notes, wire excerpts and instance logs on the console
   --startup-timeout-ms MS             wait for started instances (default 20000)
   --delivery-timeout-ms MS            wait for asynchronous delivery (default 10000)
-  --coverage                          (list) also print the requirements of spec/requirements.json no check cites
+  --coverage                          (list) also print every requirement as tested, excluded (with why) or untested
 
 exit codes: 0 conformant (or only listed failures), 1 unexpected failure or stale expected-failure entry,
             2 usage or deployment error (nothing was checked)`;
@@ -123,14 +124,30 @@ function list(values: Values): number {
     const should = c.level === "SHOULD" && !values.strict ? "  (SHOULD: runs with --strict)" : "";
     process.stdout.write(`${c.id}\n    ${c.level}  ${c.requirements.join(", ")}${should}\n    ${c.name}\n`);
   }
-  if (values.coverage) {
-    const cited = allChecks().flatMap((c) => c.requirements);
-    const missing = uncovered(cited);
-    const total = missing.length + new Set(cited).size;
-    process.stdout.write(`\nrequirements cited by checks: ${new Set(cited).size} of ${total}; not covered (${missing.length}):\n`);
-    for (const r of missing) process.stdout.write(`  ${r.id.padEnd(8)} ${r.level.padEnd(8)} §${r.section.padEnd(5)} ${r.summary}\n`);
-  }
+  if (values.coverage) printCoverage();
   return 0;
+}
+
+/** Every requirement as tested (by which checks), excluded (with the reason, grouped by kind) or untested. */
+function printCoverage(): void {
+  const cited = new Map<string, string[]>();
+  for (const c of allChecks()) for (const r of c.requirements) cited.set(r, [...(cited.get(r) ?? []), c.id]);
+  const rows = coverage(loadRequirements(), cited);
+  const count = (s: string): number => rows.filter((r) => r.status === s).length;
+  const line = (r: CoverageRow["requirement"]): string => `  ${r.id.padEnd(8)} ${r.level.padEnd(10)} §${r.section.padEnd(5)} ${r.summary}`;
+  process.stdout.write(`\nrequirements of spec/requirements.json: ${rows.length} — tested ${count("tested")}, excluded with a reason ${count("excluded")}, untested ${count("untested")}\n`);
+  const excluded = rows.filter((r) => r.status === "excluded");
+  for (const kind of Object.keys(KIND_TEXT) as ExclusionKind[]) {
+    const group = excluded.filter((r) => r.exclusion!.kind === kind);
+    if (group.length === 0) continue;
+    process.stdout.write(`\nexcluded: ${kind} (${group.length}) — ${KIND_TEXT[kind]}\n`);
+    for (const r of group) process.stdout.write(`${line(r.requirement)}\n      why: ${r.exclusion!.reason}\n`);
+  }
+  const untested = rows.filter((r) => r.status === "untested");
+  if (untested.length > 0) {
+    process.stdout.write(`\nUNTESTED, no check and no exclusion (${untested.length}) — add a check or an entry in conformance/checks/exclusions.ts:\n`);
+    for (const r of untested) process.stdout.write(`${line(r.requirement)}\n`);
+  }
 }
 
 async function run(values: Values): Promise<number> {

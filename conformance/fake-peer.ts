@@ -67,6 +67,8 @@ export interface SendBehaviour {
   /** Answer this many coming transactions with `failWith` instead of processing them. */
   failNext: number;
   failWith: { errcode: ErrorCode; retryAfterMs?: number };
+  /** Instead of `failWith`, answer these literal status/body pairs in turn (unknown errcodes, non-Error bodies: ERR-06). */
+  failRaw?: Array<{ status: number; body: unknown }>;
 }
 
 /** What the fake knows of an instance under test: where its federation API is and its key. */
@@ -90,6 +92,8 @@ export interface HubChannel {
   /** Backfill serves events up to this seq (lets a check withhold the tail or open a gap). */
   servedUpTo: number;
   submissions: Map<string, SequencedSubmission>;
+  /** Backfill serves these events instead of the chain's at their seq (a check's deliberately bad backfill, DLV-21). */
+  backfillOverride?: Map<number, Event>;
 }
 
 /**
@@ -105,6 +109,12 @@ export interface ReceiverFaults {
   delayMs?: number;
   /** Ping answered with a body that violates the Ping schema. */
   invalidPing?: boolean;
+  /** Invites answered 200 with a body that is not a valid InviteAnswer (CTRL-33). */
+  invalidInviteAnswer?: boolean;
+  /** The well-known document is served with this status instead of 200 (DISC-18). */
+  wellKnownStatus?: number;
+  /** The well-known request is redirected (302) this many times before the document is served (DISC-15). */
+  wellKnownRedirects?: number;
 }
 
 export interface OutboundOptions {
@@ -137,6 +147,20 @@ export interface OutboundOptions {
   timeoutMs?: number;
 }
 
+/** What a route answers; headers only for the well-known redirects. */
+interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** The signed endpoints the fake serves (spec §5.6 check 1 is answered before any authentication). */
+const FEDERATION_ROUTES = [
+  /^\/federation\/v1\/(ping|registry|invite|call)$/,
+  /^\/federation\/v1\/send\/[^/]+$/,
+  /^\/federation\/v1\/channels\/[^/]+\/events$/,
+];
+
 export class FakePeer {
   readonly records: InboundRecord[] = [];
   readonly participant = new Map<string, ParticipantChannel>();
@@ -155,6 +179,8 @@ export class FakePeer {
   components: string[] = [];
   /** Lies in its own discovery document (a malicious peer: small-order key, wrong key ID, wrong server name). */
   discoveryOverride: Partial<ServerDiscovery> = {};
+  /** As hub: reject every submission from these origins with this errcode, on purpose (not recorded as a problem). */
+  readonly refuseSubmissions = new Map<string, RejectedItem["errcode"]>();
   readonly sendBehaviour: SendBehaviour = { answerDelayMs: 0, failNext: 0, failWith: { errcode: "SMCP_INTERNAL" } };
 
   /** Runs `fn` with `patch` applied to how transactions are answered, then restores the previous behaviour. */
@@ -164,7 +190,7 @@ export class FakePeer {
     try {
       return await fn();
     } finally {
-      Object.assign(this.sendBehaviour, saved);
+      Object.assign(this.sendBehaviour, saved, { failRaw: saved.failRaw });
     }
   }
   /** Transactions being answered now, and the most ever at once, per origin (TXN-29: at most one in flight). */
@@ -379,13 +405,13 @@ export class FakePeer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? "/";
     const rec: InboundRecord = { seq: ++this.recordSeq, at: Date.now(), method: req.method ?? "GET", path, route: "unexpected", status: 0, problems: [] };
-    let answer: { status: number; body: unknown } | undefined;
+    let answer: Answer | undefined;
     let bytes: Buffer | undefined;
     try {
       bytes = await readBody(req, FAKE_LIMITS.max_body_bytes);
       answer = await this.route(req, path, bytes, rec);
       if (this.faults.delayMs) await new Promise((r) => setTimeout(r, this.faults.delayMs));
-      sendJson(res, answer.status, answer.body);
+      sendJson(res, answer.status, answer.body, answer.headers);
       rec.status = answer.status;
     } catch (err) {
       const wrong = err instanceof SmcpError ? this.faults.rewriteErrcode?.[err.errcode] : undefined;
@@ -413,16 +439,23 @@ export class FakePeer {
   /** Work to do once a request's answer is sent (hub fan-out must follow the sender's acknowledgement). */
   private readonly afterAnswer = new WeakMap<InboundRecord, Array<() => Promise<void>>>();
 
-  private async route(req: IncomingMessage, path: string, bytes: Buffer, rec: InboundRecord): Promise<{ status: number; body: unknown }> {
+  private async route(req: IncomingMessage, path: string, bytes: Buffer, rec: InboundRecord): Promise<Answer> {
     const url = new URL(path, "http://fake");
     const method = req.method ?? "GET";
     if (method === "GET" && url.pathname === "/.well-known/smcp/server") {
       rec.route = "well-known";
-      return { status: 200, body: this.discoveryDocument() };
+      const hop = Number(url.searchParams.get("hop") ?? "0");
+      if (hop < (this.faults.wellKnownRedirects ?? 0)) return { status: 302, body: {}, headers: { location: `${this.url}/.well-known/smcp/server?hop=${hop + 1}` } };
+      return { status: this.faults.wellKnownStatus ?? 200, body: this.discoveryDocument() };
     }
     if (method === "GET" && url.pathname === "/federation/v1/keys") {
       rec.route = "keys";
       return { status: 200, body: makeKeyDocument(this.name, this.key, Date.now()) };
+    }
+    // Check 1 of spec §5.6 comes before authentication: a path naming no endpoint is 404 even when unsigned.
+    if (!FEDERATION_ROUTES.some((r) => r.test(url.pathname))) {
+      rec.problems.push(`unexpected request ${method} ${url.pathname}`);
+      throw new SmcpError("SMCP_NOT_FOUND", `no route ${method} ${url.pathname}`);
     }
     const auth = await this.authenticate(req, path, bytes, rec);
     if (method === "GET" && url.pathname === "/federation/v1/ping") {
@@ -468,6 +501,8 @@ export class FakePeer {
       if (b.answerDelayMs > 0) await new Promise((r) => setTimeout(r, b.answerDelayMs));
       if (b.failNext > 0) {
         b.failNext--;
+        const raw = b.failRaw?.shift();
+        if (raw) return raw as T;
         const extra = b.failWith.retryAfterMs === undefined ? {} : { retryAfterMs: b.failWith.retryAfterMs };
         throw new SmcpError(b.failWith.errcode, "the fake peer fails this transaction on purpose", extra);
       }
@@ -548,6 +583,7 @@ export class FakePeer {
 
   private onInvite(req: IncomingMessage, bytes: Buffer, rec: InboundRecord, origin: string): { status: number; body: InviteAnswer } {
     const invite = this.parse<Invite>(req, bytes, "Invite", rec, origin);
+    if (this.faults.invalidInviteAnswer) return { status: 200, body: { channel: invite.channel, accepted: "yes" } as never };
     const hub = parseChannelId(invite.channel)?.hub;
     if (hub !== origin || invite.inviter !== origin) rec.problems.push(`invite for ${invite.channel} does not come from its hub/admin (origin ${origin})`);
     if (invite.invitee !== this.name) rec.problems.push(`invite names invitee ${invite.invitee}, not ${this.name}`);
@@ -628,6 +664,12 @@ export class FakePeer {
       rec.problems.push(`submission ${sub.submission_id}: ${why}`);
       result.rejected.push({ id: sub.submission_id, errcode, error: why });
     };
+    const refusal = this.refuseSubmissions.get(origin);
+    if (refusal) {
+      // A rejection the harness asked for (CTRL-21 relaying): answered per item, not an instance fault.
+      result.rejected.push({ id: sub.submission_id, errcode: refusal, error: "the fake hub refuses this submission on purpose" });
+      return;
+    }
     const ch = this.hubChannels.get(sub.channel);
     if (!ch) return reject("SMCP_NOT_HUB", `${this.name} does not hub ${sub.channel}`);
     if (sub.sender !== origin) return reject("SMCP_ORIGIN_MISMATCH", `sender ${sub.sender} is not the origin ${origin}`);
@@ -675,7 +717,7 @@ export class FakePeer {
       throw new SmcpError("SMCP_INVALID", "after must be an integer >= 0 and limit 1..1000");
     }
     const upTo = Math.min(ch.servedUpTo, ch.events.length);
-    const events = ch.events.slice(after, Math.min(upTo, after + limit));
+    const events = ch.events.slice(after, Math.min(upTo, after + limit)).map((e) => ch.backfillOverride?.get(e.seq) ?? e);
     return { status: 200, body: { channel, events, head: this.hubHead(channel, upTo) } };
   }
 

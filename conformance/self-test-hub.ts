@@ -19,7 +19,12 @@ export interface HubFaults {
   retryAsNew?: boolean;
   /** Retries after 250 ms whatever a 429 said. */
   ignoreRetryAfter?: boolean;
+  /** Resends a transaction answered with a final 4xx such as 404 (TXN-38 forbids it). */
+  resend4xx?: boolean;
 }
+
+/** 4xx answers a sender may retry (TXN-38); every other 4xx abandons the transaction. */
+const RETRYABLE_4XX = [401, 408, 429];
 
 export async function smallHub(name: string, key: SigningKey, channel: string, participant: { name: string; url: string }, faults: HubFaults = {}): Promise<{ url: string; close(): Promise<void> }> {
   const dispatcher = createDispatcher();
@@ -49,7 +54,8 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
     };
     let backoff = 250;
     let result = await attempt();
-    while (result.status !== 200 && !faults.noRetry) {
+    const final = (status: number): boolean => status >= 400 && status < 500 && !RETRYABLE_4XX.includes(status) && !faults.resend4xx;
+    while (result.status !== 200 && !faults.noRetry && !final(result.status)) {
       const wait = faults.ignoreRetryAfter ? 250 : Math.max(backoff, result.retryAfterMs ?? 0);
       await new Promise((r) => setTimeout(r, wait));
       backoff = Math.min(backoff * 2, 30_000);
@@ -82,6 +88,15 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
       queue.push(ev);
       void pump();
       return sendJson(res, 200, { channel, event_id: ev.event_id, seq: ev.seq });
+    }
+    // Backfill (spec §9.4), enough for the self-tests: abandoned events stay available (TXN-35). The stub trusts the caller.
+    const backfill = `/federation/v1/channels/${encodeURIComponent(channel)}/events`;
+    if (req.method === "GET" && url.pathname === backfill) {
+      const after = Number(url.searchParams.get("after") ?? 0);
+      const limit = Number(url.searchParams.get("limit") ?? 100);
+      const last = events[events.length - 1]!;
+      const head = signHead(key, { channel, seq: last.seq, event_id: last.event_id, hub_ts: Date.now() });
+      return sendJson(res, 200, { channel, events: events.slice(after, after + limit), head });
     }
     throw new SmcpError("SMCP_NOT_FOUND", "no such route");
   };

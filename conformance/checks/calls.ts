@@ -3,6 +3,7 @@
 import type { RemoteCallResult } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk, show } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
+import { impostorKey } from "./signing.ts";
 import { fakeCall, fakeListTasks, known, remoteCall, taskOf, uid } from "./util.ts";
 
 export const nonPeerCall = perTarget((role) => ({
@@ -78,5 +79,13 @@ export const memberCalls: Check[] = [
     const body = { ...prior.body, params: { title: uid(ctx, "other") } as never };
     expectError(await fakeCall(ctx, t, body), [[409, "SMCP_CONFLICT"]], "reused call_id, other params");
     ensure((await fakeListTasks(ctx, t)).length === before, "the conflicting call ran the tool", before, "one more task");
+  }),
+  ...memberCall("adv/calls/unauthenticated-not-run", "a create_task call with a signature that does not verify gets 401 and runs nothing", ["SIGN-02", "SIGN-33"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const before = (await fakeListTasks(ctx, t)).length;
+    const a = await ctx.fake.send(t.name, { method: "POST", path: "/federation/v1/call", body: remoteCall(ctx, t, "create_task", { title: uid(ctx, "forged") }), sign: { key: impostorKey(ctx) } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "badly signed call");
+    const after = (await fakeListTasks(ctx, t)).length;
+    ensure(after === before, "the tool ran for an unauthenticated call", before, after);
   }),
 ];

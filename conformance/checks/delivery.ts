@@ -1,11 +1,11 @@
 // Conformance harness: the hub's delivery discipline as the fake participant observes it — one transaction in flight,
 // ascending seq across transactions, batching, retries with identical bytes and back-off, honouring 429 (spec §8.6, §5.7).
-import type { Transaction } from "../../protocol/types.ts";
-import { ensure, fail } from "../assert.ts";
+import type { BackfillPage, PeerInfo, PeerList, Transaction } from "../../protocol/types.ts";
+import { ensure, expectOk, fail } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
 import type { InboundRecord } from "../fake-peer.ts";
 import { advChannel } from "./transactions.ts";
-import { known, uid } from "./util.ts";
+import { backfillPath, known, uid } from "./util.ts";
 
 /** Publishes `n` events on the target's adversarial channel and waits until the fake participant holds them all. */
 async function publishAndAwait(ctx: CheckContext, role: Role, n: number): Promise<{ seqs: number[]; since: number }> {
@@ -107,4 +107,87 @@ export const deliveryChecks: Check[] = [
       ctx.note(`next request after ${gap} ms`);
     },
   })),
+  ...perTarget((role) => ({
+    id: "adv/delivery/no-resend-after-4xx",
+    name: "a transaction answered 404 is not resent; its events stay available to the participant by backfill",
+    requirements: ["TXN-38", "TXN-35"],
+    level: "MUST",
+    prerequisites: ["adv/participant/publish-fanout@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const ch = advChannel(ctx, role);
+      const since = ctx.fake.records.length;
+      const refused = (): InboundRecord | undefined => sendsFrom(ctx, t.name, since).find((r) => r.status === 404);
+      const first = await ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_NOT_FOUND" }, failNext: 1 }, async () => {
+        const pub = await t.control.publish(ch, "conformance:abandoned", { marker: uid(ctx, "abandoned") });
+        ensure(await ctx.fake.waitUntil(() => refused() !== undefined, ctx.options.deliveryTimeoutMs), "the hub never sent the event (harness)", "a transaction answered 404", "nothing");
+        return pub;
+      });
+      // One transaction in flight, ascending seq (TXN-29, TXN-34): a resend would come before the next event's transaction.
+      const later = await publishAndAwait(ctx, role, 1);
+      const again = sendsFrom(ctx, t.name, since).filter((r) => r.txnId === refused()!.txnId);
+      ensure(again.length === 1, "a transaction answered 404 was sent again", "sent once", again.map((r) => `${r.status} at ${r.at}`));
+      const page = expectOk<BackfillPage>(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(ch, `after=${first.seq - 1}&limit=1`) }), "BackfillPage", "backfill of the abandoned event", 200);
+      ensure(page.events[0]?.event_id === first.event_id, "the abandoned event is not available by backfill", first.event_id, page.events.map((e) => e.event_id));
+      ctx.note(`abandoned seq ${first.seq}; next event seq ${later.seqs[0]} delivered`);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/delivery/unknown-errcode",
+    name: "a 503 with an unknown errcode, then a 500 whose body is no Error, are handled by status class: the transaction is retried unchanged",
+    requirements: ["ERR-06", "TXN-30", "TXN-21"],
+    level: "MUST",
+    prerequisites: ["adv/participant/publish-fanout@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const failRaw = [
+        { status: 503, body: { errcode: "SMCP_X_FUTURE_BUSY", error: "an errcode from a later version" } },
+        { status: 500, body: { oops: true } },
+      ];
+      const out = await ctx.fake.withSendBehaviour({ failNext: 2, failRaw }, () => publishAndAwait(ctx, role, 1));
+      const sends = sendsFrom(ctx, t.name, out.since);
+      const failed = sends.filter((r) => r.status === 503 || r.status === 500);
+      ensure(failed.length === 2, "the fake peer did not fail two attempts (harness)", [503, 500], sends.map((r) => r.status));
+      const done = sends.find((r) => r.status === 200 && r.seq > failed[1]!.seq);
+      ensure(done && done.txnId === failed[0]!.txnId && done.sha === failed[0]!.sha, "the transaction was not retried unchanged after 5xx answers it could not parse", { txn_id: failed[0]!.txnId, sha256: failed[0]!.sha }, done ? { txn_id: done.txnId, sha256: done.sha } : "no retry");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/delivery/outbound-state",
+    name: "GET /control/v1/peers reports the fake peer's outbound queue: backoff with next_attempt_ts and failures after a 429, idle with nothing pending once delivered",
+    requirements: ["DLV-07", "CTRL-07"],
+    level: "MUST",
+    prerequisites: ["adv/participant/publish-fanout@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const since = ctx.fake.records.length;
+      const limited = (): boolean => ctx.fake.records.slice(since).some((r) => r.origin === t.name && r.status === 429);
+      const out = ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_RATE_LIMITED", retryAfterMs: 700 }, failNext: 1 }, async () => {
+        const pending = publishAndAwait(ctx, role, 1);
+        ensure(await ctx.fake.waitUntil(limited, ctx.options.deliveryTimeoutMs), "the hub never sent the fake peer a transaction to refuse", "a 429", "nothing");
+        // The hub updates its queue once it has read the 429; poll briefly until it has left `sending`.
+        const q = await pollQueue(ctx, role, (o) => o.state !== "sending", 1_000);
+        ensure(q.state === "backoff" && q.failures >= 1 && q.pending >= 1 && typeof q.next_attempt_ts === "number", "after a 429 the queue is not reported in backoff with next_attempt_ts, failures and pending", { state: "backoff", failures: "≥ 1", pending: "≥ 1", next_attempt_ts: "a timestamp" }, q);
+        return pending;
+      });
+      await out;
+      const idle = await pollQueue(ctx, role, (o) => o.state === "idle" && o.pending === 0, ctx.options.deliveryTimeoutMs);
+      ensure(idle.state === "idle" && idle.pending === 0 && idle.failures === 0, "once delivered, the queue is not idle with nothing pending and failures reset", { state: "idle", pending: 0, failures: 0 }, idle);
+    },
+  })),
 ];
+
+type Queue = PeerInfo["outbound"];
+
+/** Reads the fake peer's OutboundQueue until `done` holds or `ms` pass (a bounded poll of observable state). */
+async function pollQueue(ctx: CheckContext, role: Role, done: (q: Queue) => boolean, ms: number): Promise<Queue> {
+  const t = known(ctx, role);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const list = expectOk<PeerList>(await t.control.request("GET", "/control/v1/peers"), "PeerList", "GET /control/v1/peers");
+    const peer = list.peers.find((p) => p.server_name === ctx.fake.name);
+    if (!peer) fail("the fake peer is missing from GET /control/v1/peers", ctx.fake.name, list.peers.map((p) => p.server_name));
+    if (done(peer.outbound) || Date.now() >= deadline) return peer.outbound;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -10,6 +10,7 @@ import { finalIntegrity, successCriteria } from "./success-criteria.ts";
 import { beforeMembership, memberTransactions, routing, setupChannel } from "./transactions.ts";
 import { controlCallChecks, controlChecks } from "./control.ts";
 import { deliveryChecks } from "./delivery.ts";
+import { controlMemberChecks, controlOrderChecks, documentChecks } from "./documents.ts";
 import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
@@ -20,17 +21,20 @@ export function allChecks(): Check[] {
     ...successCriteria,
     ...controlCallChecks,
     ...signingChecks,
+    ...documentChecks,
     ...edgeChecks,
     ...jsonChecks,
     ...keyChecks,
     ...setupChannel,
     ...controlChecks,
+    ...controlOrderChecks,
     ...routing,
     ...beforeMembership,
     ...nonPeerCall,
     ...registryBeforeMembership,
     ...invited,
     ...asParticipant,
+    ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
     ...memberCalls,

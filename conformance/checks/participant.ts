@@ -2,7 +2,7 @@
 // transactions and heads the hub sends, backfill served by the hub (spec §7.4, §8, §9).
 import { eventProblem, headVerifies } from "../../protocol/events.ts";
 import type { BackfillPage, Event, Transaction } from "../../protocol/types.ts";
-import { ensure, expectOk, fail, show } from "../assert.ts";
+import { ensure, expectError, expectOk, fail, show } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
 import { advChannel } from "./transactions.ts";
 import { backfillPath, chainProblem, known, uid } from "./util.ts";
@@ -101,12 +101,65 @@ export const asParticipant: Check[] = [
       ctx.note(`${held.events.size} events received by transaction, ${page.events.length} held by the hub`);
     },
   })),
+  ...perTarget((role) => ({
+    id: "adv/participant/canonical-json",
+    name: "an event whose data needs JCS's UTF-16 member order and ECMAScript number forms reaches the fake peer with an event ID and hub signature that recompute",
+    requirements: ["JCS-05", "JCS-06", "JCS-07", "JCS-13", "NAME-14"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const ch = advChannel(ctx, role);
+      // U+1F600 sorts before U+FB33 by UTF-16 code units but after it by code points (spec §3.1, JCS-06).
+      const data = { "\u{1F600}": "grin", "\uFB33": "dalet", é: "\u2028 \"quoted\" \\", half: 1.5, tiny: 1e-7, big: 2 ** 52, neg: -42, marker: uid(ctx, "jcs") };
+      const since = ctx.fake.records.length;
+      const pub = await t.control.publish(ch, "conformance:jcs", data);
+      const refused = (): boolean => ctx.fake.records.slice(since).some((r) => r.origin === t.name && r.problems.some((p) => p.includes(pub.event_id)));
+      const held = (): boolean => ctx.fake.participant.get(ch)?.events.get(pub.seq)?.event_id === pub.event_id;
+      await ctx.fake.waitUntil(() => held() || refused(), ctx.options.deliveryTimeoutMs);
+      const problems = ctx.fake.records.slice(since).filter((r) => r.origin === t.name).flatMap((r) => r.problems);
+      ensure(held(), "the event did not verify at the fake participant (its event ID or signature is not over the JCS bytes)", pub.event_id, problems.length ? problems : "nothing delivered");
+      const got = ctx.fake.participant.get(ch)!.events.get(pub.seq)!;
+      ensure(JSON.stringify(got.data) === JSON.stringify(data), "the event's data changed on the way", data, got.data);
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/participant/path-decoding",
+    name: "a channel ID in a path segment is decoded exactly once: unencoded ! and : work, a doubly encoded ID is not the channel",
+    requirements: ["NAME-13"],
+    level: "MUST",
+    prerequisites: ["adv/participant/backfill@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const ch = advChannel(ctx, role);
+      const plain = await ctx.fake.send(t.name, { method: "GET", path: `/federation/v1/channels/${ch}/events?after=0&limit=1` });
+      expectOk(plain, "BackfillPage", "backfill with ! and : unencoded", 200);
+      const twice = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(encodeURIComponent(ch), "after=0&limit=1") });
+      expectError(twice, [[400, "SMCP_INVALID"], [404, "SMCP_UNKNOWN_CHANNEL"]], "doubly percent-encoded channel ID (decoded twice?)");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/participant/hub-member",
+    name: "a channel the instance creates carries its own server name and lists the hub among its members",
+    requirements: ["NAME-11", "NAME-12", "CHAN-03"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const ch = advChannel(ctx, role);
+      ensure(ch.endsWith(`:${t.name}`), "the created channel's ID names another server", `!…:${t.name}`, ch);
+      const info = await t.control.channel(ch);
+      ensure(info.hub === t.name && info.role === "hub" && info.members.includes(t.name) && info.members.includes(ctx.fake.name), "ChannelInfo does not show the instance as hub and member", { hub: t.name, role: "hub", members: [t.name, ctx.fake.name] }, info);
+    },
+  })),
 ];
 
 export const fakePeerRequestsValid = perTarget((role) => ({
   id: "adv/final/requests-to-fake-peer-valid",
   name: "every request the instance sent the fake peer during the run was expected, authentic and schema-valid",
-  requirements: ["SIGN-05", "SIGN-12", "TXN-03", "CHAN-06"],
+  // Every inbound request passes the fake peer's full §5.6 verification (destination, ts window, key ID, signature over
+  // the signed form, empty-body hash) and every event its §7.3/§7.4 checks, so these sender rules are observed on all of them.
+  requirements: ["SIGN-05", "SIGN-12", "TXN-03", "CHAN-06", "TXN-02", "SIGN-10", "SIGN-11", "SIGN-16", "SIGN-20", "SIGN-24", "NAME-05", "KEY-01", "JCS-15", "EVT-08"],
   level: "MUST",
   prerequisites: ["adv/setup/fake-peer@@"],
   async run(ctx) {
@@ -116,6 +169,12 @@ export const fakePeerRequestsValid = perTarget((role) => ({
     const anonymous = ctx.fake.records.filter((r) => r.origin === undefined && r.problems.length > 0);
     if (bad.length > 0 || anonymous.length > 0) {
       fail(`${bad.length} bad requests from ${t.name}, ${anonymous.length} unauthenticated bad requests from someone`, "none", show([...bad, ...anonymous].map((r) => `${r.method} ${r.path}: ${r.problems.join("; ")}`)));
+    }
+    const bodies = new Map<string, string | undefined>();
+    for (const r of mine.filter((x) => x.route === "send" && x.txnId !== undefined)) {
+      const prior = bodies.get(r.txnId!);
+      if (bodies.has(r.txnId!) && prior !== r.sha) fail(`txn_id ${r.txnId} was used for two different transactions (TXN-02)`, "a new txn_id per new transaction", { first: prior, then: r.sha });
+      bodies.set(r.txnId!, r.sha);
     }
     const byRoute = new Map<string, number>();
     for (const r of mine) byRoute.set(r.route, (byRoute.get(r.route) ?? 0) + 1);

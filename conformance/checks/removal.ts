@@ -22,7 +22,7 @@ export const removalChecks: Check[] = [
   ...perTarget((role) => ({
     id: "adv/removal/leave-delivered",
     name: "removing the fake peer sequences smcp:member.leave {server, by}, answers the updated ChannelInfo and delivers the leave to it",
-    requirements: ["CHAN-17", "CHAN-18", "CTRL-17", "DLV-01"],
+    requirements: ["CHAN-17", "CHAN-18", "CTRL-17", "DLV-01", "EVT-05"],
     level: "MUST",
     prerequisites: ["adv/participant/invited@@"],
     async run(ctx) {

@@ -22,9 +22,3 @@ export function unknownRequirementIds(cited: Iterable<string>): string[] {
   const known = new Set(loadRequirements().map((r) => r.id));
   return [...new Set(cited)].filter((id) => !known.has(id)).sort();
 }
-
-/** Which requirements no check cites — printed by `list --coverage` so gaps are visible, not hidden. */
-export function uncovered(cited: Iterable<string>): Requirement[] {
-  const c = new Set(cited);
-  return loadRequirements().filter((r) => !c.has(r.id));
-}

@@ -2,8 +2,10 @@
 import { randomBytes } from "node:crypto";
 import { encodeBase64Url } from "../../protocol/base64url.ts";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../protocol/keys.ts";
+import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { Ping } from "../../protocol/types.ts";
-import { answerSummary, ensure, expectError, expectOk, fail } from "../assert.ts";
+import { answerSummary, CheckFailure, ensure, expectError, expectOk, fail } from "../assert.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
 import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
 import { known, limitsOf, transaction } from "./util.ts";
 
@@ -83,7 +85,7 @@ const checks: Check[][] = [
     const a = await ctx.fake.send(known(ctx, role).name, { method: "GET", path: PING, auth: "none" });
     expectError(a, [[401, "SMCP_UNAUTHORIZED"]], "unsigned ping");
   }),
-  signingCheck("adv/sign/header-grammar", "headers breaking the exact grammar (quotes, spacing, order, case, extras, padding) get SMCP_UNAUTHORIZED", ["SIGN-06", "SIGN-07", "SIGN-08", "NAME-04", "JCS-11"], async (ctx, role) => {
+  signingCheck("adv/sign/header-grammar", "headers breaking the exact grammar (quotes, spacing, order, case, extras, padding) get SMCP_UNAUTHORIZED", ["SIGN-06", "SIGN-07", "SIGN-08", "NAME-04", "JCS-11", "JCS-12"], async (ctx, role) => {
     const t = known(ctx, role);
     const wrong: string[] = [];
     for (const [what, mutate] of GRAMMAR_VARIANTS) {
@@ -169,7 +171,69 @@ const checks: Check[][] = [
     const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${ctx.fake.nextTxnId()}`, body });
     expectError(a, [[403, "SMCP_ORIGIN_MISMATCH"]], "transaction claiming origin eve.test");
   }),
+  signingCheck("adv/sign/check-order", "a request failing several checks gets the error of the first in the §5.6 table order", ["SIGN-28"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const stale = (): number => Date.now() - limitsOf(t).max_clock_skew_ms - 5_000;
+    const txnPath = (): string => `/federation/v1/send/${ctx.fake.nextTxnId()}`;
+    const cases: Array<[string, () => Promise<HttpAnswer>, ErrorCode, number]> = [
+      ["unknown path, unsigned (1 before 3)", () => ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/no-such-endpoint", auth: "none" }), "SMCP_NOT_FOUND", 404],
+      ["wrong destination, stale ts, foreign key (4 before 5, 7)", () => ctx.fake.send(t.name, { method: "GET", path: PING, sign: { destination: "someone-else.test", ts: stale(), key: impostorKey(ctx) } }), "SMCP_WRONG_DESTINATION", 401],
+      ["stale ts, bad signature (5 before 7)", () => ctx.fake.send(t.name, { method: "GET", path: PING, sign: { ts: stale(), key: impostorKey(ctx) } }), "SMCP_BAD_TIMESTAMP", 401],
+      ["bad signature, body not JSON (7 before 9)", () => ctx.fake.send(t.name, { method: "PUT", path: txnPath(), rawBody: Buffer.from("{not json"), sign: { key: impostorKey(ctx) } }), "SMCP_BAD_SIGNATURE", 401],
+      ["bad signature, body origin mismatch (7 before 10)", () => ctx.fake.send(t.name, { method: "PUT", path: txnPath(), body: { ...transaction(ctx, { heads: [] }), origin: "eve.test" }, sign: { key: impostorKey(ctx) } }), "SMCP_BAD_SIGNATURE", 401],
+    ];
+    const wrong: string[] = [];
+    for (const [what, send, errcode, status] of cases) {
+      const a = await send();
+      try {
+        expectError(a, [[status, errcode]], what);
+      } catch {
+        wrong.push(`${what}: expected ${status} ${errcode}, got ${answerSummary(a)}`);
+      }
+    }
+    // 8 before 9: a correctly signed request that reuses a recorded nonce is a replay whatever its body.
+    const nonce = encodeBase64Url(randomBytes(16));
+    expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { nonce } }), "Ping", "ping recording the nonce", 200);
+    const replay = await ctx.fake.send(t.name, { method: "PUT", path: txnPath(), rawBody: Buffer.from("{not json"), sign: { nonce } });
+    try {
+      expectError(replay, [[401, "SMCP_REPLAY"]], "replayed nonce, body not JSON");
+    } catch {
+      wrong.push(`replayed nonce, body not JSON (8 before 9): expected 401 SMCP_REPLAY, got ${answerSummary(replay)}`);
+    }
+    if (wrong.length > 0) fail(`${wrong.length} requests got the error of a later check`, "the first failing check's error", wrong.join("\n"));
+  }),
+  signingCheck("adv/sign/own-origin", "a request signed in the receiver's own name (under its own key ID) gets 401 SMCP_UNKNOWN_KEY", ["SIGN-43"], async (ctx, role) => {
+    const t = known(ctx, role);
+    // Naming the receiver's real key ID separates the rule from an ordinary key lookup, which would end in SMCP_BAD_SIGNATURE.
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { origin: t.name, key: { ...impostorKey(ctx), keyId: t.key.keyId } } });
+    expectError(a, [[401, "SMCP_UNKNOWN_KEY"]], "ping in the receiver's own name");
+  }),
+  signingCheck("adv/sign/destination-byte-exact", "a destination naming the receiver with an explicit :443 port is another server: 401 SMCP_WRONG_DESTINATION", ["NAME-03", "SIGN-31"], async (ctx, role) => {
+    const t = known(ctx, role);
+    if (/:\d+$/.test(t.name)) throw new CheckFailure(`${t.name} already carries a port; the check needs a port-less server name`, undefined, undefined, "harness-error");
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { destination: `${t.name}:443` } });
+    expectError(a, [[401, "SMCP_WRONG_DESTINATION"]], `ping for ${t.name}:443`);
+  }),
+  signingCheck("adv/sign/s-not-reduced", "a signature whose S is replaced by S + L (same value mod L) gets 401 SMCP_BAD_SIGNATURE", ["KEY-21", "SIGN-33"], async (ctx, role) => {
+    const t = known(ctx, role);
+    const a = await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { sig: (correct) => Buffer.concat([correct.subarray(0, 32), addL(correct.subarray(32))]) } });
+    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "ping whose signature has S + L");
+  }),
 ];
 
 export const signingChecks: Check[] = [...setupFakePeer, ...baseline, ...checks.flat()];
 export { impostorKey };
+
+/** The group order L of Ed25519 (RFC 8032). */
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/** S + L as 32 little-endian bytes: the malleated twin of a valid S, which a verifier must refuse (S < L). */
+function addL(s: Buffer): Buffer {
+  let n = 0n;
+  for (let i = 31; i >= 0; i--) n = (n << 8n) | BigInt(s[i]!);
+  n += L;
+  const out = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+  if (n >> 256n) throw new Error("S + L does not fit 32 bytes");
+  return out;
+}

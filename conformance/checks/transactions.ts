@@ -335,4 +335,63 @@ export const memberTransactions: Check[] = [
       ensure(!after.some((e) => e.event_id === forged.event_id), "the forged event was stored", "absent", answerSummary(a));
     },
   })),
+  ...perTarget((role) => ({
+    id: "adv/txn/non-canonical-data",
+    name: "a submission whose data holds 1e21 (an integer beyond 2^53-1, no canonical form) is rejected per item with SMCP_BAD_EVENT",
+    requirements: ["EVT-19", "JCS-08"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const marker = uid(ctx, "1e21");
+      const sub = submission(ctx, role, { data: { marker, big: 1e21 } as never });
+      expectItemRejected(await sendTxn(ctx, role, { submissions: [sub] }), sub.submission_id, ["SMCP_BAD_EVENT"], "data without a canonical form");
+      ensure((await withMarker(ctx, role, marker)).length === 0, "a value without a canonical form was sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/repeat-before-item-limit",
+    name: "a used txn_id sent again with other bytes and too many items gets 409 SMCP_CONFLICT (idempotency before the item limit)",
+    requirements: ["TXN-37", "TXN-17"],
+    level: "MUST",
+    prerequisites: ["adv/txn/submission-sequenced@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const prior = lastTxn.get(role)!;
+      const marker = uid(ctx, "bulk-repeat");
+      const subs = Array.from({ length: t.discovery.limits.max_txn_items + 1 }, () => submission(ctx, role, { data: { marker } as never }));
+      expectError(await sendTxn(ctx, role, { submissions: subs }, prior.txnId), [[409, "SMCP_CONFLICT"]], "reused txn_id, other bytes, too many items");
+      ensure((await withMarker(ctx, role, marker)).length === 0, "items of a refused transaction were sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/schema-array-bound",
+    name: "a transaction with 1001 submissions (over the schema's 1000) gets 400 SMCP_INVALID, not the item limit's 413",
+    requirements: ["TXN-40", "SIGN-28"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const marker = uid(ctx, "schema-bound");
+      const subs = Array.from({ length: 1001 }, (_, i) => submission(ctx, role, { submission_id: `sb${i}-${ctx.runId}`, data: { marker } as never }));
+      expectError(await sendTxn(ctx, role, { submissions: subs }), [[400, "SMCP_INVALID"]], "1001 submissions");
+      ensure((await withMarker(ctx, role, marker)).length === 0, "items of a refused transaction were sequenced", 0, "sequenced");
+    },
+  })),
+  ...perTarget((role) => ({
+    id: "adv/txn/error-not-stored",
+    name: "a transaction answered 413 is not stored: the same txn_id with a valid body is processed afresh (not 409)",
+    requirements: ["TXN-19", "TXN-05"],
+    level: "MUST",
+    prerequisites: ["adv/participant/invited@@"],
+    async run(ctx) {
+      const t = known(ctx, role);
+      const txnId = ctx.fake.nextTxnId();
+      const marker = uid(ctx, "afresh");
+      const subs = Array.from({ length: t.discovery.limits.max_txn_items + 1 }, () => submission(ctx, role, { data: { marker } as never }));
+      expectError(await sendTxn(ctx, role, { submissions: subs }, txnId), [[413, "SMCP_TOO_LARGE"]], "too many items");
+      const one = submission(ctx, role, { data: { marker } as never });
+      const r = expectOk<TransactionResult>(await sendTxn(ctx, role, { submissions: [one] }, txnId), "TransactionResult", "same txn_id, now within the limit", 200);
+      ensure(r.processed.includes(one.submission_id), "the repeat was not processed afresh", { processed: [one.submission_id] }, r);
+      ensure((await withMarker(ctx, role, marker)).length === 1, "not exactly the one valid submission was sequenced", 1, "another count");
+    },
+  })),
 ];

@@ -1,0 +1,153 @@
+// Conformance harness: requirements of spec/requirements.json that no check cites, each with the reason one black-box
+// run cannot observe it (like the MCP conformance suite: every requirement is tested or excluded with a reason).
+import type { Requirement } from "./requirements.ts";
+
+/** Why a requirement is not checked; the kind groups the console and README tables. */
+export interface Exclusion {
+  kind: ExclusionKind;
+  reason: string;
+}
+
+export type ExclusionKind =
+  | "sender-internal"
+  | "durability"
+  | "retention"
+  | "scale"
+  | "timing"
+  | "environment"
+  | "schema"
+  | "optional"
+  | "meta"
+  | "not-yet-automated";
+
+/** One line per kind: what the whole group has in common (printed by `list --coverage`). */
+export const KIND_TEXT: Record<ExclusionKind, string> = {
+  "sender-internal": "how an instance builds what it sends to third parties, or its internal state; the harness sees only what reaches it",
+  durability: "needs a restart of the instance under test (or a storage fault) in the middle of the run",
+  retention: "a 24 h (or longer) retention period; one run lasts seconds",
+  scale: "needs a volume (10 000 queued events, a full replay cache) far beyond the 30 s budget",
+  timing: "periodic or timeout behaviour of 30 s or more, or clock discipline; observing it would exceed the run's budget",
+  environment: "needs a network position, TLS peer, partition or component failure the loopback harness cannot create",
+  schema: "enforced by the generated JSON Schemas the harness applies to every message it sends or receives; no separate check",
+  optional: "MAY/SHOULD behaviour left to local policy; no answer is wrong",
+  meta: "a rule about the specification, future versions or operators, not about one instance's behaviour",
+  "not-yet-automated": "observable over the wire, but no check is written yet; the reason names what the check needs",
+};
+
+const x = (kind: ExclusionKind, reason: string): Exclusion => ({ kind, reason });
+
+export const EXCLUSIONS: Record<string, Exclusion> = {
+  // §2 names
+  "NAME-01": x("schema", "ServerName grammar: every server name in every message is validated against the ServerName schema"),
+  "NAME-02": x("schema", "the port part of ServerName is part of the same schema pattern"),
+  "NAME-06": x("schema", "ComponentName grammar is validated in every discovery document, ping and registry listing"),
+  "NAME-07": x("schema", "ComponentUri grammar is validated in every call, result and registry listing"),
+  "NAME-08": x("schema", "component URIs that differ only in normalisable ways are invalid ComponentUri and fail schema validation before any comparison"),
+  "NAME-09": x("sender-internal", "a configuration rule on the instance's own component names; the conformance profile fixes its only MCP component (vikunja)"),
+  "NAME-15": x("schema", "IdempotencyKey grammar: txn IDs in paths and submission and call IDs in bodies are validated against the schemas in every message the harness sends or receives"),
+  // §3 canonical JSON, base64url, signatures
+  "JCS-09": x("optional", "advice to applications on the numbers they put in data and params"),
+  "JCS-10": x("schema", "every base64url field (nonces, keys, hashes, signatures, event IDs) is validated against its unpadded-alphabet pattern"),
+  "JCS-16": x("sender-internal", "the §4.4 rule set is checked member by member (KEY-19, adv/sign malleability checks); the blanket rule itself adds nothing observable"),
+  // §4 keys
+  "KEY-17": x("schema", "the header grammar and the schemas fix keys at 43 and signatures at 86 base64url characters, so other lengths are refused as malformed first (adv/sign/header-grammar)"),
+  "KEY-18": x("sender-internal", "only points with y < 19 have non-canonical encodings, and those are small-order or off-curve: covered by adv/keys/small-order-key"),
+  "KEY-20": x("sender-internal", "a signer cannot choose R; a non-canonical R that would otherwise verify cannot be built, so any refusal is indistinguishable from a bad signature"),
+  "KEY-04": x("meta", "v1 has no rotation; a key change is only visible across restarts"),
+  "KEY-05": x("sender-internal", "non-disclosure of a secret cannot be proven by probing; the harness sees no private key in any answer it validates"),
+  "KEY-08": x("optional", "applies only to receivers that also fetch key documents, which is optional (§4.2)"),
+  "KEY-11": x("optional", "applies only to keys learnt from key documents, which receivers need not fetch; the harness's valid_until_ts is days ahead"),
+  "KEY-16": x("optional", "applies only to receivers that fetch and verify key documents (optional, §4.2)"),
+  // §5 signing
+  "SIGN-09": x("sender-internal", "randomness of nonces is not observable; their length and uniqueness are enforced by the fake peer's verifier (SIGN-38 replay)"),
+  "SIGN-15": x("sender-internal", "the request-target form is chosen by the sender's HTTP client; the fake peer verifies the signature over whatever target it receives and does not tell the forms apart"),
+  "SIGN-18": x("meta", "a duty of operators deploying reverse proxies"),
+  "SIGN-27": x("timing", "clock discipline (NTP) of the host; only the resulting ts window is observable (SIGN-24)"),
+  "RATE-08": x("sender-internal", "requires driving one instance to send more than a peer's advertised rate; the run's traffic is far below it"),
+  "RATE-09": x("scale", "per-address limiting of unauthenticated traffic needs a burst from one address that would also throttle the harness's other checks"),
+  "SIGN-40": x("timing", "keeping nonces for ts + 2W needs a replay 2 minutes after the original (W = 60 s)"),
+  "SIGN-41": x("scale", "filling the replay cache takes more requests than the run's budget allows"),
+  "DISC-28": x("optional", "a fetcher MAY cache for 1 s"),
+  "SIGN-42": x("durability", "only observable across a restart of the instance"),
+  // §6 discovery
+  "DISC-08": x("sender-internal", "the harness maps each name to exactly one endpoint, so it cannot tell a discovered endpoint from another"),
+  "DISC-11": x("scale", "needs a peer with limits small enough to force splitting; the fake peer's records flag oversized transactions (TXN-06) when they happen"),
+  "DISC-12": x("environment", "needs a slow or oversized discovery server; a 10 s fetch timeout would exceed the run's budget"),
+  "DISC-13": x("environment", "HTTPS certificate validation needs a TLS peer; the harness runs on loopback over plain HTTP (the non-loopback http half is adv/keys/remote-http-endpoint, DISC-14)"),
+  "DISC-16": x("retention", "cache lifetimes of 24-48 h"),
+  "DISC-17": x("timing", "failure back-off grows from 1 s to 1 h; observing it needs repeated failing discoveries over seconds to minutes"),
+  "DISC-19": x("sender-internal", "needs a peer that changes its key under the same name and address (v1 has no rotation, KEY-04); the fake peer cannot change its key in place, and remapping would trigger DISC-23 instead"),
+  "DISC-24": x("sender-internal", "signatures and destinations the instance sends to the fake peer already name the server, not the URL (adv/final); other mapped peers are not observable"),
+  "DISC-27": x("timing", "periodic pings every 30 s"),
+  // §7 events
+  // §8 transactions
+  "TXN-39": x("optional", "a sender MAY retry early once the destination shows it is reachable"),
+  "TXN-36": x("sender-internal", "the order of heads vs. events inside one transaction only changes the evidence kept (DLV-15), which no endpoint exposes"),
+  "TXN-06": x("scale", "splitting needs more queued items than a destination's max_txn_items; the fake peer's records flag any transaction over its limits"),
+  "TXN-18": x("retention", "24 h retention of transaction results"),
+  "TXN-25": x("durability", "needs a storage failure inside the instance"),
+  "TXN-32": x("timing", "back-off reset is only visible as the absence of a delay after a later failure; measuring it needs several back-off cycles"),
+  // §9 channels and delivery
+  "CHAN-02": x("sender-internal", "membership is derived internally; its effects are checked by invite, removal and member-call checks"),
+  "CHAN-10": x("optional", "declining is local policy; the conformance profile requires accepting every authenticated invite (CONF-10)"),
+  "CHAN-15": x("optional", "re-inviting is the hub's choice"),
+  "DLV-03": x("durability", "durable queues need a restart of the hub mid-delivery"),
+  "DLV-04": x("scale", "the bound is 10 000 queued events for one destination"),
+  "DLV-05": x("scale", "needs a suspended destination (DLV-04)"),
+  "DLV-11": x("sender-internal", "retries resend identical bytes (TXN-21), heads included, so a head's hub_ts legitimately lags its delivery; the signing moment is not observable"),
+  "DLV-32": x("optional", "a participant MAY wait up to 1 s before backfilling"),
+  "DLV-14": x("timing", "30 s of hub silence"),
+  "DLV-15": x("sender-internal", "evidence is kept internally; no endpoint (federation or control) exposes it"),
+  "DLV-25": x("sender-internal", "evidence retention is internal; the control API exposes no evidence list"),
+  "DLV-26": x("optional", "a log entry for the operator"),
+  "DLV-27": x("optional", "a participant MAY stop following an equivocating hub"),
+  "DLV-28": x("environment", "needs a partition between a participant and its hub (a network fault between two instances)"),
+  "DLV-29": x("environment", "needs a network partition between the two instances under test"),
+  "DLV-30": x("environment", "needs a network partition that heals"),
+  "DLV-31": x("environment", "needs a network partition that heals"),
+  // §10 calls
+  "CALL-01": x("sender-internal", "the fake peer accepts no calls (it offers no tools), so call IDs chosen by an instance are only seen by the other instance"),
+  "CALL-02": x("sender-internal", "v1 has no routing: the harness sees no other path a call could take"),
+  "CALL-06": x("environment", "needs the vikunja component to be down, which the conformance profile cannot command"),
+  "CALL-13": x("environment", "needs a call that fails after the tool started (502/504), which the conformance profile's tools do not produce"),
+  "CALL-23": x("durability", "needs a restart of the instance while a tool runs"),
+  "CALL-24": x("environment", "needs a component whose tool list cannot be obtained (not started)"),
+  "CALL-14": x("retention", "24 h retention of call outcomes"),
+  "CALL-15": x("sender-internal", "retries of calls happen between the two instances under test"),
+  "CALL-16": x("timing", "the conformance profile's tools answer at once; a 30 s timeout cannot be reached"),
+  "CALL-17": x("timing", "needs a tool slower than T; the conformance profile has none"),
+  "CALL-18": x("optional", "late results MAY become the outcome"),
+  "CALL-19": x("timing", "caller waits T + 5 s; needs a tool slower than T"),
+  // §11 registry
+  "REG-03": x("durability", "persistence of peers and host mappings across restarts"),
+  "REG-04": x("sender-internal", "which component reaches peers through which code path is internal"),
+  // §12 control API
+  "CTRL-02": x("timing", "constant-time comparison cannot be measured reliably on a shared loopback"),
+  "CTRL-03": x("environment", "the harness connects from loopback; a non-loopback client address is needed"),
+  // §13 errors
+  "ERR-03": x("sender-internal", "how a client reacts to error text is internal"),
+  "ERR-07": x("environment", "needs an internal failure of the instance to provoke SMCP_INTERNAL"),
+  // §14 versioning
+  "VER-03": x("meta", "a rule for future minor versions of the specification"),
+  "VER-04": x("meta", "a rule for future major versions of the specification"),
+  // §16 conformance
+  "CONF-08": x("meta", "the sum of the CTRL requirements, each checked on its own"),
+  "CONF-11": x("meta", "the harness can only start instances that take these from configuration: a deployment error (exit 2) otherwise"),
+};
+
+export interface CoverageRow {
+  requirement: Requirement;
+  status: "tested" | "excluded" | "untested";
+  checks: string[];
+  exclusion?: Exclusion;
+}
+
+/** Every requirement with its status: cited by checks, excluded with a reason, or untested (a gap). */
+export function coverage(requirements: Requirement[], cited: Map<string, string[]>): CoverageRow[] {
+  return requirements.map((r) => {
+    const checks = cited.get(r.id) ?? [];
+    if (checks.length > 0) return { requirement: r, status: "tested", checks };
+    const exclusion = EXCLUSIONS[r.id];
+    return exclusion ? { requirement: r, status: "excluded", checks, exclusion } : { requirement: r, status: "untested", checks };
+  });
+}
