@@ -44,8 +44,17 @@ const honestFreshPeer = perTarget((role) => ({
   },
 }));
 
-/** A fresh peer whose discovery is served through redirects or with another status: `ok` says whether it must be trusted. */
-function servingCheck(id: string, name: string, requirements: string[], label: string, faults: ReceiverFaults, ok: boolean): Check[] {
+/**
+ * A fresh peer whose discovery document lies (`lie`) or is served oddly (`faults`); `trusted` says whether the
+ * instance must accept its signed ping (200) or refuse it as a failed discovery (401 SMCP_UNKNOWN_KEY).
+ */
+function discoveryCheck(
+  id: string,
+  name: string,
+  requirements: string[],
+  label: string,
+  how: { lie?: (real: ServerDiscovery) => Partial<ServerDiscovery>; faults?: ReceiverFaults; trusted: boolean },
+): Check[] {
   return perTarget((role) => ({
     id,
     name,
@@ -53,24 +62,22 @@ function servingCheck(id: string, name: string, requirements: string[], label: s
     level: "MUST",
     prerequisites: ["adv/keys/fresh-peer-baseline@@"],
     async run(ctx) {
-      const a = await lyingPing(ctx, role, label, () => ({}), faults);
-      if (ok) expectOk(a, "Ping", `ping from a peer whose discovery ${label}`, 200);
-      else expectError(a, [[401, "SMCP_UNKNOWN_KEY"]], `ping from a peer whose discovery ${label}`);
+      const a = await lyingPing(ctx, role, label, how.lie ?? (() => ({})), how.faults);
+      const where = `ping from a peer whose discovery ${label}`;
+      if (how.trusted) expectOk(a, "Ping", where, 200);
+      else expectError(a, [[401, "SMCP_UNKNOWN_KEY"]], where);
     },
   }));
 }
 
+/** A lie in the discovery document: the peer must not be trusted. */
 function lieCheck(id: string, name: string, requirements: string[], label: string, lie: (real: ServerDiscovery) => Partial<ServerDiscovery>): Check[] {
-  return perTarget((role) => ({
-    id,
-    name,
-    requirements,
-    level: "MUST",
-    prerequisites: ["adv/keys/fresh-peer-baseline@@"],
-    async run(ctx) {
-      expectError(await lyingPing(ctx, role, label, lie), [[401, "SMCP_UNKNOWN_KEY"]], `ping from a peer whose discovery ${label}`);
-    },
-  }));
+  return discoveryCheck(id, name, requirements, label, { lie, trusted: false });
+}
+
+/** Discovery served through redirects or with another status. */
+function servingCheck(id: string, name: string, requirements: string[], label: string, faults: ReceiverFaults, trusted: boolean): Check[] {
+  return discoveryCheck(id, name, requirements, label, { faults, trusted });
 }
 
 const remapDropsFailure = perTarget((role) => ({
