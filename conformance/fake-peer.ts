@@ -3,7 +3,6 @@
 // record + validate every request an instance under test sends it (spec §4-§10).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
-import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
 import { decodeBase64Url, encodeBase64Url } from "../protocol/base64url.ts";
@@ -17,7 +16,7 @@ import { makeKeyDocument } from "../protocol/key-document.ts";
 import { formatPublicKey, generateSeed, keyIdFor, parsePublicKey, signingKeyFromSeed, verifyKeyFrom, type SigningKey, type VerifyKey } from "../protocol/keys.ts";
 import { assertBodyOrigin, authenticateRequest, ReplayCache, type AuthContext } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
-import { AUTH_HEADER, formatAuthHeader, parseAuthHeader, requestForm, sha256Base64Url, signForm } from "../protocol/signing.ts";
+import { AUTH_HEADER, formatAuthHeader, newNonce, parseAuthHeader, requestForm, sha256Base64Url, signForm } from "../protocol/signing.ts";
 import type {
   ChannelHead,
   Event,
@@ -307,7 +306,7 @@ export class FakePeer {
     const s = opts.sign ?? {};
     const key = s.key ?? { ...this.key, keyId: this.keyId };
     const body = s.body ?? opts.rawBody ?? (opts.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(opts.body), "utf8"));
-    const fields = { origin: s.origin ?? this.name, destination: s.destination ?? target, keyId: key.keyId, ts: s.ts ?? Date.now(), nonce: s.nonce ?? randomNonce() };
+    const fields = { origin: s.origin ?? this.name, destination: s.destination ?? target, keyId: key.keyId, ts: s.ts ?? Date.now(), nonce: s.nonce ?? newNonce() };
     const form = requestForm(fields, { method: s.method ?? opts.method, uri: s.uri ?? opts.path, body });
     return formatAuthHeader({ ...fields, sig: signatureFor(key, form, s.sig) });
   }
@@ -744,9 +743,4 @@ function pick(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (k === AUTH_HEADER || k === "content-type") out[k] = v;
   return out;
-}
-
-/** A fresh random nonce in the header grammar (16 bytes, base64url). */
-export function randomNonce(): string {
-  return encodeBase64Url(randomBytes(16));
 }

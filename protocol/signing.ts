@@ -95,6 +95,11 @@ export function requestForm(auth: Omit<RequestAuth, "sig">, parts: SignedRequest
   };
 }
 
+/** A fresh request nonce: 16 random bytes, base64url (spec §5.2). */
+export function newNonce(): string {
+  return encodeBase64Url(randomBytes(16));
+}
+
 /** Signs a request; returns the X-SMCP-Authorization header value. `ts`/`nonce` are fixed only by test vectors. */
 export function signRequest(
   key: SigningKey,
@@ -105,7 +110,7 @@ export function signRequest(
     destination: req.destination,
     keyId: key.keyId,
     ts: req.ts ?? Date.now(),
-    nonce: req.nonce ?? encodeBase64Url(randomBytes(16)),
+    nonce: req.nonce ?? newNonce(),
   };
   return formatAuthHeader({ ...unsigned, sig: signForm(key, requestForm(unsigned, req)) });
 }

@@ -1,7 +1,6 @@
 // Conformance harness: adversarial request-signing checks against each instance under test (spec §5), sent by the fake peer.
-import { randomBytes } from "node:crypto";
-import { encodeBase64Url } from "../../protocol/base64url.ts";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../protocol/keys.ts";
+import { newNonce } from "../../protocol/signing.ts";
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { Ping } from "../../protocol/types.ts";
 import { answerSummary, CheckFailure, ensure, expectError, expectOk, fail } from "../assert.ts";
@@ -155,13 +154,13 @@ const checks: Check[][] = [
   }, "SHOULD"),
   signingCheck("adv/sign/replay", "an identical signed request sent twice: the first is served, the second gets 401 SMCP_REPLAY", ["SIGN-38"], async (ctx, role) => {
     const t = known(ctx, role);
-    const header = ctx.fake.authHeader(t.name, { method: "GET", path: PING, sign: { nonce: encodeBase64Url(randomBytes(16)) } });
+    const header = ctx.fake.authHeader(t.name, { method: "GET", path: PING, sign: { nonce: newNonce() } });
     expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, auth: { header } }), "Ping", "first ping", 200);
     expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, auth: { header } }), [[401, "SMCP_REPLAY"]], "replayed ping");
   }),
   signingCheck("adv/sign/nonce-not-burned", "a nonce used by a request that failed signature verification is still accepted on a valid request", ["SIGN-39"], async (ctx, role) => {
     const t = known(ctx, role);
-    const nonce = encodeBase64Url(randomBytes(16));
+    const nonce = newNonce();
     expectError(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { key: impostorKey(ctx), nonce } }), [[401, "SMCP_BAD_SIGNATURE"]], "badly signed ping");
     expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { nonce } }), "Ping", "valid ping reusing the refused request's nonce", 200);
   }),
@@ -192,7 +191,7 @@ const checks: Check[][] = [
       }
     }
     // 8 before 9: a correctly signed request that reuses a recorded nonce is a replay whatever its body.
-    const nonce = encodeBase64Url(randomBytes(16));
+    const nonce = newNonce();
     expectOk(await ctx.fake.send(t.name, { method: "GET", path: PING, sign: { nonce } }), "Ping", "ping recording the nonce", 200);
     const replay = await ctx.fake.send(t.name, { method: "PUT", path: txnPath(), rawBody: Buffer.from("{not json"), sign: { nonce } });
     try {

@@ -1,6 +1,5 @@
 // Roshumba component host tests: listing, tool calls and the SMCP error each failure maps to (spec §10, §13).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import { ComponentHost, ComponentUnavailableError } from "./host.ts";
 import { toToolInfo, toToolResult } from "./managed.ts";

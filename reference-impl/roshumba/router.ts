@@ -1,8 +1,9 @@
 // Roshumba: cross-instance tool calls — idempotent, at-most-once incoming calls to local components, and outgoing calls to peers (spec §10).
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Logger } from "pino";
 import { encodeBase64Url } from "../../protocol/base64url.ts";
+import { sha256Base64Url } from "../../protocol/signing.ts";
 import { canonicalBytes } from "../../protocol/canonical-json.ts";
 import { SmcpError, isErrorCode } from "../../protocol/errors.ts";
 import { errorFromAnswer, type HttpAnswer } from "../../protocol/http-client.ts";
@@ -47,7 +48,7 @@ interface InFlight {
 /** Local calls have no body bytes: their identity is the hash of the call's canonical JSON. */
 function localBodySha256(call: RemoteCall): string {
   try {
-    return encodeBase64Url(createHash("sha256").update(canonicalBytes(call)).digest());
+    return sha256Base64Url(canonicalBytes(call));
   } catch (err) {
     throw new SmcpError("SMCP_INVALID", `params have no canonical JSON form: ${(err as Error).message}`);
   }
