@@ -10,7 +10,7 @@ import { ReplayCache } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Limits } from "../protocol/types.ts";
 import { ComponentHost } from "./components/host.ts";
-import { DEFAULTS, type InstanceConfig } from "./config.ts";
+import { DEFAULTS, fromEnvironment, type InstanceConfig } from "./config.ts";
 import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
 import { HttpServer } from "./http/server.ts";
 import { Naomi } from "./naomi/naomi.ts";
@@ -82,10 +82,11 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     gapDelayMs: config.gapDelayMs ?? DEFAULTS.gapDelayMs,
     idleBackfillMs: config.idleBackfillMs ?? DEFAULTS.idleBackfillMs, backoffBaseMs: config.backoffBaseMs ?? DEFAULTS.backoffBaseMs,
     backoffMaxMs: config.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
+    lingerMs: config.lingerMs ?? fromEnvironment().lingerMs ?? DEFAULTS.lingerMs,
   });
   const vendela = new Vendela({
     self, sender, components: () => host.health(), peers: () => discovery.known().map((p) => p.serverName),
-    onPeerUp: (server) => naomi.outbound.peerAlive(server), logger: logger.child({ svc: "vendela" }),
+    onPeerUp: (server) => naomi.peerAlive(server), logger: logger.child({ svc: "vendela" }),
     intervalMs: config.pingIntervalMs ?? DEFAULTS.pingIntervalMs, now,
   });
   const callAllow = new Set(config.callAllowList ?? []);

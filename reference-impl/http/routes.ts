@@ -97,7 +97,7 @@ function peerInfo(s: RouteServices, p: Peer): PeerInfo {
   return {
     server_name: p.serverName, endpoint: p.endpoint, version: p.version, components: p.components, key_id: p.keyId,
     public_key: p.publicKey, discovered_ts: p.discoveredTs, health: s.vendela.peerHealth(p.serverName),
-    outbound: s.naomi.outbound.info(p.serverName),
+    outbound: s.naomi.outboundInfo(p.serverName),
   };
 }
 

@@ -62,7 +62,7 @@ function naomi(self: string, peer: ScriptedPeer, extra: Partial<NaomiOptions> = 
   const key = signingKeyFromSeed(generateSeed());
   const n = new Naomi({
     self, key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536, queueBound: 10_000,
-    gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, ...extra,
+    gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, ...extra,
   });
   return { naomi: n, store, key };
 }
@@ -241,9 +241,9 @@ describe("outbound queue", () => {
     };
     const { hub, channel } = await hubWithMember(peer, { maxTxnItems: 10 });
     for (let i = 0; i < 35; i++) await hub.publish(channel, "chat:message", { i });
-    expect(hub.outbound.info("bob.example").state).toBe("sending");
+    expect(hub.outboundInfo("bob.example").state).toBe("sending");
     release();
-    await until("seq 2..37 delivered", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 36);
+    await until("seq 2..37 delivered", () => hub.outboundInfo("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 36);
     const txns = peer.transactions();
     expect(peer.maxInflight).toBe(1);
     expect(Math.max(...txns.map((t) => t.events?.length ?? 0))).toBeLessThanOrEqual(10);
@@ -267,7 +267,7 @@ describe("outbound queue", () => {
     const { hub, channel } = await hubWithMember(peer, { destinationLimits: (d) => (d === "bob.example" ? limits : undefined) });
     for (let i = 0; i < 12; i++) await hub.publish(channel, "chat:message", { i, text: "x".repeat(20_000) });
     release();
-    await until("seq 2..14 delivered", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 13);
+    await until("seq 2..14 delivered", () => hub.outboundInfo("bob.example").pending === 0 && peer.transactions().flatMap((t) => t.events ?? []).length >= 13);
     const txns = peer.transactions();
     expect(Math.max(...txns.map((t) => t.events?.length ?? 0))).toBeLessThanOrEqual(4);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(65536);
@@ -283,11 +283,13 @@ describe("outbound queue", () => {
       if (release === undefined) await new Promise<void>((r) => (release = r));
       return json(200, { processed: [], rejected: [], sequenced: [] });
     };
-    const { hub, channel } = await hubWithMember(peer, { lingerMs: 300 });
+    // The injected clock runs with real time (timers still fire) but can be moved ahead without waiting.
+    let ahead = 0;
+    const { hub, channel } = await hubWithMember(peer, { lingerMs: 300, now: () => Date.now() + ahead });
     await until("the join in flight", () => release !== undefined);
     release!(); // the join (seq 2) goes through
-    await until("the join delivered", () => hub.outbound.info("bob.example").state === "idle" && hub.outbound.info("bob.example").pending === 0);
-    await new Promise((r) => setTimeout(r, 150)); // past the streaming window: the next event is a lone one
+    await until("the join delivered", () => hub.outboundInfo("bob.example").state === "idle" && hub.outboundInfo("bob.example").pending === 0);
+    ahead += 150; // past the 100 ms streaming window: the next event is a lone one
     release = undefined;
     const before = peer.transactions().length;
     await hub.publish(channel, "chat:message", { i: 3 });
@@ -296,7 +298,7 @@ describe("outbound queue", () => {
     await until("the held transaction", () => release !== undefined);
     release!();
     // The answer makes it a stream: seq 4 lingers, so seq 5 published now shares its transaction.
-    await until("the first answered", () => hub.outbound.info("bob.example").state !== "sending");
+    await until("the first answered", () => hub.outboundInfo("bob.example").state !== "sending");
     await hub.publish(channel, "chat:message", { i: 5 });
     expect(peer.transactions().length).toBe(before + 1);
     await until("the lingering batch sent", () => peer.transactions().length === before + 2);
@@ -311,9 +313,9 @@ describe("outbound queue", () => {
     let failuresLeft = 3;
     peer.answer = () => (failuresLeft-- > 0 ? json(503, { errcode: "SMCP_INTERNAL", error: "down" }) : json(200, { processed: [], rejected: [], sequenced: [] }));
     await hub.publish(channel, "chat:message", {});
-    await until("a back-off state", () => hub.outbound.info("bob.example").state === "backoff" || failuresLeft < 0);
-    await until("delivery", () => hub.outbound.info("bob.example").pending === 0 && failuresLeft < 0);
-    expect(hub.outbound.info("bob.example")).toMatchObject({ state: "idle", failures: 0, pending: 0 });
+    await until("a back-off state", () => hub.outboundInfo("bob.example").state === "backoff" || failuresLeft < 0);
+    await until("delivery", () => hub.outboundInfo("bob.example").pending === 0 && failuresLeft < 0);
+    expect(hub.outboundInfo("bob.example")).toMatchObject({ state: "idle", failures: 0, pending: 0 });
     hub.close();
   });
 
@@ -322,11 +324,11 @@ describe("outbound queue", () => {
     const { hub, channel } = await hubWithMember(peer, { queueBound: 3 });
     peer.answer = () => json(503, { errcode: "SMCP_INTERNAL", error: "down" });
     for (let i = 0; i < 6; i++) await hub.publish(channel, "chat:message", { i });
-    expect(hub.outbound.info("bob.example").state).toBe("suspended");
-    expect(hub.outbound.info("bob.example").pending).toBe(0); // the queue was dropped (DLV-04)
+    expect(hub.outboundInfo("bob.example").state).toBe("suspended");
+    expect(hub.outboundInfo("bob.example").pending).toBe(0); // the queue was dropped (DLV-04)
     peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
-    hub.outbound.peerAlive("bob.example");
-    await until("recovery", () => hub.outbound.info("bob.example").state === "idle");
+    hub.peerAlive("bob.example");
+    await until("recovery", () => hub.outboundInfo("bob.example").state === "idle");
     const last = peer.transactions().at(-1)!;
     expect(last.heads?.[0]).toMatchObject({ channel, seq: 8 });
     hub.close();
@@ -341,7 +343,7 @@ describe("outbound queue", () => {
     const ok = peer.answer;
     peer.answer = (s) => (s.path === "/federation/v1/invite" ? json(200, { channel: quiet, accepted: true, events_since: null }) : ok(s));
     await hub.invite(quiet, "bob.example");
-    await until("both joins delivered", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    await until("both joins delivered", () => hub.outboundInfo("bob.example").pending === 0 && hub.outboundInfo("bob.example").state === "idle");
     peer.answer = async (s) => {
       if (!held) (held = true), await gate; // hold one transaction while the busy channel piles up
       return ok(s);
@@ -351,7 +353,7 @@ describe("outbound queue", () => {
     await hub.publish(quiet, "chat:message", { quiet: true });
     const before = peer.transactions().length;
     release();
-    await until("everything delivered", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    await until("everything delivered", () => hub.outboundInfo("bob.example").pending === 0 && hub.outboundInfo("bob.example").state === "idle");
     const after = peer.transactions().slice(before);
     const at = after.findIndex((t) => (t.events ?? []).some((e) => e.channel === quiet));
     expect(after.length).toBeGreaterThanOrEqual(6); // 59 busy events in batches of at most 10
@@ -366,7 +368,7 @@ describe("outbound queue", () => {
     await hub.publish(channel, "chat:message", { i: 3 });
     hub.removeMember(channel, "bob.example"); // seq 4
     await hub.publish(channel, "chat:message", { i: 5 });
-    await until("bob's queue drained", () => hub.outbound.info("bob.example").pending === 0 && hub.outbound.info("bob.example").state === "idle");
+    await until("bob's queue drained", () => hub.outboundInfo("bob.example").pending === 0 && hub.outboundInfo("bob.example").state === "idle");
     expect(peer.transactions().flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual([2, 3, 4]);
     await hub.invite(channel, "bob.example"); // seq 6
     await hub.publish(channel, "chat:message", { i: 7 });
@@ -384,24 +386,24 @@ describe("outbound queue", () => {
       peer.answer = (s) => (s.path === "/federation/v1/invite" ? json(200, { channel: "!general:alice.example", accepted: true, events_since: null }) : json(503, { errcode: "SMCP_INTERNAL", error: "down" }));
       const options = (store: Store): NaomiOptions => ({
         self: "alice.example", key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536,
-        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 60_000, backoffMaxMs: 60_000,
+        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 60_000, backoffMaxMs: 60_000, lingerMs: 10,
       });
       let store = new Store(openDatabase(file));
       let hub = new Naomi(options(store));
       const channel = hub.createChannel("general").channel;
       await hub.invite(channel, "bob.example");
       for (let i = 0; i < 5; i++) await hub.publish(channel, "chat:message", { i });
-      await until("the first attempt failed", () => hub.outbound.info("bob.example").failures > 0);
-      expect(hub.outbound.info("bob.example").pending).toBe(6);
+      await until("the first attempt failed", () => hub.outboundInfo("bob.example").failures > 0);
+      expect(hub.outboundInfo("bob.example").pending).toBe(6);
       hub.close();
       store.close();
       peer.answer = () => json(200, { processed: [], rejected: [], sequenced: [] });
       const before = peer.transactions().length;
       store = new Store(openDatabase(file));
       hub = new Naomi(options(store));
-      expect(hub.outbound.info("bob.example").pending).toBe(6);
+      expect(hub.outboundInfo("bob.example").pending).toBe(6);
       hub.start();
-      await until("delivered after the restart", () => hub.outbound.info("bob.example").pending === 0 && peer.transactions().length > before);
+      await until("delivered after the restart", () => hub.outboundInfo("bob.example").pending === 0 && peer.transactions().length > before);
       expect(peer.transactions().slice(before).flatMap((t) => t.events ?? []).map((e) => e.seq)).toEqual([2, 3, 4, 5, 6, 7]);
       hub.close();
       store.close();
@@ -437,10 +439,10 @@ describe("outbound queue", () => {
       const peer = new ScriptedPeer();
       const hub = new Naomi({
         self: "alice.example", key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536,
-        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40,
+        queueBound: 10_000, gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10,
       });
       hub.start();
-      await until("bob's queued events delivered", () => peer.transactions().length > 0 && hub.outbound.info("bob.example").pending === 0);
+      await until("bob's queued events delivered", () => peer.transactions().length > 0 && hub.outboundInfo("bob.example").pending === 0);
       expect(peer.transactions().flatMap((t) => t.events ?? []).map((e) => e.event_id)).toEqual([events[3]!.event_id, events[4]!.event_id]);
       expect(peer.sent.map((s) => s.destination)).toEqual(["bob.example"]);
       hub.close();

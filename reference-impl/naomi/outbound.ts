@@ -3,23 +3,25 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
-import { errorFromAnswer, JsonText } from "../../protocol/http-client.ts";
+import { errorFromAnswer, type JsonText } from "../../protocol/http-client.ts";
 import { validate } from "../../protocol/schemas.ts";
-import type { ChannelHead, OutboundQueue, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
+import type { OutboundQueue, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { FederationSender } from "../federation-sender.ts";
 import type { Store } from "../storage/db.ts";
+import type { HubLog } from "./hub-log.ts";
+import { Publishers } from "./publishers.ts";
+import { ENVELOPE_BYTES, transactionText, withinBytes } from "./transaction-text.ts";
 
 export interface OutboundOptions {
   self: string;
   store: Store;
   sender: FederationSender;
   logger: Logger;
-  /** Fresh signed heads of the channels this instance hubs and `destination` belongs to (spec §9.3). */
-  headsFor: (destination: string) => ChannelHead[];
-  /** The stored JSON of a recently sequenced event, if the hub still holds it in memory. */
-  recentEvent?: (channel: string, seq: number) => string | undefined;
-  /** The seq of the newest event of a channel this instance hubs (the end of every read position into it). */
-  channelSeq: (channel: string) => number;
+  /**
+   * The hub log: each channel's newest seq (the end of every read position into it), the JSON of recently sequenced
+   * events (sent without reading them back), and fresh signed heads for a destination (spec §9.3).
+   */
+  log: Pick<HubLog, "seq" | "recentEvent" | "headsFor">;
   /** Items per transaction when the destination's advertised limits are unknown. */
   maxTxnItems: number;
   /** The destination's advertised limits, when known: every transaction to it stays within them (spec §6.2 DISC-11, §8.2 TXN-06). */
@@ -34,14 +36,6 @@ export interface OutboundOptions {
    */
   lingerMs?: number;
   now?: () => number;
-}
-
-/** A publisher waiting for the first attempt to deliver its submission (spec §12.3 CTRL-20). */
-interface Waiter {
-  /** The hub the submission goes to: a failed transaction to it answers every publish waiting on it. */
-  hub: string;
-  resolve: (s: SequencedSubmission) => void;
-  reject: (e: SmcpError) => void;
 }
 
 /** The transaction being delivered: retried with identical bytes under the same txn_id (spec §8.4 TXN-21). */
@@ -90,7 +84,7 @@ interface DestinationState {
 
 export class OutboundQueues {
   private readonly states = new Map<string, DestinationState>();
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly publishers = new Publishers();
   private readonly now: () => number;
   private readonly txnPrefix = randomBytes(9).toString("base64url");
   private txnCounter = 0;
@@ -117,7 +111,7 @@ export class OutboundQueues {
     if (!st.cursors.has(channel)) this.setCursor(destination, st, channel, { acked: seq - 1, end: null });
     if (st.pendingEvents >= this.opts.queueBound) {
       // Dropping the queue (DLV-04) is moving every read position to the newest event, this one included.
-      for (const [ch, cur] of st.cursors) this.setCursor(destination, st, ch, { acked: this.opts.channelSeq(ch), end: cur.end });
+      for (const [ch, cur] of st.cursors) this.setCursor(destination, st, ch, { acked: this.opts.log.seq(ch), end: cur.end });
       this.setSuspended(destination, st, true);
       st.pendingEvents = 0;
       st.headsDue = true;
@@ -169,7 +163,7 @@ export class OutboundQueues {
       // (TXN-21), so it cannot carry this submission, which stays queued and is sequenced once later.
       if (st.failures > 0) {
         reject(unreachable(hub, st.lastError ?? "earlier attempts failed", Math.max(1, st.nextAttemptTs - this.now())));
-      } else this.waiters.set(submission.submission_id, { hub, resolve, reject });
+      } else this.publishers.wait(submission.submission_id, { hub, resolve, reject });
       this.kick(hub);
     });
   }
@@ -240,8 +234,7 @@ export class OutboundQueues {
       if (st.timer) clearTimeout(st.timer);
       if (st.linger) clearTimeout(st.linger);
     }
-    for (const w of this.waiters.values()) w.reject(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
-    this.waiters.clear();
+    this.publishers.rejectAll(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
   }
 
   private state(destination: string): DestinationState {
@@ -270,7 +263,7 @@ export class OutboundQueues {
 
   /** The newest event queued for the destination in a channel: its leave event, or the channel's newest. */
   private queueEnd(channel: string, cur: Cursor): number {
-    const top = this.opts.channelSeq(channel);
+    const top = this.opts.log.seq(channel);
     return cur.end === null ? top : Math.min(cur.end, top);
   }
 
@@ -295,7 +288,7 @@ export class OutboundQueues {
       const end = this.queueEnd(channel, cur);
       let seq = cur.acked + 1;
       for (; seq <= end && out.length < limit; seq++) {
-        const json = this.opts.recentEvent?.(channel, seq);
+        const json = this.opts.log.recentEvent(channel, seq);
         if (json === undefined) break;
         out.push({ channel, seq, json });
       }
@@ -326,7 +319,7 @@ export class OutboundQueues {
     st.pendingSubmissions = queuedSubs.length === 0 ? 0 : st.pendingSubmissions;
     if (queuedRows.length === 0) st.pendingEvents = 0;
     if (queuedRows.length === 0 && queuedSubs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
-    const heads = this.opts.headsFor(destination).slice(0, 1000);
+    const heads = this.opts.log.headsFor(destination).slice(0, 1000);
     const budget = (limits?.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
       Buffer.byteLength(JSON.stringify(heads));
     const { subs, rows } = withinBytes(queuedSubs, queuedRows, budget);
@@ -363,7 +356,7 @@ export class OutboundQueues {
       this.ack(destination, st, cur);
       // Resume enqueueing new events only (DLV-05): what was sequenced while suspended is left to backfill.
       if (cur.wasSuspended && st.suspended) {
-        for (const [ch, c] of st.cursors) this.setCursor(destination, st, ch, { acked: Math.max(c.acked, this.opts.channelSeq(ch)), end: c.end });
+        for (const [ch, c] of st.cursors) this.setCursor(destination, st, ch, { acked: Math.max(c.acked, this.opts.log.seq(ch)), end: c.end });
         this.setSuspended(destination, st, false);
       }
       for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
@@ -375,12 +368,16 @@ export class OutboundQueues {
     for (const id of cur.submissionIds) {
       const s = sequenced.get(id);
       const r = rejected.get(id);
-      if (s) this.settle(id, (w) => w.resolve(s));
-      else this.settle(id, (w) => w.reject(r ? new SmcpError(r.errcode, `hub refused the event: ${r.error}`) : unreachable(destination, "hub did not sequence the submission", 0)));
+      if (s) this.publishers.settle(id, (w) => w.resolve(s));
+      else this.publishers.settle(id, (w) => w.reject(r ? new SmcpError(r.errcode, `hub refused the event: ${r.error}`) : unreachable(destination, "hub did not sequence the submission", 0)));
     }
   }
 
-  /** A refusal that resending cannot fix (400, 403, 409, 413, 415): logged, the events stay available by backfill. */
+  /**
+   * Any answer retryable() does not retry — the 400, 403, 409, 413 and 415 of TXN-30, every other status such as 404,
+   * and a 200 whose body is no TransactionResult — cannot be fixed by resending the same bytes: logged and dropped;
+   * the events stay available by backfill.
+   */
   private abandon(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
     this.opts.logger.error({ destination, txn_id: cur.txnId, errcode: err.errcode, err: err.message }, "transaction refused; abandoned");
     this.opts.store.tx(() => {
@@ -388,7 +385,7 @@ export class OutboundQueues {
       for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
     });
     this.finish(destination, st, cur);
-    for (const id of cur.submissionIds) this.settle(id, (w) => w.reject(unreachable(destination, `${err.errcode}: ${err.message}`, 0)));
+    for (const id of cur.submissionIds) this.publishers.settle(id, (w) => w.reject(unreachable(destination, `${err.errcode}: ${err.message}`, 0)));
   }
 
   /** Moves the read positions past the events of a transaction the destination has answered (store and memory). */
@@ -422,61 +419,19 @@ export class OutboundQueues {
     st.nextAttemptTs = this.now() + delay;
     st.lastError = err.message;
     this.opts.logger.warn({ destination, failures: st.failures, retry_in_ms: delay, err: err.message }, "transaction failed; will retry");
-    for (const [id, w] of this.waiters) {
-      if (w.hub === destination) this.settle(id, (x) => x.reject(unreachable(destination, err.message, delay)));
-    }
-  }
-
-  private settle(submissionId: string, fn: (w: Waiter) => void): void {
-    const w = this.waiters.get(submissionId);
-    if (!w) return;
-    this.waiters.delete(submissionId);
-    fn(w);
+    this.publishers.rejectHub(destination, () => unreachable(destination, err.message, delay));
   }
 }
 
 /** max_body_bytes assumed for a destination whose limits are unknown (the default of spec §6.2). */
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
-/** The transaction's members other than its items and heads: names, brackets, origin_ts (origin counted apart). */
-const ENVELOPE_BYTES = 96;
-
-/**
- * The longest prefix of the submissions, then of the events, whose JSON fits `budget` bytes (a prefix keeps each
- * channel's events contiguous). One item is always taken, so that an oversized one is refused (413) rather than stuck.
- */
-function withinBytes<S extends { json: string }, R extends { json: string }>(subs: S[], rows: R[], budget: number): { subs: S[]; rows: R[] } {
-  let used = 0;
-  let taken = 0;
-  const fits = (json: string): boolean => {
-    const size = Buffer.byteLength(json) + 1;
-    if (taken > 0 && used + size > budget) return false;
-    used += size;
-    taken++;
-    return true;
-  };
-  const s: S[] = [];
-  for (const x of subs) if (fits(x.json)) s.push(x); else return { subs: s, rows: [] };
-  const r: R[] = [];
-  for (const x of rows) if (fits(x.json)) r.push(x); else break;
-  return { subs: s, rows: r };
-}
-
 /** A destination whose previous transaction was answered this recently is receiving a stream of events. */
 const STREAMING_WINDOW_MS = 100;
 
 /**
- * A Transaction (spec §8.2) as JSON text: the queued events and submissions are spliced in as stored (each was
- * serialised once, when stored), so a batch costs no re-parsing or re-encoding of its items.
+ * The answers retried with the same bytes (spec §8.6 TXN-30): 5xx, 429, 401, and 408 (a timeout, as are network
+ * errors and request timeouts, which attempt() retries without asking this). Every other status is abandoned.
  */
-function transactionText(origin: string, originTs: number, events: { json: string }[], subs: { json: string }[], heads: ChannelHead[]): JsonText {
-  let text = `{"origin":${JSON.stringify(origin)},"origin_ts":${originTs}`;
-  if (events.length > 0) text += `,"events":[${events.map((e) => e.json).join(",")}]`;
-  if (subs.length > 0) text += `,"submissions":[${subs.map((s) => s.json).join(",")}]`;
-  if (heads.length > 0) text += `,"heads":${JSON.stringify(heads)}`;
-  return new JsonText(text + "}");
-}
-
-/** Network errors, timeouts, 5xx, 429 and 401 are retried; other refusals are not (spec §8.6 TXN-30). */
 function retryable(status: number): boolean {
   return status >= 500 || status === 401 || status === 429 || status === 408;
 }

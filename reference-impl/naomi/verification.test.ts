@@ -38,7 +38,7 @@ function participant(hubKey: SigningKey, channels: string[]): Participant {
   const naomi = new Naomi({
     self: SELF, key: signingKeyFromSeed(generateSeed()), store, sender, logger: pino({ level: "silent" }),
     hubKey: async () => verifyKeyOf(hubKey), maxTxnItems: 1000, maxEventDataBytes: 65536, queueBound: 10_000, gapDelayMs: 3_600_000,
-    idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40,
+    idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10,
     verifyEvent: (key, event) => {
       verified.push(event.seq);
       return hubSignatureVerifies(key, event);
@@ -218,7 +218,7 @@ describe("publish size limit on a participant (CTRL-19)", () => {
     const naomi = new Naomi({
       self: SELF, key: signingKeyFromSeed(generateSeed()), store: new Store(openDatabase(":memory:")), sender: new PageServer(),
       logger: pino({ level: "silent" }), hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: own, queueBound: 10_000,
-      gapDelayMs: 3_600_000, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, hubMaxEventDataBytes: () => hubs,
+      gapDelayMs: 3_600_000, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, hubMaxEventDataBytes: () => hubs,
     });
     naomi.handleInvite(HUB, { origin: HUB, channel: "!a:alice.example", inviter: HUB, invitee: SELF, origin_ts: 1 });
     return naomi;

@@ -1,0 +1,133 @@
+// Naomi (event bus), participant side: backfill from the hub — one fetch loop per channel, the gap timer, and the idle
+// check that fetches the head of channels heard nothing from (spec §9.3, §9.4).
+import type { Logger } from "pino";
+import { SmcpError } from "../../protocol/errors.ts";
+import { errorFromAnswer } from "../../protocol/http-client.ts";
+import type { VerifyKey } from "../../protocol/keys.ts";
+import { validate } from "../../protocol/schemas.ts";
+import type { BackfillPage } from "../../protocol/types.ts";
+import type { FederationSender } from "../federation-sender.ts";
+import type { Store } from "../storage/db.ts";
+import { authenticate, type VerifyEvent } from "./authenticate.ts";
+import { newBatch, type Receiver } from "./receiver.ts";
+import type { Waiters } from "./waiters.ts";
+
+export interface BackfillOptions {
+  store: Store;
+  sender: FederationSender;
+  /** The verified key of a hub we have discovered (backfill answers are not signed requests). */
+  hubKey: (hub: string) => Promise<VerifyKey | null>;
+  receiver: Receiver;
+  waiters: Waiters;
+  verifyEvent: VerifyEvent;
+  logger: Logger;
+  /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
+  gapDelayMs: number;
+  /** Participants fetch the head of channels they have heard nothing from for this long. */
+  idleBackfillMs: number;
+  now: () => number;
+}
+
+export class Backfill {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly gapTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly opts: BackfillOptions) {}
+
+  /** Catches up every participant channel that is joined or known to have a gap (restart recovery). */
+  catchUp(): void {
+    for (const ch of this.opts.store.channels()) {
+      if (ch.role === "participant" && (ch.joined === 1 || ch.known_seq > ch.local_seq)) void this.backfill(ch.channel);
+    }
+  }
+
+  /** Fetches missing events from the hub until local_seq reaches the known head; one loop per channel at a time. */
+  backfill(channel: string): Promise<void> {
+    const running = this.running.get(channel);
+    if (running) return running;
+    const p = this.run(channel).finally(() => this.running.delete(channel));
+    this.running.set(channel, p);
+    return p;
+  }
+
+  /** A channel was left with a gap: backfill it after gapDelayMs unless the queue fills it first. */
+  scheduleGapFill(channel: string): void {
+    if (this.gapTimers.has(channel) || this.closed) return;
+    const t = setTimeout(() => {
+      this.gapTimers.delete(channel);
+      const row = this.opts.store.channel(channel);
+      if (row && row.known_seq > row.local_seq) void this.backfill(channel);
+    }, this.opts.gapDelayMs);
+    t.unref();
+    this.gapTimers.set(channel, t);
+  }
+
+  /** Channels heard nothing from for idleBackfillMs fetch the hub's head (spec §9.3). */
+  idleCheck(): void {
+    const now = this.opts.now();
+    for (const row of this.opts.store.channels()) {
+      if (row.role !== "participant") continue;
+      if (row.joined !== 1 && row.known_seq <= row.local_seq) continue;
+      if (now - this.opts.receiver.lastHeardAt(row.channel) < this.opts.idleBackfillMs) continue;
+      this.opts.receiver.heard(row.channel);
+      void this.backfill(row.channel);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.gapTimers.values()) clearTimeout(t);
+  }
+
+  private async run(channel: string): Promise<void> {
+    const { store } = this.opts;
+    for (let round = 0; round < 10_000 && !this.closed; round++) {
+      const row = store.channel(channel);
+      if (!row || row.role !== "participant") return;
+      const page = await this.fetch(row.hub, channel, row.local_seq);
+      if (!page) return;
+      const key = await this.opts.hubKey(row.hub);
+      if (!key || this.closed) return;
+      const progressed = this.apply(row.hub, key, page);
+      const after = store.channel(channel)!;
+      if (after.local_seq >= after.known_seq || !progressed) return;
+    }
+  }
+
+  /** One page from the hub, or undefined (logged) when it cannot be had. */
+  private async fetch(hub: string, channel: string, after: number): Promise<BackfillPage | undefined> {
+    const path = `/federation/v1/channels/${encodeURIComponent(channel)}/events?after=${after}&limit=1000`;
+    try {
+      const answer = await this.opts.sender.request(hub, "GET", path, undefined, { timeoutMs: 15_000 });
+      if (answer.status !== 200) throw errorFromAnswer(answer, hub);
+      if (validate("BackfillPage", answer.body).length > 0) throw new SmcpError("SMCP_PEER_UNREACHABLE", `${hub} sent an invalid BackfillPage`);
+      return answer.body as BackfillPage;
+    } catch (err) {
+      this.opts.logger.warn({ channel, err: (err as Error).message }, "backfill failed");
+      return undefined;
+    }
+  }
+
+  /**
+   * Stores a page in one SQLite transaction. The loop itself goes on past a remaining gap (no gap timer), and a
+   * participant's page sequences nothing (no queue kicks): only the channel's long-polls are woken.
+   */
+  private apply(hub: string, key: VerifyKey, page: BackfillPage): boolean {
+    const { store, receiver } = this.opts;
+    const batch = newBatch();
+    const before = store.channel(page.channel)!.local_seq;
+    const events = page.events.filter((e) => e.channel === page.channel);
+    const auth = authenticate(hub, key, events, this.opts.verifyEvent);
+    store.tx(() => {
+      for (const event of events) {
+        const problem = receiver.event(hub, auth, event, batch, true);
+        if (problem) this.opts.logger.warn({ channel: page.channel, ...problem }, "backfilled event refused");
+      }
+      if (page.head.channel === page.channel) receiver.head(hub, key, page.head, batch);
+      receiver.flush(batch);
+    });
+    this.opts.waiters.wake(batch.effects.advanced);
+    return store.channel(page.channel)!.local_seq > before;
+  }
+}

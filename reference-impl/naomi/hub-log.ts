@@ -1,0 +1,161 @@
+// Naomi (event bus), hub side: the log of the channels this instance hubs — each channel's newest event, members and
+// signed heads, and the JSON of recently sequenced events; appends and backfill pages (spec §7.2, §9.3, §9.4).
+import { SmcpError } from "../../protocol/errors.ts";
+import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import { parseChannelId } from "../../protocol/identity.ts";
+import type { SigningKey } from "../../protocol/keys.ts";
+import type { BackfillPage, ChannelHead, Event } from "../../protocol/types.ts";
+import type { Store } from "../storage/db.ts";
+
+/** How many of the newest sequenced events the hub keeps as JSON for its outbound queues. */
+const RECENT_EVENTS = 20_000;
+/** How long a signed head of a channel's unchanged newest event is reused for further transactions. */
+const HEAD_REUSE_MS = 1000;
+
+export interface HubLogOptions {
+  self: string;
+  key: SigningKey;
+  store: Store;
+  now: () => number;
+}
+
+/** A hubbed channel's newest seq and event ID. */
+export interface Tip {
+  seq: number;
+  eventId: string | null;
+}
+
+/**
+ * The hub is the only writer of its channels, so their newest event and members are read once and then kept here
+ * by append(). A rolled-back SQLite transaction must call invalidate(), so that these never run ahead of the store.
+ */
+export class HubLog {
+  private readonly tips = new Map<string, Tip>();
+  private readonly memberLists = new Map<string, string[]>();
+  /** The channels each destination belongs to (cleared by every membership change). */
+  private readonly memberChannels = new Map<string, string[]>();
+  /** The newest signed head per channel. */
+  private readonly signedHeads = new Map<string, ChannelHead>();
+  /**
+   * The JSON of the newest sequenced events, which the outbound queues are about to send to every member.
+   * A rolled-back event's entry is overwritten when its seq is sequenced again, before any queue can refer to it.
+   */
+  private readonly recentEvents = new Map<string, string>();
+
+  constructor(private readonly opts: HubLogOptions) {}
+
+  /** A hubbed channel's newest event (undefined for a channel this instance does not hub). */
+  tip(channel: string): Tip | undefined {
+    let tip = this.tips.get(channel);
+    if (!tip) {
+      const row = this.opts.store.channel(channel);
+      if (!row || row.role !== "hub") return undefined;
+      tip = { seq: row.local_seq, eventId: row.local_seq === 0 ? null : this.opts.store.event(channel, row.local_seq)!.event_id };
+      this.tips.set(channel, tip);
+    }
+    return tip;
+  }
+
+  /** Whether the channel's tip is held in memory (then it is one this instance hubs), without reading the store. */
+  hasTip(channel: string): boolean {
+    return this.tips.has(channel);
+  }
+
+  /** The seq of the newest event of a channel this instance hubs (the end of every read position into it); else 0. */
+  seq(channel: string): number {
+    return this.tip(channel)?.seq ?? 0;
+  }
+
+  /** The stored JSON of a recently sequenced event, if still held in memory. */
+  recentEvent(channel: string, seq: number): string | undefined {
+    return this.recentEvents.get(recentKey(channel, seq));
+  }
+
+  membersOf(channel: string): string[] {
+    let list = this.memberLists.get(channel);
+    if (!list) this.memberLists.set(channel, (list = this.opts.store.members(channel)));
+    return list;
+  }
+
+  /**
+   * Assigns the next seq, finalises and stores the event and moves the channel's seqs to it. Runs inside the
+   * caller's SQLite transaction; membership and fan-out are the sequencer's.
+   */
+  append(channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>): Event {
+    const tip = this.tip(channel)!;
+    const seq = tip.seq + 1;
+    const event = finaliseEvent(this.opts.key, {
+      channel, seq, prev_event: tip.eventId, type, sender, origin_ts: originTs, hub_ts: this.opts.now(), data: data as Event["data"],
+    });
+    const json = JSON.stringify(event);
+    this.opts.store.insertEvent(event, json);
+    this.remember(channel, seq, json);
+    this.tips.set(channel, { seq, eventId: event.event_id });
+    this.opts.store.setSeqs(channel, seq, seq);
+    return event;
+  }
+
+  /** A membership event of `channel` was applied: the cached member lists are stale. */
+  membershipChanged(channel: string): void {
+    this.memberChannels.clear();
+    this.memberLists.delete(channel);
+  }
+
+  /** After a rolled-back SQLite transaction: everything is re-read from the store. */
+  invalidate(): void {
+    this.tips.clear();
+    this.memberLists.clear();
+    this.memberChannels.clear();
+    this.signedHeads.clear();
+  }
+
+  /** A fresh head for every channel we hub that `destination` belongs to (spec §9.3 DLV-09, DLV-10). */
+  headsFor(destination: string): ChannelHead[] {
+    let channels = this.memberChannels.get(destination);
+    if (!channels) this.memberChannels.set(destination, (channels = this.opts.store.channelsOfMember(destination, this.opts.self)));
+    return channels.map((c) => this.currentHead(c));
+  }
+
+  /** Consecutive events after `after` for a member (a removed member up to its leave event), with a head (spec §9.4). */
+  page(origin: string, channel: string, after: number, limit: number): BackfillPage {
+    const { store, self } = this.opts;
+    if (parseChannelId(channel)?.hub !== self) throw new SmcpError("SMCP_NOT_HUB", `${channel} is not hubbed by ${self}`);
+    const row = store.channel(channel);
+    if (!row) throw new SmcpError("SMCP_UNKNOWN_CHANNEL", `no channel ${channel} here`);
+    const member = store.member(channel, origin);
+    if (!member) throw new SmcpError("SMCP_NOT_MEMBER", `${origin} has never been a member of ${channel}`);
+    const upTo = member.left_seq ?? row.local_seq;
+    if (member.left_seq !== null && after >= member.left_seq) throw new SmcpError("SMCP_NOT_MEMBER", `${origin} left ${channel} at seq ${member.left_seq}`);
+    return { channel, events: store.events(channel, after, upTo, limit), head: this.headAt(channel, upTo) };
+  }
+
+  /**
+   * The head of a channel at its newest event. One signed within the last second for that same newest event is
+   * still exact (DLV-10) and is shared by the destinations built meanwhile, instead of one signature each.
+   */
+  private currentHead(channel: string): ChannelHead {
+    const tip = this.tip(channel)!;
+    const now = this.opts.now();
+    const cached = this.signedHeads.get(channel);
+    if (cached && cached.seq === tip.seq && cached.event_id === tip.eventId && now - cached.hub_ts < HEAD_REUSE_MS) return cached;
+    const head = signHead(this.opts.key, { channel, seq: tip.seq, event_id: tip.eventId, hub_ts: this.opts.now() });
+    this.signedHeads.set(channel, head);
+    return head;
+  }
+
+  private headAt(channel: string, seq: number): ChannelHead {
+    const eventId = seq === 0 ? null : this.opts.store.event(channel, seq)?.event_id ?? null;
+    return signHead(this.opts.key, { channel, seq, event_id: eventId, hub_ts: this.opts.now() });
+  }
+
+  private remember(channel: string, seq: number, json: string): void {
+    const key = recentKey(channel, seq);
+    this.recentEvents.delete(key); // re-inserted last, so that eviction stays oldest-first
+    this.recentEvents.set(key, json);
+    if (this.recentEvents.size > RECENT_EVENTS) this.recentEvents.delete(this.recentEvents.keys().next().value!);
+  }
+}
+
+function recentKey(channel: string, seq: number): string {
+  return `${seq} ${channel}`;
+}

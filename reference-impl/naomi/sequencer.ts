@@ -1,0 +1,73 @@
+// Naomi (event bus), hub side: sequencing — an event appended to the hub log, its membership applied, and queued for
+// every member, the sender included (spec §7.2, §9, §9.2); a rolled-back SQLite transaction re-reads every cache.
+import { channelId as makeChannelId } from "../../protocol/identity.ts";
+import { SmcpError } from "../../protocol/errors.ts";
+import type { Event } from "../../protocol/types.ts";
+import type { Store } from "../storage/db.ts";
+import type { Effects } from "./effects.ts";
+import type { HubLog } from "./hub-log.ts";
+import type { Membership } from "./membership.ts";
+import type { OutboundQueues } from "./outbound.ts";
+import { memberOf, RESERVED_PREFIX } from "./reserved-types.ts";
+
+export interface SequencerOptions {
+  self: string;
+  store: Store;
+  log: HubLog;
+  membership: Membership;
+  outbound: OutboundQueues;
+  now: () => number;
+}
+
+export class Sequencer {
+  constructor(private readonly opts: SequencerOptions) {}
+
+  /** Creates a channel hubbed here, with its smcp:channel.create at seq 1 (spec §7.1 EVT-02). */
+  create(name: string, effects: Effects): string {
+    const { self, store, now } = this.opts;
+    const channel = makeChannelId(name, self);
+    if (store.channel(channel)) throw new SmcpError("SMCP_CONFLICT", `channel ${channel} already exists`);
+    this.hubTx(() => {
+      store.insertChannel({ channel, hub: self, role: "hub", joined: 1, local_seq: 0, known_seq: 0, created_ts: now() });
+      this.sequence(channel, "smcp:channel.create", self, now(), { creator: self }, effects);
+    });
+    return channel;
+  }
+
+  /**
+   * Assigns the next seq, finalises and stores the event, applies membership and queues it for every member
+   * (the sender included). Runs inside the caller's SQLite transaction (see hubTx).
+   */
+  sequence(channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>, effects: Effects): Event {
+    const { self, log, outbound } = this.opts;
+    const event = log.append(channel, type, sender, originTs, data);
+    const seq = event.seq;
+    const recipients = new Set(log.membersOf(channel));
+    // Only the reserved membership types change the member list; the leave event still reaches the leaver.
+    if (type.startsWith(RESERVED_PREFIX)) {
+      this.opts.membership.apply(event);
+      for (const m of log.membersOf(channel)) recipients.add(m);
+      const server = memberOf(event);
+      if (server && server !== self && type === "smcp:member.join") outbound.memberJoined(server, channel, seq);
+      if (server && server !== self && type === "smcp:member.leave") outbound.memberLeft(server, channel, seq);
+    }
+    recipients.delete(self);
+    for (const r of recipients) {
+      outbound.enqueue(r, channel, seq);
+      effects.kicks.add(r);
+    }
+    effects.advanced.add(channel);
+    return event;
+  }
+
+  /** A SQLite transaction that sequences: if it rolls back, the hub log and the queue positions are re-read. */
+  hubTx<T>(fn: () => T): T {
+    try {
+      return this.opts.store.tx(fn);
+    } catch (err) {
+      this.opts.log.invalidate();
+      this.opts.outbound.resync();
+      throw err;
+    }
+  }
+}
