@@ -42,7 +42,12 @@ const MAKERS: FaultMakers = {
       return wrong ? new SmcpError(wrong, (err as SmcpError).message, (err as SmcpError).extra) : err;
     },
   }),
-  delayMs: (ms) => ({ after: async (_, answer) => (await new Promise((r) => setTimeout(r, ms)), answer) }),
+  delayMs: (ms) => ({
+    after: async (_, answer) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return answer;
+    },
+  }),
   invalidPing: (on) => (on ? { after: (r, answer) => (r.rec.route === "ping" ? { status: 200, body: { server_name: r.self.name, ts: "now" } } : answer) } : {}),
   invalidInviteAnswer: (on) =>
     on ? { after: (r, answer) => (r.rec.route === "invite" ? { status: 200, body: { channel: (answer.body as { channel: string }).channel, accepted: "yes" } } : answer) } : {},
