@@ -1,5 +1,5 @@
 // Conformance harness: how a check states a failure, and the schema/error-body assertions every check uses.
-import { isErrorCode, type ErrorCode } from "../protocol/errors.ts";
+import { ERROR_STATUS, isErrorCode, type ErrorCode } from "../protocol/errors.ts";
 import type { HttpAnswer } from "../protocol/http-client.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Error as ErrorBody } from "../protocol/types.ts";
@@ -78,14 +78,15 @@ export function expectErrorBody(a: HttpAnswer, where: string): ErrorBody {
 }
 
 /**
- * Expects one of the given errors, e.g. `[[401, "SMCP_REPLAY"]]`. The error body must be schema-valid and the
- * status must be the one the error-code table gives.
+ * Expects the error `errcode` (or one of several), e.g. `"SMCP_REPLAY"`. The error body must be schema-valid and the
+ * status the one the spec's error-code table (protocol/errors.ts ERROR_STATUS, spec §13) gives for that code.
  */
-export function expectError(a: HttpAnswer, allowed: Array<[number, ErrorCode]>, where: string): ErrorBody {
-  const want = allowed.map(([s, c]) => `${s} ${c}`).join(" or ");
+export function expectError(a: HttpAnswer, errcode: ErrorCode | readonly ErrorCode[], where: string): ErrorBody {
+  const allowed = typeof errcode === "string" ? [errcode] : errcode;
+  const want = allowed.map((c) => `${ERROR_STATUS[c]} ${c}`).join(" or ");
   if (a.status < 400) throw new CheckFailure(`${where}: request was accepted`, want, answerSummary(a));
   const body = expectErrorBody(a, where);
-  const match = allowed.some(([s, c]) => s === a.status && c === body.errcode);
+  const match = allowed.some((c) => ERROR_STATUS[c] === a.status && c === body.errcode);
   if (!match) throw new CheckFailure(`${where}: wrong error`, want, `${a.status} ${body.errcode}: ${body.error}`);
   return body;
 }

@@ -27,7 +27,10 @@ export interface Target {
   key?: VerifyKey;
 }
 
-/** Facts one check establishes for later ones (a later check names the earlier one as a prerequisite). */
+/**
+ * Facts one check establishes for later ones (a later check names the earlier one as a prerequisite). Checks read
+ * and write it only through checks/support/state.ts, so that every fact has one name and one "missing" message.
+ */
 export interface SharedState {
   /** The success-criteria channel hubbed by alice, with bob as member. */
   channel?: string;
@@ -76,7 +79,7 @@ export interface Check {
   /** `<group>/<area>/<name>[@alice|@bob]`, e.g. `adv/sign/replay@bob`. */
   id: string;
   name: string;
-  /** Requirement IDs from spec/requirements.json (or section references until it exists). */
+  /** Requirement IDs from spec/requirements.json, at least one (cli.test.ts rejects an ID the spec does not define). */
   requirements: string[];
   level: Level;
   /** Checks whose success this one relies on; if one did not pass, this one is "not testable" (a failure). */

@@ -3,8 +3,9 @@
 import type { RemoteCallResult } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk, show } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
-import { impostorKey } from "./signing.ts";
-import { fakeCall, fakeListTasks, known, remoteCall, taskOf, uid } from "./util.ts";
+import { known } from "./support/state.ts";
+import { fakeCall, fakeListTasks, impostorKey, remoteCall, uid } from "./support/requests.ts";
+import { taskOf } from "./support/matchers.ts";
 
 export const nonPeerCall = perTarget((role) => ({
   id: "adv/calls/non-peer-forbidden",
@@ -15,7 +16,7 @@ export const nonPeerCall = perTarget((role) => ({
   async run(ctx) {
     const t = known(ctx, role);
     const a = await fakeCall(ctx, t, remoteCall(ctx, t, "create_task", { title: "must not exist" }));
-    expectError(a, [[403, "SMCP_FORBIDDEN"]], "call from a non-peer");
+    expectError(a, "SMCP_FORBIDDEN", "call from a non-peer");
   },
 }));
 
@@ -40,16 +41,16 @@ export const memberCalls: Check[] = [
   }),
   ...memberCall("adv/calls/unknown-tool", "a call to a tool the component lacks gets 404 SMCP_UNKNOWN_TOOL", ["CALL-05"], async (ctx, role) => {
     const t = known(ctx, role);
-    expectError(await fakeCall(ctx, t, remoteCall(ctx, t, "no_such_tool", {})), [[404, "SMCP_UNKNOWN_TOOL"]], "unknown tool");
+    expectError(await fakeCall(ctx, t, remoteCall(ctx, t, "no_such_tool", {})), "SMCP_UNKNOWN_TOOL", "unknown tool");
   }),
   ...memberCall("adv/calls/unknown-component", "a call to a component the receiver does not run gets 404 SMCP_UNKNOWN_TARGET", ["CALL-04"], async (ctx, role) => {
     const t = known(ctx, role);
-    expectError(await fakeCall(ctx, t, remoteCall(ctx, t, "list_tasks", {}, undefined, "nosuchcomponent")), [[404, "SMCP_UNKNOWN_TARGET"]], "unknown component");
+    expectError(await fakeCall(ctx, t, remoteCall(ctx, t, "list_tasks", {}, undefined, "nosuchcomponent")), "SMCP_UNKNOWN_TARGET", "unknown component");
   }),
   ...memberCall("adv/calls/foreign-target", "a call whose target names another server gets 404 SMCP_UNKNOWN_TARGET", ["CALL-03"], async (ctx, role) => {
     const t = known(ctx, role);
     const body = { ...remoteCall(ctx, t, "list_tasks", {}), target: "smcp://elsewhere.test/vikunja" };
-    expectError(await fakeCall(ctx, t, body), [[404, "SMCP_UNKNOWN_TARGET"]], "target on another server");
+    expectError(await fakeCall(ctx, t, body), "SMCP_UNKNOWN_TARGET", "target on another server");
   }),
   ...memberCall("adv/calls/duplicate-call-id", "a repeated call_id returns the stored result and does not run the tool again", ["CALL-10"], async (ctx, role) => {
     const t = known(ctx, role);
@@ -77,14 +78,14 @@ export const memberCalls: Check[] = [
     const prior = lastCall.get(role)!;
     const before = (await fakeListTasks(ctx, t)).length;
     const body = { ...prior.body, params: { title: uid(ctx, "other") } as never };
-    expectError(await fakeCall(ctx, t, body), [[409, "SMCP_CONFLICT"]], "reused call_id, other params");
+    expectError(await fakeCall(ctx, t, body), "SMCP_CONFLICT", "reused call_id, other params");
     ensure((await fakeListTasks(ctx, t)).length === before, "the conflicting call ran the tool", before, "one more task");
   }),
   ...memberCall("adv/calls/unauthenticated-not-run", "a create_task call with a signature that does not verify gets 401 and runs nothing", ["SIGN-02", "SIGN-33"], async (ctx, role) => {
     const t = known(ctx, role);
     const before = (await fakeListTasks(ctx, t)).length;
     const a = await ctx.fake.send(t.name, { method: "POST", path: "/federation/v1/call", body: remoteCall(ctx, t, "create_task", { title: uid(ctx, "forged") }), sign: { key: impostorKey(ctx) } });
-    expectError(a, [[401, "SMCP_BAD_SIGNATURE"]], "badly signed call");
+    expectError(a, "SMCP_BAD_SIGNATURE", "badly signed call");
     const after = (await fakeListTasks(ctx, t)).length;
     ensure(after === before, "the tool ran for an unauthenticated call", before, after);
   }),

@@ -5,8 +5,9 @@ import type { EventList, RemoteCallResult } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk } from "../assert.ts";
 import { perTarget, target, type Check } from "../context.ts";
 import { freePort } from "../deployment.ts";
-import { known, taskOf, tasksOf, uid } from "./util.ts";
-
+import { advChannel, known, sharedChannel } from "./support/state.ts";
+import { uid } from "./support/requests.ts";
+import { taskOf, tasksOf } from "./support/matchers.ts";
 
 export const controlChecks: Check[] = [
   ...perTarget((role) => ({
@@ -21,9 +22,9 @@ export const controlChecks: Check[] = [
       const headers = { authorization: `Bearer ${t.token}`, "content-type": "application/json" };
       const bad = await sendRaw(ctx.dispatcher, url, { method: "POST", headers, body: Buffer.from('{"name":'), timeoutMs: 10_000 });
       ctx.recorder.record({ dir: "out", via: `control@${role}`, method: "POST", url, body: '{"name":', status: bad.status, response: bad.raw.toString("utf8") });
-      expectError(bad, [[400, "SMCP_BAD_JSON"]], "control body that is not JSON");
+      expectError(bad, "SMCP_BAD_JSON", "control body that is not JSON");
       const invalid = await t.control.request("POST", "/control/v1/channels", { name: "Not A Valid Name!" });
-      const err = expectError(invalid, [[400, "SMCP_INVALID"]], "control body violating CreateChannel");
+      const err = expectError(invalid, "SMCP_INVALID", "control body violating CreateChannel");
       ensure(Array.isArray(err.details) && err.details.length > 0, "SMCP_INVALID without details", "details", err);
     },
   })),
@@ -39,7 +40,7 @@ export const controlChecks: Check[] = [
         const url = `${t.baseUrl}/control/v1/instance`;
         const a = await sendRaw(ctx.dispatcher, url, { method: "GET", headers: { ...headers }, timeoutMs: 10_000 });
         ctx.recorder.record({ dir: "out", via: `control@${role}`, method: "GET", url, status: a.status, response: a.raw.toString("utf8") });
-        expectError(a, [[401, "SMCP_UNAUTHORIZED"]], `control request with ${what}`);
+        expectError(a, "SMCP_UNAUTHORIZED", `control request with ${what}`);
       }
     },
   })),
@@ -52,8 +53,8 @@ export const controlChecks: Check[] = [
     async run(ctx) {
       const t = target(ctx, role);
       const ch = encodeURIComponent(`!nope-${ctx.runId}:${t.name}`);
-      expectError(await t.control.request("GET", `/control/v1/channels/${ch}`), [[404, "SMCP_UNKNOWN_CHANNEL"]], "GET unknown channel");
-      expectError(await t.control.request("GET", `/control/v1/channels/${ch}/events?after=0`), [[404, "SMCP_UNKNOWN_CHANNEL"]], "GET events of unknown channel");
+      expectError(await t.control.request("GET", `/control/v1/channels/${ch}`), "SMCP_UNKNOWN_CHANNEL", "GET unknown channel");
+      expectError(await t.control.request("GET", `/control/v1/channels/${ch}/events?after=0`), "SMCP_UNKNOWN_CHANNEL", "GET events of unknown channel");
     },
   })),
   ...perTarget((role) => ({
@@ -65,7 +66,7 @@ export const controlChecks: Check[] = [
     async run(ctx) {
       const t = target(ctx, role);
       const a = await t.control.request("POST", "/control/v1/channels", { name: `adv-${ctx.runId}-${role[0]}` });
-      expectError(a, [[409, "SMCP_CONFLICT"]], "second create of the same channel");
+      expectError(a, "SMCP_CONFLICT", "second create of the same channel");
     },
   })),
   ...perTarget((role) => ({
@@ -76,9 +77,9 @@ export const controlChecks: Check[] = [
     prerequisites: ["adv/setup/channel@@"],
     async run(ctx) {
       const t = target(ctx, role);
-      const ch = ctx.state.adv[role]!.channel!;
+      const ch = advChannel(ctx, role);
       const a = await t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch)}/events`, { type: "smcp:member.join", data: { server: "x.test" } });
-      expectError(a, [[400, "SMCP_INVALID"]], "publish of a reserved type");
+      expectError(a, "SMCP_INVALID", "publish of a reserved type");
     },
   })),
   ...perTarget((role) => ({
@@ -89,10 +90,10 @@ export const controlChecks: Check[] = [
     prerequisites: ["adv/setup/channel@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      const ch = ctx.state.adv[role]!.channel!;
+      const ch = advChannel(ctx, role);
       const pad = "x".repeat(t.discovery.limits.max_event_data_bytes + 1);
       const a = await t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch)}/events`, { type: "conformance:big", data: { pad } });
-      expectError(a, [[413, "SMCP_TOO_LARGE"]], "publish of oversized data");
+      expectError(a, "SMCP_TOO_LARGE", "publish of oversized data");
     },
   })),
   ...perTarget((role) => ({
@@ -103,9 +104,9 @@ export const controlChecks: Check[] = [
     prerequisites: ["adv/setup/channel@@"],
     async run(ctx) {
       const t = target(ctx, role);
-      const ch = ctx.state.adv[role]!.channel!;
+      const ch = advChannel(ctx, role);
       const a = await t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch)}/invites`, { server: t.name });
-      expectError(a, [[400, "SMCP_INVALID"]], "self-invite");
+      expectError(a, "SMCP_INVALID", "self-invite");
     },
   })),
   ...perTarget((role) => ({
@@ -116,7 +117,7 @@ export const controlChecks: Check[] = [
     prerequisites: ["adv/setup/channel@@"],
     async run(ctx) {
       const t = target(ctx, role);
-      const ch = ctx.state.adv[role]!.channel!;
+      const ch = advChannel(ctx, role);
       const { local_seq } = await t.control.events(ch);
       let started = performance.now();
       const empty = await t.control.events(ch, local_seq + 1000, 300);
@@ -138,14 +139,14 @@ export const controlChecks: Check[] = [
     prerequisites: ["adv/setup/channel@@", "sc/channel/bob-joins"],
     async run(ctx) {
       const t = target(ctx, role);
-      const own = encodeURIComponent(ctx.state.adv[role]!.channel!);
-      const shared = encodeURIComponent(ctx.state.channel!);
+      const own = encodeURIComponent(advChannel(ctx, role));
+      const shared = encodeURIComponent(sharedChannel(ctx));
       if (role === "bob") {
-        expectError(await t.control.request("POST", `/control/v1/channels/${shared}/invites`, { server: ctx.fake.name }), [[403, "SMCP_NOT_HUB"]], "participant inviting");
-        expectError(await t.control.request("DELETE", `/control/v1/channels/${shared}/members/${ctx.alice.name}`), [[403, "SMCP_NOT_HUB"]], "participant removing");
+        expectError(await t.control.request("POST", `/control/v1/channels/${shared}/invites`, { server: ctx.fake.name }), "SMCP_NOT_HUB", "participant inviting");
+        expectError(await t.control.request("DELETE", `/control/v1/channels/${shared}/members/${ctx.alice.name}`), "SMCP_NOT_HUB", "participant removing");
       }
-      expectError(await t.control.request("DELETE", `/control/v1/channels/${own}/members/nobody-${ctx.runId}.test`), [[404, "SMCP_NOT_FOUND"]], "removing a non-member");
-      expectError(await t.control.request("DELETE", `/control/v1/channels/${own}/members/${t.name}`), [[400, "SMCP_INVALID"]], "removing the hub");
+      expectError(await t.control.request("DELETE", `/control/v1/channels/${own}/members/nobody-${ctx.runId}.test`), "SMCP_NOT_FOUND", "removing a non-member");
+      expectError(await t.control.request("DELETE", `/control/v1/channels/${own}/members/${t.name}`), "SMCP_INVALID", "removing the hub");
     },
   })),
   ...perTarget((role) => ({
@@ -158,9 +159,9 @@ export const controlChecks: Check[] = [
       const t = target(ctx, role);
       const name = `down-${ctx.runId}-${role[0]}.test`;
       await t.control.mapHost(name, `http://127.0.0.1:${await freePort()}`);
-      const own = encodeURIComponent(ctx.state.adv[role]!.channel!);
-      expectError(await t.control.request("POST", `/control/v1/channels/${own}/invites`, { server: name }), [[502, "SMCP_PEER_UNREACHABLE"]], "invite of an unreachable server");
-      expectError(await t.control.request("POST", "/control/v1/calls", { target: `smcp://${name}/vikunja`, tool: "list_tasks", params: {} }), [[502, "SMCP_PEER_UNREACHABLE"]], "call to an unreachable server");
+      const own = encodeURIComponent(advChannel(ctx, role));
+      expectError(await t.control.request("POST", `/control/v1/channels/${own}/invites`, { server: name }), "SMCP_PEER_UNREACHABLE", "invite of an unreachable server");
+      expectError(await t.control.request("POST", "/control/v1/calls", { target: `smcp://${name}/vikunja`, tool: "list_tasks", params: {} }), "SMCP_PEER_UNREACHABLE", "call to an unreachable server");
     },
   })),
   ...perTarget((role) => ({
@@ -173,7 +174,7 @@ export const controlChecks: Check[] = [
       const t = target(ctx, role);
       const name = `gone-${ctx.runId}.test`;
       await t.control.mapHost(name, `http://127.0.0.1:${await freePort()}`);
-      const err = expectError(await t.control.request("POST", "/control/v1/peers", { server_name: name }), [[502, "SMCP_PEER_UNREACHABLE"]], "discovery of a dead address");
+      const err = expectError(await t.control.request("POST", "/control/v1/peers", { server_name: name }), "SMCP_PEER_UNREACHABLE", "discovery of a dead address");
       ensure(typeof err.retry_after_ms === "number", "SMCP_PEER_UNREACHABLE without retry_after_ms", "retry_after_ms", err);
     },
   })),
@@ -190,7 +191,7 @@ export const controlCallChecks: Check[] = [
     prerequisites: ["sc/calls/create-task"],
     async run(ctx) {
       const a = await known(ctx, "alice").control.request("POST", "/control/v1/calls", { target: bobVikunja(ctx), tool: "no_such_tool", params: {} });
-      expectError(a, [[404, "SMCP_UNKNOWN_TOOL"]], "control call of an unknown remote tool");
+      expectError(a, "SMCP_UNKNOWN_TOOL", "control call of an unknown remote tool");
     },
   },
   {

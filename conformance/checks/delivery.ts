@@ -4,8 +4,8 @@ import type { BackfillPage, PeerInfo, PeerList, Transaction } from "../../protoc
 import { ensure, expectOk, fail } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
 import type { InboundRecord } from "../fake-peer.ts";
-import { advChannel } from "./transactions.ts";
-import { backfillPath, known, uid } from "./util.ts";
+import { advChannel, known } from "./support/state.ts";
+import { backfillPath, uid } from "./support/requests.ts";
 
 /** Publishes `n` events on the target's adversarial channel and waits until the fake participant holds them all. */
 async function publishAndAwait(ctx: CheckContext, role: Role, n: number): Promise<{ seqs: number[]; since: number }> {

@@ -1,13 +1,15 @@
 // Conformance harness: what each instance publishes about itself (discovery, key document, ping) agrees with itself, and
 // the Control API's order of checks and host-mapping rules (spec §6.1, §6.4, §12.5, §14).
+import { ERROR_STATUS, type ErrorCode } from "../../protocol/errors.ts";
 import { sendRaw, type HttpAnswer } from "../../protocol/http-client.ts";
 import type { Ping } from "../../protocol/types.ts";
 import { answerSummary, ensure, expectError, expectOk, fail } from "../assert.ts";
 import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
 import { FakePeer } from "../fake-peer.ts";
 import { bodyText } from "../wire-log.ts";
-import { advChannel } from "./transactions.ts";
-import { known, taskOf, tasksOf, uid } from "./util.ts";
+import { advChannel, known } from "./support/state.ts";
+import { uid } from "./support/requests.ts";
+import { taskOf, tasksOf } from "./support/matchers.ts";
 
 /** One raw request (control or unsigned federation), recorded in the check's wire log. */
 async function raw(ctx: CheckContext, role: Role, method: string, url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
@@ -72,20 +74,20 @@ const controlOrder = perTarget((role) => ({
     const base = `${t.baseUrl}/control/v1`;
     const auth = { authorization: `Bearer ${t.token}` };
     const json = { "content-type": "application/json" };
-    const cases: Array<[string, () => Promise<HttpAnswer>, number, string]> = [
-      ["unknown route, no token", () => raw(ctx, role, "GET", `${base}/no-such-endpoint`, {}), 404, "SMCP_NOT_FOUND"],
-      ["method not allowed, no token", () => raw(ctx, role, "DELETE", `${base}/instance`, {}), 405, "SMCP_METHOD_NOT_ALLOWED"],
-      ["no token, body not JSON", () => raw(ctx, role, "POST", `${base}/channels`, json, '{"name":'), 401, "SMCP_UNAUTHORIZED"],
-      ["wrong media type, body not JSON", () => raw(ctx, role, "POST", `${base}/channels`, { ...auth, "content-type": "text/plain" }, '{"name":'), 415, "SMCP_UNSUPPORTED_MEDIA_TYPE"],
-      ["body not JSON (before schema)", () => raw(ctx, role, "POST", `${base}/channels`, { ...auth, ...json }, '{"name":1'), 400, "SMCP_BAD_JSON"],
+    const cases: Array<[string, () => Promise<HttpAnswer>, ErrorCode]> = [
+      ["unknown route, no token", () => raw(ctx, role, "GET", `${base}/no-such-endpoint`, {}), "SMCP_NOT_FOUND"],
+      ["method not allowed, no token", () => raw(ctx, role, "DELETE", `${base}/instance`, {}), "SMCP_METHOD_NOT_ALLOWED"],
+      ["no token, body not JSON", () => raw(ctx, role, "POST", `${base}/channels`, json, '{"name":'), "SMCP_UNAUTHORIZED"],
+      ["wrong media type, body not JSON", () => raw(ctx, role, "POST", `${base}/channels`, { ...auth, "content-type": "text/plain" }, '{"name":'), "SMCP_UNSUPPORTED_MEDIA_TYPE"],
+      ["body not JSON (before schema)", () => raw(ctx, role, "POST", `${base}/channels`, { ...auth, ...json }, '{"name":1'), "SMCP_BAD_JSON"],
     ];
     const wrong: string[] = [];
-    for (const [what, send, status, errcode] of cases) {
+    for (const [what, send, errcode] of cases) {
       const a = await send();
       try {
-        expectError(a, [[status, errcode as never]], what);
+        expectError(a, errcode, what);
       } catch {
-        wrong.push(`${what}: expected ${status} ${errcode}, got ${answerSummary(a)}`);
+        wrong.push(`${what}: expected ${ERROR_STATUS[errcode]} ${errcode}, got ${answerSummary(a)}`);
       }
     }
     if (wrong.length > 0) fail(`${wrong.length} control requests got the error of a later check`, "the first failing check's error", wrong.join("\n"));
@@ -102,7 +104,7 @@ const hostMapRules = perTarget((role) => ({
     const t = target(ctx, role);
     const name = `unmapped-${ctx.runId}-${role[0]}.test`;
     const put = (base_url: string): Promise<HttpAnswer> => t.control.request("PUT", `/control/v1/hosts/${encodeURIComponent(name)}`, { base_url });
-    for (const url of ["http://example.com:8080", "http://192.0.2.7"]) expectError(await put(url), [[400, "SMCP_INVALID"]], `mapping to ${url}`);
+    for (const url of ["http://example.com:8080", "http://192.0.2.7"]) expectError(await put(url), "SMCP_INVALID", `mapping to ${url}`);
     for (const url of ["https://example.com", "http://127.0.0.1:9"]) {
       const a = await put(url);
       ensure(a.status >= 200 && a.status < 300, `mapping to ${url} refused`, "2xx", answerSummary(a));
@@ -118,7 +120,7 @@ const selfPeer = perTarget((role) => ({
   prerequisites: ["sc/control/instance@@"],
   async run(ctx) {
     const t = target(ctx, role);
-    expectError(await t.control.request("POST", "/control/v1/peers", { server_name: t.name }), [[400, "SMCP_INVALID"]], "discovering itself");
+    expectError(await t.control.request("POST", "/control/v1/peers", { server_name: t.name }), "SMCP_INVALID", "discovering itself");
   },
 }));
 
@@ -132,7 +134,7 @@ const controlBodyLimit = perTarget((role) => ({
     const t = known(ctx, role);
     const body = JSON.stringify({ name: "x".repeat(t.discovery.limits.max_body_bytes) });
     const a = await raw(ctx, role, "POST", `${t.baseUrl}/control/v1/channels`, { authorization: `Bearer ${t.token}`, "content-type": "application/json" }, body);
-    expectError(a, [[413, "SMCP_TOO_LARGE"]], `control body of ${body.length} bytes`);
+    expectError(a, "SMCP_TOO_LARGE", `control body of ${body.length} bytes`);
   },
 }));
 
@@ -170,9 +172,9 @@ export const controlMemberChecks: Check[] = [
       const pad = "x".repeat(t.discovery.limits.max_event_data_bytes + 1);
       const publish = (channel: string, type: string, data: unknown): Promise<HttpAnswer> => t.control.request("POST", `/control/v1/channels/${channel}/events`, { type, data });
       const unknown = encodeURIComponent(`!nope-${ctx.runId}:${t.name}`);
-      expectError(await publish(unknown, "smcp:member.join", { big: 1e21 }), [[404, "SMCP_UNKNOWN_CHANNEL"]], "unknown channel, reserved type");
-      expectError(await publish(ch, "smcp:member.join", { big: 1e21, pad }), [[400, "SMCP_INVALID"]], "reserved type, non-canonical data, too large");
-      const nc = expectError(await publish(ch, "conformance:probe", { big: 1e21, pad }), [[400, "SMCP_INVALID"]], "data without a canonical form, too large");
+      expectError(await publish(unknown, "smcp:member.join", { big: 1e21 }), "SMCP_UNKNOWN_CHANNEL", "unknown channel, reserved type");
+      expectError(await publish(ch, "smcp:member.join", { big: 1e21, pad }), "SMCP_INVALID", "reserved type, non-canonical data, too large");
+      const nc = expectError(await publish(ch, "conformance:probe", { big: 1e21, pad }), "SMCP_INVALID", "data without a canonical form, too large");
       ensure(Array.isArray(nc.details) && nc.details.length > 0, "SMCP_INVALID for non-canonical data without details", "details", nc);
     },
   })),
@@ -211,7 +213,7 @@ export const controlMemberChecks: Check[] = [
         await t.control.discover(peer.name);
         const before = await t.control.channel(ch);
         const a = await t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch)}/invites`, { server: peer.name });
-        expectError(a, [[502, "SMCP_PEER_UNREACHABLE"]], "invite answered with an invalid InviteAnswer");
+        expectError(a, "SMCP_PEER_UNREACHABLE", "invite answered with an invalid InviteAnswer");
         ensure(peer.records.some((r) => r.route === "invite"), "the invite was never sent to the invitee", "POST /federation/v1/invite", "none");
         const after = await t.control.channel(ch);
         ensure(after.local_seq === before.local_seq && !after.members.includes(peer.name), "a join was sequenced for an invalid invite answer", { local_seq: before.local_seq, members: before.members }, after);

@@ -7,7 +7,7 @@ import { ensure, expectError, expectOk } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
 import { freePort } from "../deployment.ts";
 import { FakePeer, type ReceiverFaults } from "../fake-peer.ts";
-import { known } from "./util.ts";
+import { known } from "./support/state.ts";
 
 /** The identity point (y = 1): a valid encoding of a point of order 1, the archetypal small-order key. */
 const SMALL_ORDER = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]);
@@ -65,7 +65,7 @@ function discoveryCheck(
       const a = await lyingPing(ctx, role, label, how.lie ?? (() => ({})), how.faults);
       const where = `ping from a peer whose discovery ${label}`;
       if (how.trusted) expectOk(a, "Ping", where, 200);
-      else expectError(a, [[401, "SMCP_UNKNOWN_KEY"]], where);
+      else expectError(a, "SMCP_UNKNOWN_KEY", where);
     },
   }));
 }
@@ -93,7 +93,7 @@ const remapDropsFailure = perTarget((role) => ({
       peer.addInstance(t.name, t.discovery.endpoint, t.key);
       await t.control.mapHost(peer.name, `http://127.0.0.1:${await freePort()}`);
       const ping = { method: "GET" as const, path: "/federation/v1/ping" };
-      expectError(await peer.send(t.name, ping), [[401, "SMCP_UNKNOWN_KEY"]], "ping while the peer's mapping points at a closed port");
+      expectError(await peer.send(t.name, ping), "SMCP_UNKNOWN_KEY", "ping while the peer's mapping points at a closed port");
       // The failure is now cached with back-off (DISC-17); only the new mapping (DISC-23) lets the next ping through.
       await t.control.mapHost(peer.name, peer.url);
       expectOk(await peer.send(t.name, ping), "Ping", "ping right after remapping", 200);

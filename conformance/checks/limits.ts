@@ -3,7 +3,7 @@
 import type { Error as ErrorBody, Ping } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk, fail } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
-import { known, limitsOf } from "./util.ts";
+import { known, limitsOf } from "./support/state.ts";
 
 function edgeCheck(id: string, name: string, requirements: string[], run: (ctx: CheckContext, role: Role) => Promise<void>, level: Check["level"] = "MUST"): Check[] {
   return perTarget((role) => ({ id, name, requirements, level, prerequisites: ["adv/sign/baseline@@"], run: (ctx) => run(ctx, role) }));
@@ -15,18 +15,18 @@ export const edgeChecks: Check[] = [
   ...edgeCheck("adv/http/bad-json", "a signed body that is not JSON gets 400 SMCP_BAD_JSON", ["SIGN-37", "ERR-01", "ERR-02"], async (ctx, role) => {
     const t = known(ctx, role);
     const a = await ctx.fake.send(t.name, { method: "PUT", path: sendPath(ctx), rawBody: Buffer.from(`{"origin":"${ctx.fake.name}",`) });
-    expectError(a, [[400, "SMCP_BAD_JSON"]], "truncated JSON");
+    expectError(a, "SMCP_BAD_JSON", "truncated JSON");
   }),
   ...edgeCheck("adv/http/schema-invalid", "a signed body violating the schema gets 400 SMCP_INVALID with details", ["SIGN-36", "ERR-05"], async (ctx, role) => {
     const t = known(ctx, role);
     const a = await ctx.fake.send(t.name, { method: "PUT", path: sendPath(ctx), body: { origin: ctx.fake.name, origin_ts: "yesterday" } });
-    const err = expectError(a, [[400, "SMCP_INVALID"]], "transaction with a string origin_ts");
+    const err = expectError(a, "SMCP_INVALID", "transaction with a string origin_ts");
     ensure(Array.isArray(err.details) && err.details.length > 0, "SMCP_INVALID without details (§13)", "details: [{path, message}]", err);
   }),
   ...edgeCheck("adv/http/media-type", "a signed body sent as text/plain gets 415 SMCP_UNSUPPORTED_MEDIA_TYPE", ["SIGN-34"], async (ctx, role) => {
     const t = known(ctx, role);
     const a = await ctx.fake.send(t.name, { method: "PUT", path: sendPath(ctx), body: { origin: ctx.fake.name, origin_ts: Date.now() }, contentType: "text/plain" });
-    expectError(a, [[415, "SMCP_UNSUPPORTED_MEDIA_TYPE"]], "text/plain body");
+    expectError(a, "SMCP_UNSUPPORTED_MEDIA_TYPE", "text/plain body");
   }),
   ...edgeCheck("adv/limits/too-large", "a body of limits.max_body_bytes + 1 bytes gets 413 SMCP_TOO_LARGE", ["SIGN-30", "DISC-09"], async (ctx, role) => {
     const t = known(ctx, role);
@@ -35,20 +35,20 @@ export const edgeChecks: Check[] = [
     const body = Buffer.from(head + "x".repeat(size - head.length - 2) + `"}`);
     ensure(body.length === size, "harness built a body of the wrong size", size, body.length);
     const a = await ctx.fake.send(t.name, { method: "PUT", path: sendPath(ctx), rawBody: body });
-    expectError(a, [[413, "SMCP_TOO_LARGE"]], `${size}-byte body`);
+    expectError(a, "SMCP_TOO_LARGE", `${size}-byte body`);
   }),
   ...edgeCheck("adv/http/unknown-route", "an unknown federation path gets 404 with the spec's error body", ["SIGN-29"], async (ctx, role) => {
     const t = known(ctx, role);
-    expectError(await ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/no-such-endpoint" }), [[404, "SMCP_NOT_FOUND"]], "unknown path");
+    expectError(await ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/no-such-endpoint" }), "SMCP_NOT_FOUND", "unknown path");
   }),
   ...edgeCheck("adv/http/method-not-allowed", "a method an endpoint does not take gets 405 SMCP_METHOD_NOT_ALLOWED", ["SIGN-29"], async (ctx, role) => {
     const t = known(ctx, role);
-    expectError(await ctx.fake.send(t.name, { method: "DELETE", path: "/federation/v1/ping" }), [[405, "SMCP_METHOD_NOT_ALLOWED"]], "DELETE /federation/v1/ping");
+    expectError(await ctx.fake.send(t.name, { method: "DELETE", path: "/federation/v1/ping" }), "SMCP_METHOD_NOT_ALLOWED", "DELETE /federation/v1/ping");
   }),
   ...edgeCheck("adv/http/allow-header", "a 405 answer names the allowed methods in Allow", ["ERR-09"], async (ctx, role) => {
     const t = known(ctx, role);
     const a = await ctx.fake.send(t.name, { method: "DELETE", path: "/federation/v1/ping" });
-    expectError(a, [[405, "SMCP_METHOD_NOT_ALLOWED"]], "DELETE /federation/v1/ping");
+    expectError(a, "SMCP_METHOD_NOT_ALLOWED", "DELETE /federation/v1/ping");
     const allow = String(a.headers["allow"] ?? "");
     ensure(/\bGET\b/.test(allow), "405 without an Allow header listing GET", "Allow: GET", allow || "(none)");
   }, "SHOULD"),
@@ -71,7 +71,7 @@ async function burst(ctx: CheckContext, role: Role): Promise<{ sent: number; ms?
     ctx.recorder.current.length = Math.min(ctx.recorder.current.length, keep + 3);
     const limited = wave.find((a) => a.status === 429);
     if (limited) {
-      const body = expectError(limited, [[429, "SMCP_RATE_LIMITED"]], "rate-limited ping");
+      const body = expectError(limited, "SMCP_RATE_LIMITED", "rate-limited ping");
       const h = limited.headers["retry-after"];
       return { sent, limited: { ...body, ...(typeof h === "string" ? { retryAfter: h } : {}) } };
     }

@@ -4,8 +4,9 @@ import { eventProblem, headVerifies } from "../../protocol/events.ts";
 import type { BackfillPage, Event, Transaction } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk, fail, show } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
-import { advChannel } from "./transactions.ts";
-import { backfillPath, chainProblem, known, uid } from "./util.ts";
+import { advChannel, known } from "./support/state.ts";
+import { backfillPath, uid } from "./support/requests.ts";
+import { chainProblem } from "./support/matchers.ts";
 
 function joinedFake(e: Event, fake: string): boolean {
   return e.type === "smcp:member.join" && (e.data as { server?: unknown }).server === fake;
@@ -135,7 +136,7 @@ export const asParticipant: Check[] = [
       const plain = await ctx.fake.send(t.name, { method: "GET", path: `/federation/v1/channels/${ch}/events?after=0&limit=1` });
       expectOk(plain, "BackfillPage", "backfill with ! and : unencoded", 200);
       const twice = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(encodeURIComponent(ch), "after=0&limit=1") });
-      expectError(twice, [[400, "SMCP_INVALID"], [404, "SMCP_UNKNOWN_CHANNEL"]], "doubly percent-encoded channel ID (decoded twice?)");
+      expectError(twice, ["SMCP_INVALID", "SMCP_UNKNOWN_CHANNEL"], "doubly percent-encoded channel ID (decoded twice?)");
     },
   })),
   ...perTarget((role) => ({

@@ -2,7 +2,8 @@
 import type { RegistryListing } from "../../protocol/types.ts";
 import { ensure, expectOk } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
-import { fakeCall, known, remoteCall } from "./util.ts";
+import { known } from "./support/state.ts";
+import { fakeCall, remoteCall } from "./support/requests.ts";
 
 async function listing(ctx: CheckContext, role: Role): Promise<RegistryListing> {
   const t = known(ctx, role);

@@ -3,8 +3,8 @@
 import type { BackfillPage, Event, TransactionResult } from "../../protocol/types.ts";
 import { ensure, expectError, expectOk, fail } from "../assert.ts";
 import { perTarget, type Check, type Role } from "../context.ts";
-import { advChannel, sendTxn, submission } from "./transactions.ts";
-import { backfillPath, known, uid } from "./util.ts";
+import { advChannel, fakeChannel, known } from "./support/state.ts";
+import { backfillPath, sendTxn, submission, uid } from "./support/requests.ts";
 
 const leaveSeq = new Map<Role, number>();
 
@@ -65,7 +65,7 @@ export const removalChecks: Check[] = [
       const l = leaveOf(role);
       const page = expectOk<BackfillPage>(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(ch, `after=${l - 1}`) }), "BackfillPage", "backfill up to the leave", 200);
       ensure(page.events.length === 1 && page.events[0]!.seq === l && page.head.seq === l, "backfill for a removed server does not stop at its leave", { events: [l], head: l }, { events: page.events.map((e) => e.seq), head: page.head.seq });
-      expectError(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(ch, `after=${l}`) }), [[403, "SMCP_NOT_MEMBER"]], "backfill beyond the leave");
+      expectError(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(ch, `after=${l}`) }), "SMCP_NOT_MEMBER", "backfill beyond the leave");
     },
   })),
   ...perTarget((role) => ({
@@ -76,8 +76,7 @@ export const removalChecks: Check[] = [
     prerequisites: ["adv/hub/gap-backfill@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      const ch = ctx.state.adv[role]?.fakeChannel;
-      if (!ch) fail("no fake-hub channel");
+      const ch = fakeChannel(ctx, role);
       const hub = ctx.fake.hubChannel(ch);
       const leave = ctx.fake.hubAppend(ch, "smcp:member.leave", { server: t.name, by: ctx.fake.name });
       hub.members.delete(t.name);

@@ -6,7 +6,9 @@ import { eventProblem } from "../../protocol/events.ts";
 import type { Event, InstanceInfo, KeyDocument, ServerDiscovery } from "../../protocol/types.ts";
 import { ensure, expectOk, fail, show } from "../assert.ts";
 import { other, perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
-import { chainProblem, known, percentile, taskOf, tasksOf, uid, unsignedGet, verifyKeyOfDiscovery } from "./util.ts";
+import { createdTask, known, noteLatency, notePublished, published, setCreatedTask, setSharedChannel, sharedChannel } from "./support/state.ts";
+import { uid, unsignedGet } from "./support/requests.ts";
+import { chainProblem, percentile, taskOf, tasksOf, verifyKeyOfDiscovery } from "./support/matchers.ts";
 
 const SEVEN_DAYS = 7 * 24 * 3600 * 1000;
 
@@ -103,14 +105,9 @@ const channelCreate: Check = {
     ensure(show(info.members) === show([a.name]), "a new channel's members are the hub alone", [a.name], info.members);
     const evs = await a.control.events(info.channel);
     ensure(evs.events[0]?.type === "smcp:channel.create" && evs.events[0].seq === 1, "seq 1 is not smcp:channel.create (§7)", "smcp:channel.create at seq 1", evs.events[0]);
-    ctx.state.channel = info.channel;
+    setSharedChannel(ctx, info.channel);
   },
 };
-
-function channelOf(ctx: CheckContext): string {
-  if (!ctx.state.channel) fail("no success-criteria channel");
-  return ctx.state.channel;
-}
 
 const bobJoins: Check = {
   id: "sc/channel/bob-joins",
@@ -121,7 +118,7 @@ const bobJoins: Check = {
   async run(ctx) {
     const a = known(ctx, "alice");
     const b = known(ctx, "bob");
-    const ch = channelOf(ctx);
+    const ch = sharedChannel(ctx);
     const outcome = await a.control.invite(ch, b.name);
     ensure(outcome.accepted && outcome.server === b.name && outcome.channel === ch, "invite not accepted", { channel: ch, server: b.name, accepted: true }, outcome);
     const isJoin = (e: Event): boolean => e.type === "smcp:member.join" && (e.data as { server?: string }).server === b.name;
@@ -152,7 +149,7 @@ const repeatInvite: Check = {
   async run(ctx) {
     const a = known(ctx, "alice");
     const b = known(ctx, "bob");
-    const ch = channelOf(ctx);
+    const ch = sharedChannel(ctx);
     const outcome = await a.control.invite(ch, b.name);
     ensure(outcome.accepted, "repeated invite not accepted", true, outcome);
     const joins = (await a.control.allEvents(ch)).filter((e) => e.type === "smcp:member.join" && (e.data as { server?: string }).server === b.name);
@@ -171,11 +168,11 @@ function deliver(from: Role): Check {
     async run(ctx) {
       const src = known(ctx, from);
       const dst = known(ctx, to);
-      const ch = channelOf(ctx);
+      const ch = sharedChannel(ctx);
       const data = { text: `hello from ${from}`, marker: uid(ctx, "m") };
       const pub = await src.control.publish(ch, "conformance:message", data);
       ensure(pub.channel === ch, "PublishResult names another channel", ch, pub.channel);
-      ctx.state.published.push({ event_id: pub.event_id, seq: pub.seq });
+      notePublished(ctx, pub);
       for (const t of from === "alice" ? [dst] : [dst, src]) {
         const seen = await t.control.waitForEvents(ch, (evs) => evs.some((e) => e.event_id === pub.event_id), ctx.options.deliveryTimeoutMs);
         const ev = seen.find((e) => e.event_id === pub.event_id);
@@ -190,7 +187,7 @@ function deliver(from: Role): Check {
 async function sameChain(ctx: CheckContext): Promise<Event[]> {
   const a = known(ctx, "alice");
   const b = known(ctx, "bob");
-  const ch = channelOf(ctx);
+  const ch = sharedChannel(ctx);
   const hub = await a.control.allEvents(ch);
   const bobSeen = await b.control.waitForEvents(ch, (evs) => evs.length >= hub.length, ctx.options.deliveryTimeoutMs);
   const p = chainProblem(hub) ?? chainProblem(bobSeen);
@@ -202,7 +199,7 @@ async function sameChain(ctx: CheckContext): Promise<Event[]> {
     if (problem) fail(`event seq ${e.seq} does not verify: ${problem}`, "content-addressed event_id and valid hub_signature (§7.3, §7.4)", e);
     if (e.type.startsWith("smcp:") && e.sender !== a.name) fail(`smcp: event at seq ${e.seq} not sent by the hub`, a.name, e.sender);
   }
-  for (const p of ctx.state.published) {
+  for (const p of published(ctx)) {
     const n = hub.filter((e) => e.event_id === p.event_id).length;
     ensure(n === 1, `published event ${p.event_id} is held ${n} times`, 1, n);
   }
@@ -236,7 +233,7 @@ const createTask: Check = {
     const task = taskOf(r, "create_task");
     ensure(task.title === title && task.done === false, "created task differs", { title, done: false }, task);
     ensure(Number.isSafeInteger(task.id) && (task.id as number) > 0, "task IDs must be positive integers (§16)", "a positive integer", task.id);
-    ctx.state.taskId = task.id;
+    setCreatedTask(ctx, task.id);
   },
 };
 
@@ -249,7 +246,7 @@ const listTasks: Check = {
   async run(ctx) {
     const r = await known(ctx, "alice").control.call({ target: callTarget(ctx), tool: "list_tasks", params: {} as never });
     const tasks = tasksOf(r, "list_tasks");
-    ensure(tasks.some((t) => t.id === ctx.state.taskId), "created task missing from list_tasks", ctx.state.taskId, tasks);
+    ensure(tasks.some((t) => t.id === createdTask(ctx)), "created task missing from list_tasks", createdTask(ctx), tasks);
     const ids = tasks.map((t) => t.id as number);
     ensure(ids.every((id, i) => i === 0 || id > ids[i - 1]!), "list_tasks is not in ascending id order (§16)", "ascending ids", ids);
   },
@@ -263,13 +260,13 @@ const completeTask: Check = {
   prerequisites: ["sc/calls/list-tasks"],
   async run(ctx) {
     const alice = known(ctx, "alice").control;
-    const r = await alice.call({ target: callTarget(ctx), tool: "complete_task", params: { id: ctx.state.taskId } as never });
+    const r = await alice.call({ target: callTarget(ctx), tool: "complete_task", params: { id: createdTask(ctx) } as never });
     const done = taskOf(r, "complete_task");
-    ensure(done.id === ctx.state.taskId && done.done === true, "complete_task did not return the task done", { id: ctx.state.taskId, done: true }, done);
-    const again = taskOf(await alice.call({ target: callTarget(ctx), tool: "complete_task", params: { id: ctx.state.taskId } as never }), "complete_task again");
+    ensure(done.id === createdTask(ctx) && done.done === true, "complete_task did not return the task done", { id: createdTask(ctx), done: true }, done);
+    const again = taskOf(await alice.call({ target: callTarget(ctx), tool: "complete_task", params: { id: createdTask(ctx) } as never }), "complete_task again");
     ensure(JSON.stringify(again) === JSON.stringify(done), "completing a done task again does not return the same", done, again);
     const tasks = tasksOf(await alice.call({ target: callTarget(ctx), tool: "list_tasks", params: {} as never }), "list_tasks");
-    ensure(tasks.find((t) => t.id === ctx.state.taskId)?.done === true, "task not done after complete_task", true, tasks);
+    ensure(tasks.find((t) => t.id === createdTask(ctx))?.done === true, "task not done after complete_task", true, tasks);
   },
 };
 
@@ -328,7 +325,7 @@ const latency: Check = {
     times.sort((x, y) => x - y);
     const r2 = (v: number): number => Math.round(v * 100) / 100;
     const stats = { calls: n, p50: r2(percentile(times, 50)), p95: r2(percentile(times, 95)), p99: r2(percentile(times, 99)), max: r2(times[times.length - 1] ?? NaN), boundMs: ctx.options.latencyP99Ms };
-    ctx.state.latency = stats;
+    noteLatency(ctx, stats);
     ctx.note(`${n} calls: p50 ${stats.p50} ms, p95 ${stats.p95} ms, p99 ${stats.p99} ms, max ${stats.max} ms (bound p99 < ${stats.boundMs} ms)`);
     ensure(stats.p99 < stats.boundMs, "p99 latency at or above the bound", `p99 < ${stats.boundMs} ms`, `p99 ${stats.p99} ms`);
   },
@@ -343,9 +340,9 @@ export const finalIntegrity: Check = {
   prerequisites: ["sc/events/same-order"],
   async run(ctx) {
     const a = known(ctx, "alice");
-    const before = ctx.state.published.length;
-    const pub = await a.control.publish(channelOf(ctx), "conformance:message", { text: "final", marker: uid(ctx, "final") });
-    ctx.state.published.push({ event_id: pub.event_id, seq: pub.seq });
+    const before = published(ctx).length;
+    const pub = await a.control.publish(sharedChannel(ctx), "conformance:message", { text: "final", marker: uid(ctx, "final") });
+    notePublished(ctx, pub);
     const evs = await sameChain(ctx);
     ensure(new Set(evs.map((e) => e.event_id)).size === evs.length, "duplicate event IDs in the channel", "unique IDs", evs.map((e) => e.event_id));
     ctx.note(`${evs.length} events; all ${before + 1} harness-published events present exactly once`);

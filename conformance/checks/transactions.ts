@@ -3,41 +3,10 @@
 import { finaliseEvent } from "../../protocol/events.ts";
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { Event, Submission, TransactionResult } from "../../protocol/types.ts";
-import { answerSummary, ensure, expectError, expectOk, fail, show } from "../assert.ts";
-import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
-import { backfillPath, known, transaction, uid } from "./util.ts";
-
-export function advChannel(ctx: CheckContext, role: Role): string {
-  const ch = ctx.state.adv[role]?.channel;
-  if (!ch) fail(`no adversarial channel on ${role}`);
-  return ch;
-}
-
-export function submission(ctx: CheckContext, role: Role, over: Partial<Submission> = {}): Submission {
-  return {
-    submission_id: uid(ctx, "sub"),
-    channel: advChannel(ctx, role),
-    type: "conformance:from-fake",
-    sender: ctx.fake.name,
-    origin_ts: Date.now(),
-    data: { marker: uid(ctx, "marker") } as unknown as Submission["data"],
-    ...over,
-  };
-}
-
-export async function sendTxn(ctx: CheckContext, role: Role, parts: Parameters<typeof transaction>[1], txnId = ctx.fake.nextTxnId()): Promise<HttpAnswer> {
-  return ctx.fake.send(known(ctx, role).name, { method: "PUT", path: `/federation/v1/send/${txnId}`, body: transaction(ctx, parts) });
-}
-
-/** Events on the instance carrying `marker` in their data (to prove something was sequenced once, or never). */
-export async function withMarker(ctx: CheckContext, role: Role, marker: unknown): Promise<Event[]> {
-  const evs = await known(ctx, role).control.allEvents(advChannel(ctx, role));
-  return evs.filter((e) => (e.data as { marker?: unknown }).marker === marker);
-}
-
-export function markerOf(x: { data: unknown }): unknown {
-  return (x.data as { marker?: unknown }).marker;
-}
+import { answerSummary, ensure, expectError, expectOk, show } from "../assert.ts";
+import { perTarget, type Check, type Role } from "../context.ts";
+import { advChannel, known, noteAdv } from "./support/state.ts";
+import { backfillPath, markerOf, sendTxn, submission, transaction, uid, withMarker } from "./support/requests.ts";
 
 /** The transaction answered 200 with the item rejected per item (a rejected item never fails the transaction, §8.5). */
 function expectItemRejected(a: HttpAnswer, id: string, codes: string[], where: string): void {
@@ -57,7 +26,7 @@ export const setupChannel = perTarget((role) => ({
   async run(ctx) {
     const t = known(ctx, role);
     const info = await t.control.createChannel(`adv-${ctx.runId}-${role[0]}`);
-    ctx.state.adv[role] = { ...ctx.state.adv[role], channel: info.channel };
+    noteAdv(ctx, role, { channel: info.channel });
   },
 }));
 
@@ -84,7 +53,7 @@ export const beforeMembership: Check[] = [
     async run(ctx) {
       const t = known(ctx, role);
       const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(`!nope-${ctx.runId}:${t.name}`, "after=0") });
-      expectError(a, [[404, "SMCP_UNKNOWN_CHANNEL"]], "backfill of an unknown channel");
+      expectError(a, "SMCP_UNKNOWN_CHANNEL", "backfill of an unknown channel");
     },
   })),
   ...perTarget((role) => ({
@@ -96,7 +65,7 @@ export const beforeMembership: Check[] = [
     async run(ctx) {
       const t = known(ctx, role);
       const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(advChannel(ctx, role), "after=0") });
-      expectError(a, [[403, "SMCP_NOT_MEMBER"]], "non-member backfill");
+      expectError(a, "SMCP_NOT_MEMBER", "non-member backfill");
     },
   })),
 ];
@@ -137,7 +106,7 @@ export const routing: Check[] = [
     async run(ctx) {
       const t = known(ctx, role);
       const a = await ctx.fake.send(t.name, { method: "GET", path: backfillPath(`!x-${ctx.runId}:elsewhere.test`, "after=0") });
-      expectError(a, [[403, "SMCP_NOT_HUB"]], "backfill of another hub's channel");
+      expectError(a, "SMCP_NOT_HUB", "backfill of another hub's channel");
     },
   })),
 ];
@@ -236,7 +205,7 @@ export const memberTransactions: Check[] = [
       const prior = lastTxn.get(role)!;
       const other = submission(ctx, role);
       const a = await sendTxn(ctx, role, { submissions: [other] }, prior.txnId);
-      expectError(a, [[409, "SMCP_CONFLICT"]], "reused txn_id with another body");
+      expectError(a, "SMCP_CONFLICT", "reused txn_id with another body");
       ensure((await withMarker(ctx, role, markerOf(other))).length === 0, "the conflicting transaction was applied", 0, "sequenced");
     },
   })),
@@ -293,7 +262,7 @@ export const memberTransactions: Check[] = [
       const n = t.discovery.limits.max_txn_items + 1;
       const marker = uid(ctx, "bulk");
       const subs = Array.from({ length: n }, () => submission(ctx, role, { data: { marker } as never }));
-      expectError(await sendTxn(ctx, role, { submissions: subs }), [[413, "SMCP_TOO_LARGE"]], `${n}-item transaction`);
+      expectError(await sendTxn(ctx, role, { submissions: subs }), "SMCP_TOO_LARGE", `${n}-item transaction`);
       const held = await withMarker(ctx, role, marker);
       ensure(held.length === 0, "items of a refused transaction were sequenced", 0, held.length);
     },
@@ -359,7 +328,7 @@ export const memberTransactions: Check[] = [
       const prior = lastTxn.get(role)!;
       const marker = uid(ctx, "bulk-repeat");
       const subs = Array.from({ length: t.discovery.limits.max_txn_items + 1 }, () => submission(ctx, role, { data: { marker } as never }));
-      expectError(await sendTxn(ctx, role, { submissions: subs }, prior.txnId), [[409, "SMCP_CONFLICT"]], "reused txn_id, other bytes, too many items");
+      expectError(await sendTxn(ctx, role, { submissions: subs }, prior.txnId), "SMCP_CONFLICT", "reused txn_id, other bytes, too many items");
       ensure((await withMarker(ctx, role, marker)).length === 0, "items of a refused transaction were sequenced", 0, "sequenced");
     },
   })),
@@ -372,7 +341,7 @@ export const memberTransactions: Check[] = [
     async run(ctx) {
       const marker = uid(ctx, "schema-bound");
       const subs = Array.from({ length: 1001 }, (_, i) => submission(ctx, role, { submission_id: `sb${i}-${ctx.runId}`, data: { marker } as never }));
-      expectError(await sendTxn(ctx, role, { submissions: subs }), [[400, "SMCP_INVALID"]], "1001 submissions");
+      expectError(await sendTxn(ctx, role, { submissions: subs }), "SMCP_INVALID", "1001 submissions");
       ensure((await withMarker(ctx, role, marker)).length === 0, "items of a refused transaction were sequenced", 0, "sequenced");
     },
   })),
@@ -387,7 +356,7 @@ export const memberTransactions: Check[] = [
       const txnId = ctx.fake.nextTxnId();
       const marker = uid(ctx, "afresh");
       const subs = Array.from({ length: t.discovery.limits.max_txn_items + 1 }, () => submission(ctx, role, { data: { marker } as never }));
-      expectError(await sendTxn(ctx, role, { submissions: subs }, txnId), [[413, "SMCP_TOO_LARGE"]], "too many items");
+      expectError(await sendTxn(ctx, role, { submissions: subs }, txnId), "SMCP_TOO_LARGE", "too many items");
       const one = submission(ctx, role, { data: { marker } as never });
       const r = expectOk<TransactionResult>(await sendTxn(ctx, role, { submissions: [one] }, txnId), "TransactionResult", "same txn_id, now within the limit", 200);
       ensure(r.processed.includes(one.submission_id), "the repeat was not processed afresh", { processed: [one.submission_id] }, r);

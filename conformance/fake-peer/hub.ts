@@ -1,0 +1,149 @@
+// Conformance harness, fake peer as a hub: channels `!name:<fake>` it sequences, submissions, fan-out and backfill (spec §7.3, §8.2-§8.4).
+import { SmcpError } from "../../protocol/errors.ts";
+import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import type { ChannelHead, Event, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
+import type { InstanceDirectory } from "./directory.ts";
+import type { FakeIdentity } from "./identity.ts";
+import type { InboundRecord } from "./observation.ts";
+import type { Outbound } from "./outbound.ts";
+import type { Answer, Route, RouteRequest } from "./routes.ts";
+
+/** A channel the fake hubs (`!name:<fake>`): its authoritative event list and members. */
+export interface HubChannel {
+  id: string;
+  events: Event[];
+  members: Set<string>;
+  /** Backfill serves events up to this seq (lets a check withhold the tail or open a gap). */
+  servedUpTo: number;
+  submissions: Map<string, SequencedSubmission>;
+  /** Backfill serves these events instead of the chain's at their seq (a check's deliberately bad backfill, DLV-21). */
+  backfillOverride?: Map<number, Event>;
+}
+
+/** Spec §8.4: backfill pages hold 1..1000 events, 100 by default. */
+const BACKFILL_DEFAULT_LIMIT = 100;
+const BACKFILL_MAX_LIMIT = 1000;
+
+export class FakeHub {
+  readonly channels = new Map<string, HubChannel>();
+  /** Reject every submission from these origins with this errcode, on purpose (not recorded as a problem). */
+  readonly refuseSubmissions = new Map<string, RejectedItem["errcode"]>();
+
+  constructor(
+    private readonly self: FakeIdentity,
+    private readonly directory: InstanceDirectory,
+    private readonly outbound: Outbound,
+  ) {}
+
+  /** Creates `!name:<fake>` with its `smcp:channel.create` event; members start with the fake alone. */
+  create(name: string): HubChannel {
+    const id = `!${name}:${this.self.name}`;
+    const ch: HubChannel = { id, events: [], members: new Set([this.self.name]), servedUpTo: Number.MAX_SAFE_INTEGER, submissions: new Map() };
+    this.channels.set(id, ch);
+    this.append(id, "smcp:channel.create", { creator: this.self.name });
+    return ch;
+  }
+
+  /** Sequences, names and signs a new event in a channel the fake hubs. */
+  append(channel: string, type: string, data: Record<string, unknown>, sender = this.self.name): Event {
+    const ch = this.channel(channel);
+    const prev = ch.events[ch.events.length - 1];
+    const now = Date.now();
+    const event = finaliseEvent(this.self.key, {
+      channel,
+      seq: ch.events.length + 1,
+      prev_event: prev ? prev.event_id : null,
+      type,
+      sender,
+      origin_ts: now,
+      hub_ts: now,
+      data: data as Event["data"],
+    });
+    ch.events.push(event);
+    return event;
+  }
+
+  /** A signed head for the channel at `seq` (default: the newest event). */
+  head(channel: string, seq?: number): ChannelHead {
+    const ch = this.channel(channel);
+    const at = seq ?? ch.events.length;
+    return signHead(this.self.key, { channel, seq: at, event_id: at === 0 ? null : ch.events[at - 1]!.event_id, hub_ts: Date.now() });
+  }
+
+  channel(channel: string): HubChannel {
+    const ch = this.channels.get(channel);
+    if (!ch) throw new Error(`the fake peer does not hub ${channel}`);
+    return ch;
+  }
+
+  /** Sequences a participant's submission once, then (after the answer) fans the event out to every member. */
+  takeSubmission(sub: Submission, r: RouteRequest, result: TransactionResult): void {
+    const { origin, rec } = r;
+    const reject = (errcode: RejectedItem["errcode"], why: string): void => {
+      rec.problems.push(`submission ${sub.submission_id}: ${why}`);
+      result.rejected.push({ id: sub.submission_id, errcode, error: why });
+    };
+    const refusal = this.refuseSubmissions.get(origin);
+    if (refusal) {
+      // A rejection the harness asked for (CTRL-21 relaying): answered per item, not an instance fault.
+      result.rejected.push({ id: sub.submission_id, errcode: refusal, error: "the fake hub refuses this submission on purpose" });
+      return;
+    }
+    const ch = this.channels.get(sub.channel);
+    if (!ch) return reject("SMCP_NOT_HUB", `${this.self.name} does not hub ${sub.channel}`);
+    if (sub.sender !== origin) return reject("SMCP_ORIGIN_MISMATCH", `sender ${sub.sender} is not the origin ${origin}`);
+    if (!ch.members.has(origin)) return reject("SMCP_NOT_MEMBER", `${origin} is not a member`);
+    if (sub.type.startsWith("smcp:")) return reject("SMCP_INVALID", "the smcp: namespace is reserved");
+    const key = `${origin} ${sub.submission_id}`;
+    let done = ch.submissions.get(key);
+    if (!done) {
+      const ev = this.append(sub.channel, sub.type, sub.data, origin);
+      done = { submission_id: sub.submission_id, event_id: ev.event_id, seq: ev.seq };
+      ch.submissions.set(key, done);
+      r.afterAnswer(() => this.fanOut(ch, ev));
+    }
+    result.processed.push(sub.submission_id);
+    result.sequenced.push(done);
+  }
+
+  private async fanOut(ch: HubChannel, ev: Event): Promise<void> {
+    for (const member of ch.members) {
+      if (member === this.self.name || !this.directory.has(member)) continue;
+      try {
+        await this.outbound.sendTransaction(member, { events: [ev], heads: [this.head(ch.id)] });
+      } catch {
+        // A failed fan-out shows up in the check that waits for the event.
+      }
+    }
+  }
+
+  /** GET /federation/v1/channels/{channel}/events: serves the chain (or a check's withheld or doctored version). */
+  readonly backfillRoute: Route = {
+    name: "backfill",
+    method: "GET",
+    path: "/federation/v1/channels/{channel}/events",
+    signed: true,
+    handle: (r) => this.backfill(r.params.channel!, r.url, r.rec, r.origin),
+  };
+
+  private backfill(channel: string, url: URL, rec: InboundRecord, origin: string): Answer {
+    const ch = this.channels.get(channel);
+    if (!ch) {
+      rec.problems.push(`backfill of ${channel}, which the fake peer does not hub`);
+      throw new SmcpError("SMCP_UNKNOWN_CHANNEL", `${channel} is not hubbed here`);
+    }
+    if (!ch.members.has(origin)) {
+      rec.problems.push(`backfill of ${channel} by non-member ${origin}`);
+      throw new SmcpError("SMCP_NOT_MEMBER", `${origin} is not a member`);
+    }
+    const after = Number(url.searchParams.get("after") ?? "NaN");
+    const limit = Number(url.searchParams.get("limit") ?? String(BACKFILL_DEFAULT_LIMIT));
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > BACKFILL_MAX_LIMIT) {
+      rec.problems.push(`backfill with invalid after/limit: ${url.search}`);
+      throw new SmcpError("SMCP_INVALID", `after must be an integer >= 0 and limit 1..${BACKFILL_MAX_LIMIT}`);
+    }
+    const upTo = Math.min(ch.servedUpTo, ch.events.length);
+    const events = ch.events.slice(after, Math.min(upTo, after + limit)).map((e) => ch.backfillOverride?.get(e.seq) ?? e);
+    return { status: 200, body: { channel, events, head: this.head(channel, upTo) } };
+  }
+}

@@ -1,0 +1,53 @@
+// Conformance harness, fake peer: who the fake server is — its server name, Ed25519 key and discovery document (spec §4.1, §4.2).
+import { formatPublicKey, generateSeed, keyIdFor, parsePublicKey, signingKeyFromSeed, type SigningKey } from "../../protocol/keys.ts";
+import type { ServerDiscovery } from "../../protocol/types.ts";
+
+/** The limits the fake advertises: the spec's defaults, so that instances under test send it ordinary traffic. */
+export const FAKE_LIMITS = {
+  max_body_bytes: 1_048_576,
+  max_txn_items: 100,
+  max_event_data_bytes: 65_536,
+  rate_per_second: 200,
+  rate_burst: 400,
+  max_clock_skew_ms: 60_000,
+};
+
+/** One signing identity: a second fake server name is a second FakeIdentity (and server), never a flag. */
+export class FakeIdentity {
+  /** Where its federation API listens; set once the server is bound. */
+  url = "";
+  /** Components it claims (none as the harness's peer; `vikunja` when it plays an instance under test). */
+  components: string[] = [];
+  /** Lies in its own discovery document (a malicious peer: small-order key, wrong key ID, wrong server name). */
+  discoveryOverride: Partial<ServerDiscovery> = {};
+
+  constructor(
+    readonly name: string,
+    readonly key: SigningKey = signingKeyFromSeed(generateSeed()),
+  ) {}
+
+  /** The key ID the fake advertises, which its requests name unless told otherwise. */
+  get keyId(): string {
+    return this.discoveryOverride.key_id ?? this.key.keyId;
+  }
+
+  /** Advertises `publicKey` (wire form, even one the spec forbids) under the key ID derived from it, if any. */
+  advertiseKey(publicKey: string): void {
+    const raw = parsePublicKey(publicKey);
+    this.discoveryOverride = { ...this.discoveryOverride, public_key: publicKey, key_id: raw ? keyIdFor(raw) : this.key.keyId };
+  }
+
+  discoveryDocument(): ServerDiscovery {
+    return {
+      server_name: this.name,
+      endpoint: this.url,
+      version: "1.0",
+      versions: ["1.0"],
+      components: this.components,
+      key_id: this.key.keyId,
+      public_key: formatPublicKey(this.key.publicKey),
+      limits: FAKE_LIMITS,
+      ...this.discoveryOverride,
+    };
+  }
+}
