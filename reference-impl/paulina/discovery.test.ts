@@ -34,8 +34,8 @@ describe("discovery", () => {
     respond = (_req, res) => res.writeHead(200, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
   }
 
-  function paulina(): Discovery {
-    return new Discovery({ self: "alice.example", store: new Store(openDatabase(":memory:")), dispatcher, logger, hosts: { "bob.example": base }, now: () => clock });
+  function paulina(random: () => number = () => 0): Discovery {
+    return new Discovery({ self: "alice.example", store: new Store(openDatabase(":memory:")), dispatcher, logger, hosts: { "bob.example": base }, now: () => clock, random });
   }
 
   async function refusal(d: Discovery): Promise<string> {
@@ -96,7 +96,7 @@ describe("discovery", () => {
     expect(await refusal(paulina())).toMatch(/invalid discovery document/);
   });
 
-  it("DISCOVERY: errors are cached with exponential back-off from 1 s (spec §6.3)", async () => {
+  it("DISC-17: errors are cached with exponential back-off from 1 s (spec §6.3)", async () => {
     respond = (_req, res) => res.writeHead(500).end();
     const d = paulina();
     hits = 0;
@@ -114,7 +114,21 @@ describe("discovery", () => {
     await expect(d.discover("bob.example")).resolves.toMatchObject({ keyId: key.keyId });
   });
 
-  it("DISCOVERY: follows a redirect, refuses loops (spec §6.3)", async () => {
+  it("DISC-17: jitter lengthens a cached failure by up to 20 %, never shortens it, and retry_after_ms says so (spec §6.3)", async () => {
+    respond = (_req, res) => res.writeHead(500).end();
+    const d = paulina(() => 0.5);
+    hits = 0;
+    const first = (await d.discover("bob.example").catch((e: unknown) => e)) as SmcpError;
+    expect(first.extra.retryAfterMs).toBe(1_100);
+    clock += 1_099;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(1);
+    clock += 1;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(2);
+  });
+
+  it("DISC-15: follows a redirect, refuses loops (spec §6.3)", async () => {
     respond = (req, res) => {
       if (req.url === "/.well-known/smcp/server") res.writeHead(302, { location: "/moved" }).end();
       else if (req.url === "/moved") res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc()));

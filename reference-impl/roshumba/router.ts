@@ -1,9 +1,8 @@
 // Roshumba: cross-instance tool calls — idempotent, at-most-once incoming calls to local components, and outgoing calls to peers (spec §10).
-import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Logger } from "pino";
-import { encodeBase64Url } from "../../protocol/base64url.ts";
 import { sha256Base64Url } from "../../protocol/signing.ts";
+import { randomId } from "../../protocol/random-id.ts";
 import { canonicalBytes } from "../../protocol/canonical-json.ts";
 import { SmcpError, isErrorCode } from "../../protocol/errors.ts";
 import { errorFromAnswer, type HttpAnswer } from "../../protocol/http-client.ts";
@@ -55,7 +54,7 @@ function localBodySha256(call: RemoteCall): string {
 }
 
 export function newCallId(): string {
-  return encodeBase64Url(randomBytes(16));
+  return randomId(16);
 }
 
 function clampTimeout(ms: number | undefined): number {
