@@ -217,7 +217,7 @@ export class Roshumba {
       throw peerFailed(server, `answered ${answer.status} ${err.errcode}: ${err.message}`, err.extra.retryAfterMs);
     }
     if (answer.status !== 200) throw peerFailed(server, `answered ${answer.status} to a call; expected 200`);
-    if (answer.body === undefined) throw peerFailed(server, "answered 200 to a call without a JSON body");
+    if (answer.body === undefined) throw peerFailed(server, `answered 200 to a call without an I-JSON body${answer.bodyError ? ` (${answer.bodyError})` : ""}`);
     const issues = validate("RemoteCallResult", answer.body);
     if (issues.length > 0) {
       const where = issues.map((i) => `${i.path || "/"} ${i.message}`).join("; ");
