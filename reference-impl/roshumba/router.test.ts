@@ -266,7 +266,7 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
 
   it("CTRL-29: garbage from a peer → 502 SMCP_PEER_UNREACHABLE with retry_after_ms, saying what was wrong (spec §12.4)", async () => {
     const cases: [(c: RemoteCall) => { status: number; body?: unknown }, RegExp][] = [
-      [() => ({ status: 200 }), /without a JSON body/],
+      [() => ({ status: 200 }), /without an I-JSON body/],
       [() => ({ status: 200, body: { hello: "world" } }), /invalid RemoteCallResult/],
       [(c) => ({ status: 200, body: { ...ok(c), call_id: "someone-else" } }), /result of another call/],
       [(c) => ({ status: 202, body: ok(c) }), /answered 202/],
