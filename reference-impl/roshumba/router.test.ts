@@ -1,11 +1,12 @@
 // Roshumba tests: incoming calls (authorization, targets, idempotency, at-most-once) and outgoing calls through a fake sender (spec §10).
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
 import { ComponentHost } from "../components/host.ts";
+import { openDatabase } from "../storage/db.ts";
 import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "../components/test-fixtures/helpers.ts";
 import { Roshumba } from "./router.ts";
 import { CallStore } from "./store.ts";
@@ -27,9 +28,7 @@ afterAll(async () => {
 });
 
 function openDb(file = ":memory:"): Database.Database {
-  const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  return db;
+  return openDatabase(file);
 }
 
 function router(db = openDb(), sender = new FakeSender()): Roshumba {
