@@ -8,7 +8,7 @@ import { parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.t
 import { generateSeed, signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.ts";
 import { runOne } from "./runner.ts";
 import { FAKE_LIMITS } from "./fake-peer.ts";
-import { checkById, harnessAgainst } from "./self-test-helpers.ts";
+import { checkById, harnessAgainst } from "../tests/support/harness-self-test.ts";
 
 interface ControlFaults {
   /** Checks the bearer token before the route (CTRL-30 says route first). */

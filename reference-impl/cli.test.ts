@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { validate } from "../protocol/schemas.ts";
-import { removeDir, tempDir } from "./testing.ts";
+import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 
 const BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
 

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validate } from "../protocol/schemas.ts";
 import type { ChannelInfo, PeerInfo, PeerList, PublishResult } from "../protocol/types.ts";
 import type { Instance } from "./instance.ts";
-import { connect, control, enc, removeDir, start, tempDir, until, waitForEvents } from "./testing.ts";
+import { connect, control, enc, start, waitForEvents } from "../tests/support/instances.ts";
+import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
+import { until } from "../tests/support/until.ts";
 
 describe("two and three instances federating", () => {
   let alice: Instance;

@@ -5,7 +5,9 @@ import type { ErrorBody } from "../protocol/errors.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Instance } from "../reference-impl/instance.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { removeDir, start, startFakePeer, tempDir, until } from "../reference-impl/testing.ts";
+import { start, startFakePeer } from "./support/instances.ts";
+import { removeDir, tempDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 
 const MARGIN = 250; // loopback signing-to-verification time is a few ms; this is generous
 

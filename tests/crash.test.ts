@@ -4,7 +4,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelInfo, OutboundQueue, PeerList, PublishResult } from "../protocol/types.ts";
-import { removeDir, tempDir, until } from "../reference-impl/testing.ts";
+import { removeDir, tempDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import { FaultProxy } from "./support/fault-proxy.ts";
 import { freePort, InstanceProcess, procAwaitSeq, procEvents, procLocalSeq } from "./support/process.ts";
 

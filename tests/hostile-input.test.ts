@@ -9,7 +9,8 @@ import { sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
 import { validate } from "../protocol/schemas.ts";
 import { signRequest } from "../protocol/signing.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { control, dispatcher, enc, removeDir, startFakePeer } from "../reference-impl/testing.ts";
+import { control, dispatcher, enc, startFakePeer } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
 import { allEvents, awaitLocalSeq, createChannel, mapHosts, publish, publishOk, startPlain, type Node } from "./support/cluster.ts";
 
 interface Endpoint {

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../protocol/errors.ts";
 import { sendRaw } from "../protocol/http-client.ts";
-import { dispatcher, enc, removeDir, until } from "../reference-impl/testing.ts";
+import { dispatcher, enc } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import {
   allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, expectLinear, mapHosts, publish, publishOk,
   startBehindProxy, tags, type Node,

@@ -6,7 +6,9 @@ import type { ErrorBody } from "../protocol/errors.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Event, Submission, Transaction, TransactionResult } from "../protocol/types.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { control, enc, removeDir, startFakePeer, until } from "../reference-impl/testing.ts";
+import { control, enc, startFakePeer } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import { allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, mapHosts, publishOk, startPlain, type Node } from "./support/cluster.ts";
 
 const RATE = 20;

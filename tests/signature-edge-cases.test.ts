@@ -13,7 +13,8 @@ import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/k
 import type { Event, TransactionResult } from "../protocol/types.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Instance } from "../reference-impl/instance.ts";
-import { control, removeDir, start, startFakePeer, tempDir } from "../reference-impl/testing.ts";
+import { control, start, startFakePeer } from "./support/instances.ts";
+import { removeDir, tempDir } from "./support/temp-dir.ts";
 
 interface EdgeCase {
   name: string;

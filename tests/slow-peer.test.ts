@@ -1,7 +1,7 @@
 // Reliability tests of Naomi's per-destination queues (spec §8.6 TXN-29, §9.2 DLV-04, DLV-05, DLV-07, §9.4): a hung
 // participant (FaultProxy blackhole) neither delays the others nor grows the hub's queue past its bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir } from "../reference-impl/testing.ts";
+import { removeDir } from "./support/temp-dir.ts";
 import {
   allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, expectLinear, mapHosts, publishOk, startBehindProxy,
   startPlain, tags, type Node,

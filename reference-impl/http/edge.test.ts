@@ -6,7 +6,8 @@ import { validate } from "../../protocol/schemas.ts";
 import type { Transaction, TransactionResult } from "../../protocol/types.ts";
 import type { Instance } from "../instance.ts";
 import { FakePeer } from "../../conformance/fake-peer.ts";
-import { control, dispatcher, enc, removeDir, start, tempDir } from "../testing.ts";
+import { control, dispatcher, enc, start } from "../../tests/support/instances.ts";
+import { removeDir, tempDir } from "../../tests/support/temp-dir.ts";
 import { sendRaw } from "../../protocol/http-client.ts";
 
 describe("federation edge", () => {

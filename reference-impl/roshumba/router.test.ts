@@ -7,10 +7,12 @@ import { validate } from "../../protocol/schemas.ts";
 import type { RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
 import { ComponentHost } from "../components/host.ts";
 import { openDatabase } from "../storage/db.ts";
-import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "../components/test-fixtures/helpers.ts";
+import { errorOf, fixtureConfig, quietLogger } from "../../tests/support/components.ts";
+import { tempDir } from "../../tests/support/temp-dir.ts";
+import { until } from "../../tests/support/until.ts";
 import { Roshumba } from "./router.ts";
 import { CallStore } from "./store.ts";
-import { FakeSender } from "./test-fake-sender.ts";
+import { FakeSender } from "../../tests/support/fake-sender.ts";
 
 const SELF = "b.example";
 const PEER = "a.example";
@@ -204,7 +206,7 @@ describe("Roshumba and a dying component (spec §10.3)", () => {
       // Down now: this call is never dispatched, so it is not remembered.
       const probe = fixtureCall("probe", "sleep", { ms: 0 });
       expect((await errorOf(r.handleIncoming(PEER, probe, "sha-p"))).errcode).toBe("SMCP_COMPONENT_UNAVAILABLE");
-      await waitFor("fixture restarted", () => own.health()[0]!.status === "up");
+      await until("fixture restarted", () => own.health()[0]!.status === "up", 15_000);
       const res = await r.handleIncoming(PEER, probe, "sha-p");
       expect(res.result.structuredContent).toMatchObject({ slept: 0, calls: 1 });
       // The crashing call is not run again (it would take the component down again).

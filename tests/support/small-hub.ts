@@ -2,15 +2,15 @@
 // correctly (one transaction in flight, batching, identical-byte retries with back-off, honouring 429) or with faults.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { backoffDelay } from "../protocol/backoff.ts";
-import { finaliseEvent, signHead } from "../protocol/events.ts";
-import { createDispatcher, sendRaw } from "../protocol/http-client.ts";
-import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
-import type { SigningKey } from "../protocol/keys.ts";
-import { DEFAULT_LIMITS, TXN_RETRY_BACKOFF } from "../protocol/limits.ts";
-import { AUTH_HEADER, signRequest } from "../protocol/signing.ts";
-import { SmcpError } from "../protocol/errors.ts";
-import type { Event } from "../protocol/types.ts";
+import { backoffDelay } from "../../protocol/backoff.ts";
+import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import { createDispatcher, sendRaw } from "../../protocol/http-client.ts";
+import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
+import type { SigningKey } from "../../protocol/keys.ts";
+import { DEFAULT_LIMITS, TXN_RETRY_BACKOFF } from "../../protocol/limits.ts";
+import { AUTH_HEADER, signRequest } from "../../protocol/signing.ts";
+import { SmcpError } from "../../protocol/errors.ts";
+import type { Event } from "../../protocol/types.ts";
 
 export interface HubFaults {
   /** Every event goes out at once in its own transaction (several in flight). */
