@@ -25,7 +25,7 @@ async function serve(args: string[]): Promise<{ child: ChildProcessWithoutNullSt
 }
 
 describe("smcp serve", () => {
-  it("DURABILITY: an event acknowledged by the control API survives kill -9 (spec §8 TXN-13)", async () => {
+  it("TXN-13: an event acknowledged by the control API survives kill -9 (spec §8)", async () => {
     const dir = tempDir("kill");
     const config = join(dir, "config.json");
     writeFileSync(config, JSON.stringify({ includeVikunja: false, logLevel: "warn" }));

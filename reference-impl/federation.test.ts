@@ -161,7 +161,7 @@ describe("restart", () => {
     }
   });
 
-  it("PUBLISH: with the hub down a participant answers 502 with retry_after_ms, keeps the submission and it is sequenced once later (spec §12.3 CTRL-20, §8.3 TXN-15)", async () => {
+  it("CTRL-20, TXN-15: with the hub down a participant answers 502 with retry_after_ms, keeps the submission and it is sequenced once later (spec §12.3, §8.3)", async () => {
     const dirs = [tempDir("alice"), tempDir("bob")];
     let alice = await start("alice.example", dirs[0]!);
     const bob = await start("bob.example", dirs[1]!);
