@@ -63,7 +63,7 @@ describe("discovery", () => {
     await dispatcher.close();
   });
 
-  it("DISCOVERY: fetches <base>/.well-known/smcp/server through the host map and caches it (spec §6.1, §6.4)", async () => {
+  it("DISC-21, DISC-16: fetches <base>/.well-known/smcp/server through the host map and caches it (spec §6.4, §6.3)", async () => {
     serve(doc(), { "cache-control": "max-age=60" });
     const d = paulina();
     hits = 0;
@@ -78,19 +78,19 @@ describe("discovery", () => {
     expect(await d.lookupKey("bob.example", "ed25519:other")).toBeNull();
   });
 
-  it("DISCOVERY: the document's server_name must be the name asked for (spec §6.2)", async () => {
+  it("DISC-07: the document's server_name must be the name asked for (spec §6.1)", async () => {
     serve(doc({ server_name: "carol.example" }));
     expect(await refusal(paulina())).toMatch(/names carol.example/);
   });
 
-  it("DISCOVERY: http:// endpoints are refused unless loopback (spec §6.3)", async () => {
+  it("DISC-14: http:// endpoints are refused unless loopback (spec §6.3)", async () => {
     serve(doc({ endpoint: "http://bob.example:8080" }));
     expect(await refusal(paulina())).toMatch(/https/);
     const d = paulina();
     expect(() => d.putHost("bob.example", "http://10.0.0.1:80")).toThrow(/https/);
   });
 
-  it("DISCOVERY: a key_id not derived from the public key, or an invalid document, is refused (spec §4.1)", async () => {
+  it("KEY-07, DISC-07: a key_id not derived from the public key, or an invalid document, is refused (spec §4.2, §6.1)", async () => {
     serve(doc({ key_id: "ed25519:AAAAAAAA" }));
     expect(await refusal(paulina())).toMatch(/key_id/);
     serve({ server_name: "bob.example" });
