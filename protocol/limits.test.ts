@@ -5,6 +5,7 @@ import { validate } from "./schemas.ts";
 import {
   DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES,
   LONG_POLL_MAX_WAIT_MS, OUTBOUND_QUEUE_BOUND, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, TXN_RETRY_BACKOFF,
+  CALL_ANSWER_MARGIN_MS, CALL_TIMEOUT_MAX_MS, DISCOVERY_CACHE, IDLE_BACKFILL_MS, MIN_RESULT_RETENTION_MS,
 } from "./limits.ts";
 
 const spec = readFileSync(new URL("../spec/smcp-federation.md", import.meta.url), "utf8");
@@ -79,6 +80,19 @@ describe("protocol/limits.ts against the spec", () => {
     expect(requirement("DLV-18")).toContain(`\`limit\` defaults to ${PAGE_LIMIT_DEFAULT} and is at most ${PAGE_LIMIT_MAX}`);
     expect(requirement("CTRL-22")).toContain(`\`limit\` to ${PAGE_LIMIT_DEFAULT} (at most ${PAGE_LIMIT_MAX}), \`wait_ms\` to 0 (at most ${fmt(LONG_POLL_MAX_WAIT_MS)})`);
     expect(requirement("DISC-27")).toContain(`every ${DEFAULT_PING_INTERVAL_MS / 1000} s`);
+  });
+});
+
+describe("protocol/limits.ts against the spec: caching, timeouts, retention", () => {
+  it("DISC-16, DLV-14: discovery cache lifetimes and the idle backfill interval (spec §6.3, §9.3)", () => {
+    expect(requirement("DISC-16")).toContain(`capped at ${DISCOVERY_CACHE.maxMs / 3_600_000} hours, and for ${DISCOVERY_CACHE.defaultMs / 3_600_000} hours when absent`);
+    expect(requirement("DLV-14")).toContain(`for ${IDLE_BACKFILL_MS / 1000} s`);
+  });
+
+  it("CALL-16, CALL-19, TXN-18, CALL-14: call timeouts and result retention (spec §10.3, §10.4, §8.4)", () => {
+    expect(requirement("CALL-16")).toContain(`or ${fmt(CALL_TIMEOUT_MAX_MS)} ms when absent (\`timeout_ms\` is at most ${fmt(CALL_TIMEOUT_MAX_MS)})`);
+    expect(requirement("CALL-19")).toContain(`T + ${fmt(CALL_ANSWER_MARGIN_MS)} ms`);
+    for (const id of ["TXN-18", "CALL-14"]) expect(requirement(id)).toContain(`at least ${MIN_RESULT_RETENTION_MS / 3_600_000} hours`);
   });
 });
 

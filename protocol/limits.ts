@@ -1,4 +1,4 @@
-// Protocol constants (all components, reference and harness): the defaults the spec names, once (spec §6.2, §6.3, §8.6, §9.3, §12.2).
+// Protocol constants (all components, reference and harness): the defaults the spec names, once (spec §5–§10, §12).
 // protocol/limits.test.ts reads each value back out of spec/smcp-federation.md and the OpenAPI `Limits` schema.
 import type { Limits } from "./types.ts";
 
@@ -34,3 +34,17 @@ export const LONG_POLL_MAX_WAIT_MS = 30_000;
 
 /** Vendela's recommended interval between pings of each known peer (DISC-27). */
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
+
+/** A valid discovery document is cached for `max-age`, capped at 48 hours, and 24 hours without one (DISC-16). */
+export const DISCOVERY_CACHE = Object.freeze({ defaultMs: 24 * 3_600_000, maxMs: 48 * 3_600_000 });
+
+/** A participant backfills a joined channel whose hub has sent nothing for this long (DLV-14). */
+export const IDLE_BACKFILL_MS = 30_000;
+
+/** A call's effective timeout: its `timeout_ms`, at most and by default 30 000 ms (CALL-16). */
+export const CALL_TIMEOUT_MAX_MS = 30_000;
+/** The caller waits this much longer than the call's timeout for the HTTP answer (CALL-19). */
+export const CALL_ANSWER_MARGIN_MS = 5_000;
+
+/** Transaction results and call outcomes are kept at least 24 hours (TXN-18, CALL-14). */
+export const MIN_RESULT_RETENTION_MS = 24 * 3_600_000;

@@ -1,5 +1,5 @@
 // Reference instance configuration (all SMCP components): what an operator may set, and the defaults (spec §6.2 limits).
-import { DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, OUTBOUND_QUEUE_BOUND, TXN_RETRY_BACKOFF } from "../protocol/limits.ts";
+import { DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, IDLE_BACKFILL_MS, OUTBOUND_QUEUE_BOUND, TXN_RETRY_BACKOFF } from "../protocol/limits.ts";
 import type { ComponentConfig } from "./components/host.ts";
 
 export interface InstanceConfig {
@@ -57,7 +57,7 @@ export const DEFAULTS = {
   pingIntervalMs: DEFAULT_PING_INTERVAL_MS,
   queueBound: OUTBOUND_QUEUE_BOUND,
   gapDelayMs: 500,
-  idleBackfillMs: 30_000,
+  idleBackfillMs: IDLE_BACKFILL_MS,
   backoffBaseMs: TXN_RETRY_BACKOFF.baseMs,
   backoffMaxMs: TXN_RETRY_BACKOFF.maxMs,
 } as const;

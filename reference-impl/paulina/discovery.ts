@@ -6,14 +6,14 @@ import { backoffDelay, type RandomSource } from "../../protocol/backoff.ts";
 import { sendRaw } from "../../protocol/http-client.ts";
 import { isLoopbackHost } from "../../protocol/identity.ts";
 import { keyIdFor, parsePublicKey, verifyKeyFrom, type VerifyKey } from "../../protocol/keys.ts";
-import { DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES } from "../../protocol/limits.ts";
+import { DISCOVERY_CACHE, DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES } from "../../protocol/limits.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { Limits, ServerDiscovery } from "../../protocol/types.ts";
 import type { PeerRow, Store } from "../storage/db.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/smcp/server";
-const DEFAULT_TTL_MS = 24 * 3600_000;
-const MAX_TTL_MS = 48 * 3600_000;
+const DEFAULT_TTL_MS = DISCOVERY_CACHE.defaultMs;
+const MAX_TTL_MS = DISCOVERY_CACHE.maxMs;
 const MAX_REDIRECTS = 5;
 /** A key_id we do not know triggers at most one re-discovery per origin in this interval (no amplification). */
 const KEY_REFRESH_INTERVAL_MS = 5_000;
