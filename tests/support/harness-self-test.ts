@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
 import { verifyKeyOf, type SigningKey, type VerifyKey } from "../../protocol/keys.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { authenticateRequest, ReplayCache } from "../../protocol/request-auth.ts";
 import { SmcpError } from "../../protocol/errors.ts";
 import { eventProblem } from "../../protocol/events.ts";
@@ -118,7 +119,7 @@ export async function smallInstance(name: string, events: Event[], trusted: Map<
     const origin = async (): Promise<string> =>
       (
         await authenticateRequest(
-          { self: name, now: Date.now, maxSkewMs: 60_000, notBefore: 0, replay, lookupKey: async (o, k) => (trusted.get(o)?.keyId === k ? trusted.get(o)! : null) },
+          { self: name, now: Date.now, maxSkewMs: DEFAULT_LIMITS.max_clock_skew_ms, notBefore: 0, replay, lookupKey: async (o, k) => (trusted.get(o)?.keyId === k ? trusted.get(o)! : null) },
           Array.isArray(header) ? header[0] : header,
           { method: req.method ?? "GET", uri: req.url ?? "/", body: bytes },
         )
