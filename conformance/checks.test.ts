@@ -6,8 +6,8 @@ import type { Event } from "../protocol/types.ts";
 import type { ReceiverFaults } from "./fake-peer.ts";
 import { runOne, type CheckResult } from "./runner.ts";
 import { ControlClient } from "./control-client.ts";
-import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "./self-test-helpers.ts";
-import { smallHub } from "./self-test-hub.ts";
+import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "../tests/support/harness-self-test.ts";
+import { smallHub } from "../tests/support/small-hub.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { junitReport, jsonReport, type RunMeta } from "./report.ts";
 import { htmlReport, type JsonRun } from "./report-html.ts";
 import { plan, runChecks, type CheckResult } from "./runner.ts";
 import { exitCodeFor, expectationFor, globMatches, parseExpectedFailures } from "./selection.ts";
-import { brokenPeer, type Harness } from "./self-test-helpers.ts";
+import { brokenPeer, type Harness } from "../tests/support/harness-self-test.ts";
 
 const mk = (id: string, outcome: "pass" | "fail" | "throw", prerequisites: string[] = [], level: Check["level"] = "MUST"): Check => ({
   id,

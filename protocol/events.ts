@@ -6,6 +6,14 @@ import type { SigningKey, VerifyKey } from "./keys.ts";
 import { signForm, verifyForm } from "./signing.ts";
 import type { ChannelHead, Event } from "./types.ts";
 
+/** The reserved event-type namespace: only the hub sequences these, never from a submission (spec §7.1, EVT-01). */
+export const RESERVED_TYPE_PREFIX = "smcp:";
+
+/** True when `type` is in the protocol's reserved `smcp:` namespace (EVT-01, EVT-02, CTRL-19). */
+export function isReservedType(type: string): boolean {
+  return type.startsWith(RESERVED_TYPE_PREFIX);
+}
+
 /** An event before the hub has named and signed it. */
 export type UnsignedEvent = Omit<Event, "event_id" | "hub_signature">;
 

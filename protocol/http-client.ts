@@ -1,5 +1,6 @@
 // Protocol primitive (outgoing federation requests of the reference instance and of the harness): signed HTTP over keep-alive pools (spec §5).
 import { Agent, type Dispatcher } from "undici";
+import { parseIJson } from "./canonical-json.ts";
 import { SmcpError, isErrorCode, type ErrorBody } from "./errors.ts";
 import type { SigningKey } from "./keys.ts";
 import { AUTH_HEADER, signRequest } from "./signing.ts";
@@ -22,8 +23,10 @@ export interface SignedRequest {
 export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON, or undefined for an empty body. */
+  /** Parsed I-JSON (the same strict parser requests get), or undefined for an empty body or one that is not I-JSON. */
   body: unknown;
+  /** Why a non-empty body is not I-JSON (invalid UTF-8, a BOM, duplicate names, lone surrogates, unsafe integers, not JSON). */
+  bodyError?: string;
   /** Exact bytes received. */
   raw: Buffer;
 }
@@ -53,15 +56,17 @@ export async function sendRaw(
     bodyTimeout: timeout,
   });
   const raw = Buffer.from(await res.body.arrayBuffer());
-  let body: unknown;
-  if (raw.length > 0) {
-    try {
-      body = JSON.parse(raw.toString("utf8"));
-    } catch {
-      body = undefined;
-    }
+  return { status: res.statusCode, headers: res.headers, ...parseAnswerBody(raw), raw };
+}
+
+/** A peer's answer is parsed like a request body (spec §3.1 JCS-01..04): a duplicate name or a rounded integer never slips in. */
+export function parseAnswerBody(raw: Buffer): { body: unknown; bodyError?: string } {
+  if (raw.length === 0) return { body: undefined };
+  try {
+    return { body: parseIJson(raw) };
+  } catch (err) {
+    return { body: undefined, bodyError: (err as Error).message };
   }
-  return { status: res.statusCode, headers: res.headers, body, raw };
 }
 
 /**

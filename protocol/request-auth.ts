@@ -3,8 +3,6 @@ import { SmcpError } from "./errors.ts";
 import type { VerifyKey } from "./keys.ts";
 import { parseAuthHeader, verifyRequestSignature, type RequestAuth, type SignedRequestParts } from "./signing.ts";
 
-export const DEFAULT_MAX_SKEW_MS = 60_000;
-
 export interface AuthContext {
   /** The receiver's own server name: requests for any other destination are refused. */
   self: string;

@@ -1,9 +1,10 @@
 // Protocol primitive (all components): signed forms, Ed25519 sign/verify under the strict rule set, and the
 // X-SMCP-Authorization request signature (spec §3.3, §4.4, §5).
-import { createHash, randomBytes, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { createHash, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { canonicalBytes } from "./canonical-json.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { SERVER_NAME_SOURCE } from "./identity.ts";
+import { randomId } from "./random-id.ts";
 import type { SigningKey, VerifyKey } from "./keys.ts";
 
 export const AUTH_HEADER = "x-smcp-authorization";
@@ -97,7 +98,7 @@ export function requestForm(auth: Omit<RequestAuth, "sig">, parts: SignedRequest
 
 /** A fresh request nonce: 16 random bytes, base64url (spec §5.2). */
 export function newNonce(): string {
-  return encodeBase64Url(randomBytes(16));
+  return randomId(16);
 }
 
 /** Signs a request; returns the X-SMCP-Authorization header value. `ts`/`nonce` are fixed only by test vectors. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { validate } from "../protocol/schemas.ts";
-import { removeDir, tempDir } from "./testing.ts";
+import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 
 const BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
 
@@ -25,7 +25,7 @@ async function serve(args: string[]): Promise<{ child: ChildProcessWithoutNullSt
 }
 
 describe("smcp serve", () => {
-  it("DURABILITY: an event acknowledged by the control API survives kill -9 (spec §8 TXN-13)", async () => {
+  it("TXN-13: an event acknowledged by the control API survives kill -9 (spec §8)", async () => {
     const dir = tempDir("kill");
     const config = join(dir, "config.json");
     writeFileSync(config, JSON.stringify({ includeVikunja: false, logLevel: "warn" }));

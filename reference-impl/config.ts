@@ -1,4 +1,5 @@
 // Reference instance configuration (all SMCP components): what an operator may set, and the defaults (spec §6.2 limits).
+import { DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, IDLE_BACKFILL_MS, OUTBOUND_QUEUE_BOUND, TXN_RETRY_BACKOFF } from "../protocol/limits.ts";
 import type { ComponentConfig } from "./components/host.ts";
 
 export interface InstanceConfig {
@@ -48,21 +49,22 @@ export interface InstanceConfig {
   validateResponses?: boolean;
 }
 
+/** Defaults for what the operator leaves out: the spec's from protocol/limits.ts, the rest the reference's own tuning. */
 export const DEFAULTS = {
   listenHost: "127.0.0.1",
   listenPort: 0,
-  maxBodyBytes: 1024 * 1024,
-  maxTxnItems: 100,
-  maxEventDataBytes: 64 * 1024,
-  maxClockSkewMs: 60_000,
-  ratePerSecond: 200,
-  rateBurst: 400,
-  pingIntervalMs: 10_000,
-  queueBound: 10_000,
+  maxBodyBytes: DEFAULT_LIMITS.max_body_bytes,
+  maxTxnItems: DEFAULT_LIMITS.max_txn_items,
+  maxEventDataBytes: DEFAULT_LIMITS.max_event_data_bytes,
+  maxClockSkewMs: DEFAULT_LIMITS.max_clock_skew_ms,
+  ratePerSecond: DEFAULT_LIMITS.rate_per_second,
+  rateBurst: DEFAULT_LIMITS.rate_burst,
+  pingIntervalMs: DEFAULT_PING_INTERVAL_MS,
+  queueBound: OUTBOUND_QUEUE_BOUND,
   gapDelayMs: 500,
-  idleBackfillMs: 30_000,
-  backoffBaseMs: 250,
-  backoffMaxMs: 30_000,
+  idleBackfillMs: IDLE_BACKFILL_MS,
+  backoffBaseMs: TXN_RETRY_BACKOFF.baseMs,
+  backoffMaxMs: TXN_RETRY_BACKOFF.maxMs,
   /** 10 ms lets the events published meanwhile share a transaction (bench/README.md has the measurements). */
   lingerMs: 10,
 } as const;

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validate } from "../protocol/schemas.ts";
 import type { ChannelInfo, PeerInfo, PeerList, PublishResult } from "../protocol/types.ts";
 import type { Instance } from "./instance.ts";
-import { connect, control, enc, removeDir, start, tempDir, until, waitForEvents } from "./testing.ts";
+import { connect, control, enc, start, waitForEvents } from "../tests/support/instances.ts";
+import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
+import { until } from "../tests/support/until.ts";
 
 describe("two and three instances federating", () => {
   let alice: Instance;
@@ -159,7 +161,7 @@ describe("restart", () => {
     }
   });
 
-  it("PUBLISH: with the hub down a participant answers 502 with retry_after_ms, keeps the submission and it is sequenced once later (spec §12.3 CTRL-20, §8.3 TXN-15)", async () => {
+  it("CTRL-20, TXN-15: with the hub down a participant answers 502 with retry_after_ms, keeps the submission and it is sequenced once later (spec §12.3, §8.3)", async () => {
     const dirs = [tempDir("alice"), tempDir("bob")];
     let alice = await start("alice.example", dirs[0]!);
     const bob = await start("bob.example", dirs[1]!);

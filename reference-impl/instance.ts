@@ -1,11 +1,11 @@
 // The reference SMCP instance: composes storage, the HTTP edge, Paulina, Vendela, Naomi, the component host and Roshumba.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
 import { pino, type Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { createDispatcher } from "../protocol/http-client.ts";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/keys.ts";
+import { randomId } from "../protocol/random-id.ts";
 import { ReplayCache } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Limits } from "../protocol/types.ts";
@@ -182,7 +182,7 @@ function loadControlToken(file: string, given: string | undefined): string {
     const text = readFileSync(file, "utf8").trim();
     if (text) return text;
   }
-  const token = randomBytes(32).toString("hex");
+  const token = randomId(32, "hex");
   writeFileSync(file, token + "\n", { mode: 0o600 });
   return token;
 }

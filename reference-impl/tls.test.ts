@@ -4,7 +4,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { PeerInfo } from "../protocol/types.ts";
-import { connect, control, enc, removeDir, start, tempDir, waitForEvents } from "./testing.ts";
+import { connect, control, enc, start, waitForEvents } from "../tests/support/instances.ts";
+import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 
 function hasOpenssl(): boolean {
   try {

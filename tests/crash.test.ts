@@ -4,7 +4,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelInfo, OutboundQueue, PeerList, PublishResult } from "../protocol/types.ts";
-import { removeDir, tempDir, until } from "../reference-impl/testing.ts";
+import { removeDir, tempDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import { FaultProxy } from "./support/fault-proxy.ts";
 import { freePort, InstanceProcess, procAwaitSeq, procEvents, procLocalSeq } from "./support/process.ts";
 
@@ -76,7 +77,7 @@ describe("crash and restart (kill -9)", () => {
     removeDir(root);
   });
 
-  it("CRASH HUB: every event the hub acknowledged before kill -9 reaches every member exactly once, in order (spec §8.3 TXN-13, §9.2 DLV-03)", async () => {
+  it("TXN-13, DLV-03: every event the hub acknowledged before kill -9 reaches every member exactly once, in order (spec §8.3, §9.2)", async () => {
     // Carol's link hangs during the burst, so at the kill the hub certainly holds events queued for her (DLV-03).
     carolLink.set("blackhole");
     const running = burst(alice, channel, "h", 5000, 8);
@@ -125,7 +126,7 @@ describe("crash and restart (kill -9)", () => {
     console.log(`[crash hub] acked=${acked.length} failed=${failed} hub_seq_after_restart=${hubSeq} bob_at_kill=${bobAtKill} carol_at_kill=${carolAtKill} total=${total}`);
   }, 60_000);
 
-  it("CRASH PARTICIPANT: a member killed while receiving gets every event exactly once after restart; the hub's queue resumes (spec §9.2 DLV-03, §9.4)", async () => {
+  it("DLV-03: a member killed while receiving gets every event exactly once after restart; the hub's queue resumes (spec §9.2, §9.4)", async () => {
     const start = await procLocalSeq(alice, channel);
     const running = burst(alice, channel, "p", 300, 8);
     await procAwaitSeq(bob, channel, start + 30);

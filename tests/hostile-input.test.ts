@@ -9,7 +9,8 @@ import { sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
 import { validate } from "../protocol/schemas.ts";
 import { signRequest } from "../protocol/signing.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { control, dispatcher, enc, removeDir, startFakePeer } from "../reference-impl/testing.ts";
+import { control, dispatcher, enc, startFakePeer } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
 import { allEvents, awaitLocalSeq, createChannel, mapHosts, publish, publishOk, startPlain, type Node } from "./support/cluster.ts";
 
 interface Endpoint {
@@ -174,7 +175,7 @@ describe("hostile input", () => {
 
   // ------------------------------------------------------------- properties
 
-  it("FUZZ: random requests to every federation endpoint never get a 500 and always an Error body (spec §5.6, §13 ERR-01, ERR-02)", async () => {
+  it("ERR-01, ERR-02: random requests to every federation endpoint never get a 500 and always an Error body (spec §5.6, §13)", async () => {
     const auth = fc.oneof(
       { arbitrary: fc.constant("signed"), weight: 8 },
       { arbitrary: fc.constantFrom("none", "garbage", "wrong-destination", "stale", "bad-sig", "twice"), weight: 4 },
@@ -194,7 +195,7 @@ describe("hostile input", () => {
     }), { seed: SEED, numRuns: RUNS });
   });
 
-  it("FUZZ: random requests to every control endpoint never get a 500 and always an Error body (spec §12.5 CTRL-30, §13)", async () => {
+  it("CTRL-30: random requests to every control endpoint never get a 500 and always an Error body (spec §12.5, §13)", async () => {
     // Well-formed traffic keeps flowing while the fuzz runs: bob publishes in a loop, every publish must succeed.
     let stop = false;
     let published = 0;
@@ -227,7 +228,7 @@ describe("hostile input", () => {
     expect(bg.map((e) => (e.data as { tag: string }).tag)).toEqual(Array.from({ length: published }, (_, i) => `bg${i}`));
   });
 
-  it("FUZZ: adversarial bodies (deep nesting, duplicate names, huge numbers, lone surrogates, 2 MiB) get spec errors (spec §3.1, §5.6)", async () => {
+  it("JCS-01..04, SIGN-30: adversarial bodies (deep nesting, duplicate names, huge numbers, lone surrogates, 2 MiB) get spec errors (spec §3.1, §5.6)", async () => {
     const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
     const bodies: Array<[string, string | Buffer]> = [
       ["deep array in data", `{"type":"test:deep","data":{"x":${deep(50_000)}}}`],
@@ -262,7 +263,7 @@ describe("hostile input", () => {
     }
   });
 
-  it("FUZZ: afterwards a real publish/read round trip works both ways (spec §12.3)", async () => {
+  it("CTRL-18, CTRL-22: afterwards a real publish/read round trip works both ways (spec §12.3)", async () => {
     const before = (await allEvents(alice.inst, channel)).length;
     const a = await publishOk(alice.inst, channel, { tag: "after-fuzz-alice" });
     const b = await publishOk(bob.inst, channel, { tag: "after-fuzz-bob" });

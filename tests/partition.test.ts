@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../protocol/errors.ts";
 import { sendRaw } from "../protocol/http-client.ts";
-import { dispatcher, enc, removeDir, until } from "../reference-impl/testing.ts";
+import { dispatcher, enc } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import {
   allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, expectLinear, mapHosts, publish, publishOk,
   startBehindProxy, tags, type Node,
@@ -31,7 +33,7 @@ describe("partition between hub and participant", () => {
     for (const n of [alice, bob]) if (n) removeDir(n.dir);
   });
 
-  it("PARTITION: events published on both sides arrive after healing, in the hub's order, exactly once (spec §9.7 DLV-29..31, CTRL-20)", async () => {
+  it("DLV-29..31, CTRL-20: events published on both sides arrive after healing, in the hub's order, exactly once (spec §9.7)", async () => {
     alice.proxy!.set("partition");
     bob.proxy!.set("partition");
     // 25 hub events: 10 fit bob's queue, the 11th suspends it (DLV-04).
@@ -69,7 +71,7 @@ describe("partition between hub and participant", () => {
     await awaitOutbound(bob.inst, "alice.example", (q) => q.state === "idle" && q.pending === 0, "bob's queue to alice drained");
   });
 
-  it("LOST ANSWERS: with responses dropped the sender retries the same txn_id and nothing is applied twice (spec §8.4 TXN-16, TXN-21, TXN-22)", async () => {
+  it("TXN-16, TXN-21, TXN-22: with responses dropped the sender retries the same txn_id and nothing is applied twice (spec §8.4)", async () => {
     const before = (await channelInfo(alice.inst, channel)).local_seq;
     // Bob -> alice answers are lost: alice sequences bob's submission, bob never hears it and resends.
     alice.proxy!.set("drop-responses");
@@ -105,7 +107,7 @@ describe("partition between hub and participant", () => {
     expect(tags(onAlice).filter((t) => t.startsWith("lost-answer"))).toEqual(["lost-answer-1", "lost-answer-2"]);
   });
 
-  it("TRUNCATED: requests cut mid-body are never applied in part, and the retry applies exactly once (spec §8.5 TXN-25, §8.4 TXN-21)", async () => {
+  it("TXN-25, TXN-21: requests cut mid-body are never applied in part, and the retry applies exactly once (spec §8.5, §8.4)", async () => {
     const before = (await channelInfo(alice.inst, channel)).local_seq;
     alice.proxy!.set("truncate-requests");
     bob.proxy!.set("truncate-requests");
@@ -135,7 +137,7 @@ describe("partition between hub and participant", () => {
    * While an earlier transaction is being retried (identical bytes, TXN-21) a new submission cannot ride in it;
    * its publish must still answer 502 at once rather than wait for the hub, and be sequenced exactly once later.
    */
-  it("PARTITION: a publish made while an earlier submission is being retried answers 502 promptly (spec §12.3 CTRL-20)", async () => {
+  it("CTRL-20: a publish made while an earlier submission is being retried answers 502 promptly (spec §12.3)", async () => {
     const sends = () => alice.proxy!.seen(/^PUT \/federation\/v1\/send\//).length;
     try {
       alice.proxy!.set("partition");

@@ -6,7 +6,9 @@ import type { ErrorBody } from "../protocol/errors.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Event, Submission, Transaction, TransactionResult } from "../protocol/types.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { control, enc, removeDir, startFakePeer, until } from "../reference-impl/testing.ts";
+import { control, enc, startFakePeer } from "./support/instances.ts";
+import { removeDir } from "./support/temp-dir.ts";
+import { until } from "./support/until.ts";
 import { allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, mapHosts, publishOk, startPlain, type Node } from "./support/cluster.ts";
 
 const RATE = 20;
@@ -56,7 +58,7 @@ describe("rogue instances", () => {
     for (const n of [alice, bob]) if (n) removeDir(n.dir);
   });
 
-  it("ROGUE: a non-member with a valid key cannot publish, read backfill, invite or call (spec §8.3 TXN-11, §9.4 DLV-17, §9.1 CHAN-07, §10.5 CALL-22)", async () => {
+  it("TXN-11, DLV-17, CHAN-07, CALL-22: a non-member with a valid key cannot publish, read backfill, invite or call (spec §8.3, §9.4, §9.1, §10.5)", async () => {
     const before = (await channelInfo(alice.inst, channel)).local_seq;
     const sub = await submit(mallory, alice, [{}]);
     expect(sub.status).toBe(200);
@@ -85,7 +87,7 @@ describe("rogue instances", () => {
     expect((await channelInfo(bob.inst, channel)).local_seq).toBe(before);
   });
 
-  it("ROGUE: a removed member is cut off immediately: its next submission, call and backfill are refused (spec §9.5 CHAN-19, DLV-20, §10.5 CALL-22)", async () => {
+  it("CHAN-19, DLV-20, CALL-22: a removed member is cut off immediately: its next submission, call and backfill are refused (spec §9.5, §10.5)", async () => {
     const invited = await control(alice.inst, "POST", `/control/v1/channels/${enc(channel)}/invites`, { server: eve.name });
     expect(invited.body).toMatchObject({ accepted: true });
     const ok = await submit(eve, alice, [{ data: { from: "eve" } }]);
@@ -113,7 +115,7 @@ describe("rogue instances", () => {
     expect((await allEvents(alice.inst, channel)).filter((e) => e.sender === eve.name)).toHaveLength(1);
   });
 
-  it("ROGUE: a flood from one origin is answered 429 while another origin is served in full (spec §5.7 RATE-01, RATE-04..06)", async () => {
+  it("RATE-01, RATE-04..06: a flood from one origin is answered 429 while another origin is served in full (spec §5.7)", async () => {
     const ping = (who: FakePeer) => send(who, alice, "GET", "/federation/v1/ping");
     const FLOOD = 150;
     const OTHER = 20;

@@ -13,7 +13,8 @@ import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/k
 import type { Event, TransactionResult } from "../protocol/types.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Instance } from "../reference-impl/instance.ts";
-import { control, removeDir, start, startFakePeer, tempDir } from "../reference-impl/testing.ts";
+import { control, start, startFakePeer } from "./support/instances.ts";
+import { removeDir, tempDir } from "./support/temp-dir.ts";
 
 interface EdgeCase {
   name: string;
@@ -81,7 +82,7 @@ describe("signature edge cases against a running instance", () => {
     });
   });
 
-  it("SIGN: a small-order key cannot be used for the universal forgery R = identity, S = 0 (spec §4.4 KEY-20)", async () => {
+  it("KEY-20: a small-order key cannot be used for the universal forgery R = identity, S = 0 (spec §4.4)", async () => {
     const smallOrder = FIXTURE.cases.filter((c) => c.rejected_by === "public_key");
     const forgery = Buffer.concat([numberToLE32(1n), Buffer.alloc(32)]).toString("base64url");
     for (const [i, c] of smallOrder.entries()) {
@@ -130,7 +131,7 @@ describe("signature edge cases against a running instance", () => {
     return { accepted, refused, lenient };
   }
 
-  it("SIGN: the same edge cases crafted over a real request: only the canonical ones verify (spec §4.4 KEY-18..22)", async () => {
+  it("KEY-18..22: the same edge cases crafted over a real request: only the canonical ones verify (spec §4.4)", async () => {
     const r = await rogue("crafted.rogue.example");
     const { accepted, refused, lenient } = craftedCases(r.key);
     for (const [label, f] of accepted) expect((await ping(r, f)).status, label).toBe(200);
@@ -144,7 +145,7 @@ describe("signature edge cases against a running instance", () => {
     expectRefused(sentFlipped, "SMCP_BAD_SIGNATURE", "bit-flipped body");
   });
 
-  it("SIGN: the same edge cases as hub signatures of delivered events: refused per item with SMCP_BAD_EVENT (spec §7.4 EVT-18, §8.5 TXN-27)", async () => {
+  it("EVT-18, TXN-27: the same edge cases as hub signatures of delivered events: refused per item with SMCP_BAD_EVENT (spec §7.4, §8.5)", async () => {
     const hub = await rogue("hub.rogue.example");
     const channel = "!evil:hub.rogue.example";
     const inviteBody = { origin: hub.name, channel, inviter: hub.name, invitee: alice.serverName, origin_ts: Date.now() };

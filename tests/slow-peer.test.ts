@@ -1,7 +1,7 @@
 // Reliability tests of Naomi's per-destination queues (spec §8.6 TXN-29, §9.2 DLV-04, DLV-05, DLV-07, §9.4): a hung
 // participant (FaultProxy blackhole) neither delays the others nor grows the hub's queue past its bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir } from "../reference-impl/testing.ts";
+import { removeDir } from "./support/temp-dir.ts";
 import {
   allEvents, awaitLocalSeq, awaitOutbound, channelInfo, createChannel, expectLinear, mapHosts, publishOk, startBehindProxy,
   startPlain, tags, type Node,
@@ -33,7 +33,7 @@ describe("slow or dead participant", () => {
     for (const n of [alice, bob, carol, dave]) if (n) removeDir(n.dir);
   });
 
-  it("DEAD PEER: a hung member does not delay the others; its queue stays bounded and is suspended (spec §9.2 DLV-04, DLV-07, TXN-29)", async () => {
+  it("DLV-04, DLV-07, TXN-29: a hung member does not delay the others; its queue stays bounded and is suspended (spec §9.2)", async () => {
     // Dave accepts connections and never answers: the hub's one in-flight transaction to dave hangs (TXN-29).
     dave.proxy!.set("blackhole");
     for (let i = 0; i < BURST; i++) await publishOk(alice.inst, channel, { tag: `e${i}` });
@@ -52,7 +52,7 @@ describe("slow or dead participant", () => {
     expect(tags(await allEvents(carol.inst, channel))).toEqual(Array.from({ length: BURST }, (_, i) => `e${i}`));
   });
 
-  it("DEAD PEER: after it comes back it catches up by heads and backfill with no loss (spec §9.2 DLV-05, §9.3 DLV-13, §9.4)", async () => {
+  it("DLV-05, DLV-13: after it comes back it catches up by heads and backfill with no loss (spec §9.2, §9.3, §9.4)", async () => {
     const total = 4 + BURST;
     const backfills = () => alice.proxy!.seen(/^GET \/federation\/v1\/channels\/[^/]+\/events\?after=/).length;
     const backfillsBefore = backfills();

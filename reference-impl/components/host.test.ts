@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validate } from "../../protocol/schemas.ts";
 import { ComponentHost, ComponentUnavailableError } from "./host.ts";
 import { toToolInfo, toToolResult } from "./managed.ts";
-import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "./test-fixtures/helpers.ts";
+import { errorOf, fixtureConfig, quietLogger } from "../../tests/support/components.ts";
+import { tempDir } from "../../tests/support/temp-dir.ts";
+import { until } from "../../tests/support/until.ts";
 
 function status(host: ComponentHost, name: string): string | undefined {
   return host.health().find((h) => h.name === name)?.status;
@@ -77,7 +79,7 @@ describe("ComponentHost failures and restarts", () => {
       expect((whileDown as ComponentUnavailableError).dispatched).toBe(false);
       // Tools stay listed while down, so the registry does not flap.
       expect(host.tools("fixture")!.map((t) => t.name)).toContain("sleep");
-      await waitFor("fixture restarted", () => status(host, "fixture") === "up");
+      await until("fixture restarted", () => status(host, "fixture") === "up", 15_000);
       const after = await host.callTool("fixture", "sleep", { ms: 0 }, 5000);
       // A fresh process: its in-memory call counter starts again.
       expect(after.structuredContent).toMatchObject({ calls: 1 });

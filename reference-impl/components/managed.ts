@@ -3,6 +3,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ErrorCode as McpErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
+import { backoffDelay } from "../../protocol/backoff.ts";
 import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { ToolInfo, ToolResult } from "../../protocol/types.ts";
@@ -27,8 +28,8 @@ export class ComponentUnavailableError extends SmcpError {
   }
 }
 
-const BACKOFF_START_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/** Restarts of a crashing component: not a spec schedule, the reference's own (250 ms doubling to 30 s, jittered). */
+const RESTART_BACKOFF = { baseMs: 250, maxMs: 30_000 };
 /** A process that stayed up this long was healthy: its next crash restarts with the shortest back-off again. */
 const STABLE_AFTER_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -194,8 +195,8 @@ export class ManagedComponent {
     if (this.closed) return;
     if (this.upSince !== 0 && Date.now() - this.upSince >= STABLE_AFTER_MS) this.failures = 0;
     this.upSince = 0;
-    const delay = Math.min(BACKOFF_START_MS * 2 ** this.failures, BACKOFF_MAX_MS);
     this.failures++;
+    const delay = backoffDelay(this.failures, RESTART_BACKOFF);
     this.restartTimer = setTimeout(() => void this.restart(), delay);
     this.restartTimer.unref();
   }

@@ -6,7 +6,8 @@ import { validate } from "../../protocol/schemas.ts";
 import type { Transaction, TransactionResult } from "../../protocol/types.ts";
 import type { Instance } from "../instance.ts";
 import { FakePeer } from "../../conformance/fake-peer.ts";
-import { control, dispatcher, enc, removeDir, start, tempDir } from "../testing.ts";
+import { control, dispatcher, enc, start } from "../../tests/support/instances.ts";
+import { removeDir, tempDir } from "../../tests/support/temp-dir.ts";
 import { sendRaw } from "../../protocol/http-client.ts";
 
 describe("federation edge", () => {
@@ -100,7 +101,7 @@ describe("federation edge", () => {
     expectError(badParam, 400, "SMCP_INVALID");
   });
 
-  it("NAOMI: a submission for a channel hubbed elsewhere is SMCP_NOT_HUB, an unknown own channel SMCP_UNKNOWN_CHANNEL (spec §8.3 TXN-10)", async () => {
+  it("TXN-10: a submission for a channel hubbed elsewhere is SMCP_NOT_HUB, an unknown own channel SMCP_UNKNOWN_CHANNEL (spec §8.3)", async () => {
     const sub = (c: string, id: string) => ({ submission_id: id, channel: c, type: "chat:message", sender: "mallory.example", origin_ts: 1, data: {} });
     const r = await mallory.send(target, { method: "PUT", path: "/federation/v1/send/t-hubs", body: txn({ submissions: [sub("!x:bob.example", "a"), sub("!nope:alice.example", "b")] }) });
     expect((r.body as TransactionResult).rejected.map((x) => x.errcode)).toEqual(["SMCP_NOT_HUB", "SMCP_UNKNOWN_CHANNEL"]);
@@ -185,7 +186,7 @@ describe("federation edge", () => {
     expectError(r, 401, "SMCP_UNAUTHORIZED");
   });
 
-  it("CONTROL: unknown channel is 404 SMCP_UNKNOWN_CHANNEL; reserved types are 400 SMCP_INVALID (spec §12.3 CTRL-14, CTRL-19)", async () => {
+  it("CTRL-14, CTRL-19: unknown channel is 404 SMCP_UNKNOWN_CHANNEL; reserved types are 400 SMCP_INVALID (spec §12.3)", async () => {
     expectError(await control(alice, "GET", `/control/v1/channels/${enc("!none:alice.example")}`), 404, "SMCP_UNKNOWN_CHANNEL");
     const r = await control(alice, "POST", `/control/v1/channels/${enc(channel)}/events`, { type: "smcp:member.join", data: {} });
     expectError(r, 400, "SMCP_INVALID");

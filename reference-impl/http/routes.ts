@@ -3,6 +3,7 @@
 import { SmcpError } from "../../protocol/errors.ts";
 import { makeKeyDocument } from "../../protocol/key-document.ts";
 import { formatPublicKey, type SigningKey } from "../../protocol/keys.ts";
+import { LONG_POLL_MAX_WAIT_MS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import type {
   CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
@@ -83,8 +84,8 @@ function federationRoutes(s: RouteServices): Route[] {
     },
     {
       method: "GET", path: "/federation/v1/channels/{channel}/events", kind: "federation", params: { channel: "ChannelId" },
-      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER, required: true }, limit: { min: 1, max: 1000 } }, response: "BackfillPage",
-      handler: (ctx) => ok(s.naomi.serveBackfill(origin(ctx), ctx.params.channel!, ctx.query.after!, ctx.query.limit ?? 100)),
+      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER, required: true }, limit: { min: 1, max: PAGE_LIMIT_MAX } }, response: "BackfillPage",
+      handler: (ctx) => ok(s.naomi.serveBackfill(origin(ctx), ctx.params.channel!, ctx.query.after!, ctx.query.limit ?? PAGE_LIMIT_DEFAULT)),
     },
     {
       method: "POST", path: "/federation/v1/call", kind: "federation", body: "RemoteCall", response: "RemoteCallResult",
@@ -154,8 +155,8 @@ function controlRoutes(s: RouteServices): Route[] {
     },
     {
       method: "GET", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, response: "EventList",
-      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER }, limit: { min: 1, max: 1000 }, wait_ms: { min: 0, max: 30_000 } },
-      handler: async (ctx) => ok(await s.naomi.read(ctx.params.channel!, ctx.query.after ?? 0, ctx.query.limit ?? 100, ctx.query.wait_ms ?? 0, ctx.signal)),
+      query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER }, limit: { min: 1, max: PAGE_LIMIT_MAX }, wait_ms: { min: 0, max: LONG_POLL_MAX_WAIT_MS } },
+      handler: async (ctx) => ok(await s.naomi.read(ctx.params.channel!, ctx.query.after ?? 0, ctx.query.limit ?? PAGE_LIMIT_DEFAULT, ctx.query.wait_ms ?? 0, ctx.signal)),
     },
     {
       method: "POST", path: "/control/v1/calls", kind: "control", body: "CallTool", response: "RemoteCallResult",

@@ -11,7 +11,8 @@ import type { BackfillPage, Event, Transaction, TransactionResult } from "../../
 import type { FederationSender } from "../federation-sender.ts";
 import Database from "better-sqlite3";
 import { MIGRATIONS, openDatabase, Store } from "../storage/db.ts";
-import { removeDir, tempDir, until } from "../testing.ts";
+import { removeDir, tempDir } from "../../tests/support/temp-dir.ts";
+import { until } from "../../tests/support/until.ts";
 import { Naomi, type NaomiOptions } from "./naomi.ts";
 
 const logger = pino({ level: "silent" });

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { formatPublicKey, generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
 import type { ServerDiscovery } from "../../protocol/types.ts";
@@ -25,7 +26,7 @@ describe("discovery", () => {
     return {
       server_name: "bob.example", endpoint: base, version: "1.0", versions: ["1.0"], components: ["naomi"], key_id: key.keyId,
       public_key: formatPublicKey(key.publicKey),
-      limits: { max_body_bytes: 1 << 20, max_txn_items: 100, max_event_data_bytes: 65536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60000 },
+      limits: DEFAULT_LIMITS,
       ...overrides,
     };
   }
@@ -34,8 +35,8 @@ describe("discovery", () => {
     respond = (_req, res) => res.writeHead(200, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
   }
 
-  function paulina(): Discovery {
-    return new Discovery({ self: "alice.example", store: new Store(openDatabase(":memory:")), dispatcher, logger, hosts: { "bob.example": base }, now: () => clock });
+  function paulina(random: () => number = () => 0): Discovery {
+    return new Discovery({ self: "alice.example", store: new Store(openDatabase(":memory:")), dispatcher, logger, hosts: { "bob.example": base }, now: () => clock, random });
   }
 
   async function refusal(d: Discovery): Promise<string> {
@@ -62,7 +63,7 @@ describe("discovery", () => {
     await dispatcher.close();
   });
 
-  it("DISCOVERY: fetches <base>/.well-known/smcp/server through the host map and caches it (spec §6.1, §6.4)", async () => {
+  it("DISC-21, DISC-16: fetches <base>/.well-known/smcp/server through the host map and caches it (spec §6.4, §6.3)", async () => {
     serve(doc(), { "cache-control": "max-age=60" });
     const d = paulina();
     hits = 0;
@@ -77,26 +78,26 @@ describe("discovery", () => {
     expect(await d.lookupKey("bob.example", "ed25519:other")).toBeNull();
   });
 
-  it("DISCOVERY: the document's server_name must be the name asked for (spec §6.2)", async () => {
+  it("DISC-07: the document's server_name must be the name asked for (spec §6.1)", async () => {
     serve(doc({ server_name: "carol.example" }));
     expect(await refusal(paulina())).toMatch(/names carol.example/);
   });
 
-  it("DISCOVERY: http:// endpoints are refused unless loopback (spec §6.3)", async () => {
+  it("DISC-14: http:// endpoints are refused unless loopback (spec §6.3)", async () => {
     serve(doc({ endpoint: "http://bob.example:8080" }));
     expect(await refusal(paulina())).toMatch(/https/);
     const d = paulina();
     expect(() => d.putHost("bob.example", "http://10.0.0.1:80")).toThrow(/https/);
   });
 
-  it("DISCOVERY: a key_id not derived from the public key, or an invalid document, is refused (spec §4.1)", async () => {
+  it("KEY-07, DISC-07: a key_id not derived from the public key, or an invalid document, is refused (spec §4.2, §6.1)", async () => {
     serve(doc({ key_id: "ed25519:AAAAAAAA" }));
     expect(await refusal(paulina())).toMatch(/key_id/);
     serve({ server_name: "bob.example" });
     expect(await refusal(paulina())).toMatch(/invalid discovery document/);
   });
 
-  it("DISCOVERY: errors are cached with exponential back-off from 1 s (spec §6.3)", async () => {
+  it("DISC-17: errors are cached with exponential back-off from 1 s (spec §6.3)", async () => {
     respond = (_req, res) => res.writeHead(500).end();
     const d = paulina();
     hits = 0;
@@ -114,7 +115,21 @@ describe("discovery", () => {
     await expect(d.discover("bob.example")).resolves.toMatchObject({ keyId: key.keyId });
   });
 
-  it("DISCOVERY: follows a redirect, refuses loops (spec §6.3)", async () => {
+  it("DISC-17: jitter lengthens a cached failure by up to 20 %, never shortens it, and retry_after_ms says so (spec §6.3)", async () => {
+    respond = (_req, res) => res.writeHead(500).end();
+    const d = paulina(() => 0.5);
+    hits = 0;
+    const first = (await d.discover("bob.example").catch((e: unknown) => e)) as SmcpError;
+    expect(first.extra.retryAfterMs).toBe(1_100);
+    clock += 1_099;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(1);
+    clock += 1;
+    await expect(d.discover("bob.example")).rejects.toThrow(SmcpError);
+    expect(hits).toBe(2);
+  });
+
+  it("DISC-15: follows a redirect, refuses loops (spec §6.3)", async () => {
     respond = (req, res) => {
       if (req.url === "/.well-known/smcp/server") res.writeHead(302, { location: "/moved" }).end();
       else if (req.url === "/moved") res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(doc()));

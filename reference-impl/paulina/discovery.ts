@@ -2,19 +2,19 @@
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
+import { backoffDelay, type RandomSource } from "../../protocol/backoff.ts";
 import { sendRaw } from "../../protocol/http-client.ts";
 import { isLoopbackHost } from "../../protocol/identity.ts";
 import { keyIdFor, parsePublicKey, verifyKeyFrom, type VerifyKey } from "../../protocol/keys.ts";
+import { DISCOVERY_CACHE, DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES } from "../../protocol/limits.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { Limits, ServerDiscovery } from "../../protocol/types.ts";
 import type { PeerRow, Store } from "../storage/db.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/smcp/server";
-const DEFAULT_TTL_MS = 24 * 3600_000;
-const MAX_TTL_MS = 48 * 3600_000;
-const MAX_ERROR_TTL_MS = 3600_000;
+const DEFAULT_TTL_MS = DISCOVERY_CACHE.defaultMs;
+const MAX_TTL_MS = DISCOVERY_CACHE.maxMs;
 const MAX_REDIRECTS = 5;
-const MAX_DOCUMENT_BYTES = 64 * 1024;
 /** A key_id we do not know triggers at most one re-discovery per origin in this interval (no amplification). */
 const KEY_REFRESH_INTERVAL_MS = 5_000;
 
@@ -44,6 +44,8 @@ export interface DiscoveryOptions {
   dispatcher: Dispatcher;
   logger: Logger;
   now?: () => number;
+  /** Jitter of the failure back-off; tests inject a fixed source. */
+  random?: RandomSource;
   /** Static host map from the command line; overrides stored mappings for the same names. */
   hosts?: Record<string, string>;
 }
@@ -129,10 +131,10 @@ export class Discovery {
     }
   }
 
-  /** Errors are cached with exponential back-off from 1 s, never longer than 1 h (spec §6.3). */
+  /** Errors are cached with exponential back-off from 1 s, never longer than 1 h (spec §6.3 DISC-17). */
   private recordFailure(serverName: string, cause: SmcpError): void {
     const failures = (this.failures.get(serverName)?.failures ?? 0) + 1;
-    const wait = Math.min(MAX_ERROR_TTL_MS, 1000 * 2 ** Math.min(failures - 1, 20));
+    const wait = backoffDelay(failures, DISCOVERY_FAILURE_BACKOFF, this.opts.random);
     // retry_after_ms tells the control API's caller when the next automatic attempt may happen (spec §12.2).
     const error = new SmcpError("SMCP_PEER_UNREACHABLE", cause.message, { retryAfterMs: wait });
     this.failures.set(serverName, { error, until: this.now() + wait, failures });
@@ -145,7 +147,7 @@ export class Discovery {
     for (let hop = 0; ; hop++) {
       checkScheme(url, `discovery URL of ${serverName}`);
       seen.add(url);
-      const answer = await sendRaw(this.opts.dispatcher, url, { method: "GET", headers: { accept: "application/json" }, timeoutMs: 10_000 });
+      const answer = await sendRaw(this.opts.dispatcher, url, { method: "GET", headers: { accept: "application/json" }, timeoutMs: DISCOVERY_FETCH_TIMEOUT_MS });
       const location = answer.headers.location;
       if (answer.status >= 300 && answer.status < 400 && typeof location === "string") {
         url = new URL(location, url).toString();
@@ -154,7 +156,7 @@ export class Discovery {
         continue;
       }
       if (answer.status !== 200) throw unreachable(serverName, `discovery answered ${answer.status}`);
-      if (answer.raw.length > MAX_DOCUMENT_BYTES) throw unreachable(serverName, `discovery document over ${MAX_DOCUMENT_BYTES} bytes`);
+      if (answer.raw.length > DISCOVERY_MAX_DOCUMENT_BYTES) throw unreachable(serverName, `discovery document over ${DISCOVERY_MAX_DOCUMENT_BYTES} bytes`);
       return this.checkDocument(serverName, answer.body, maxAgeMs(answer.headers["cache-control"]));
     }
   }

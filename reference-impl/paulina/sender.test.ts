@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { formatPublicKey, generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
 import { openDatabase, Store } from "../storage/db.ts";
@@ -26,7 +27,7 @@ describe("PaulinaSender", () => {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
           server_name: "bob.example", endpoint: base, version: "1.0", versions: ["1.0"], components: ["vendela"],
           key_id: peerKey.keyId, public_key: formatPublicKey(peerKey.publicKey),
-          limits: { max_body_bytes: 1 << 20, max_txn_items: 100, max_event_data_bytes: 65536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60000 },
+          limits: DEFAULT_LIMITS,
         }));
         return;
       }

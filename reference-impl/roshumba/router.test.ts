@@ -1,15 +1,18 @@
 // Roshumba tests: incoming calls (authorization, targets, idempotency, at-most-once) and outgoing calls through a fake sender (spec §10).
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SmcpError } from "../../protocol/errors.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
 import { ComponentHost } from "../components/host.ts";
-import { errorOf, fixtureConfig, quietLogger, tempDir, waitFor } from "../components/test-fixtures/helpers.ts";
+import { openDatabase } from "../storage/db.ts";
+import { errorOf, fixtureConfig, quietLogger } from "../../tests/support/components.ts";
+import { tempDir } from "../../tests/support/temp-dir.ts";
+import { until } from "../../tests/support/until.ts";
 import { Roshumba } from "./router.ts";
 import { CallStore } from "./store.ts";
-import { FakeSender } from "./test-fake-sender.ts";
+import { FakeSender } from "../../tests/support/fake-sender.ts";
 
 const SELF = "b.example";
 const PEER = "a.example";
@@ -27,9 +30,7 @@ afterAll(async () => {
 });
 
 function openDb(file = ":memory:"): Database.Database {
-  const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  return db;
+  return openDatabase(file);
 }
 
 function router(db = openDb(), sender = new FakeSender()): Roshumba {
@@ -205,7 +206,7 @@ describe("Roshumba and a dying component (spec §10.3)", () => {
       // Down now: this call is never dispatched, so it is not remembered.
       const probe = fixtureCall("probe", "sleep", { ms: 0 });
       expect((await errorOf(r.handleIncoming(PEER, probe, "sha-p"))).errcode).toBe("SMCP_COMPONENT_UNAVAILABLE");
-      await waitFor("fixture restarted", () => own.health()[0]!.status === "up");
+      await until("fixture restarted", () => own.health()[0]!.status === "up", 15_000);
       const res = await r.handleIncoming(PEER, probe, "sha-p");
       expect(res.result.structuredContent).toMatchObject({ slept: 0, calls: 1 });
       // The crashing call is not run again (it would take the component down again).
@@ -266,7 +267,7 @@ describe("Roshumba outgoing calls (spec §10.1)", () => {
 
   it("CTRL-29: garbage from a peer → 502 SMCP_PEER_UNREACHABLE with retry_after_ms, saying what was wrong (spec §12.4)", async () => {
     const cases: [(c: RemoteCall) => { status: number; body?: unknown }, RegExp][] = [
-      [() => ({ status: 200 }), /without a JSON body/],
+      [() => ({ status: 200 }), /without an I-JSON body/],
       [() => ({ status: 200, body: { hello: "world" } }), /invalid RemoteCallResult/],
       [(c) => ({ status: 200, body: { ...ok(c), call_id: "someone-else" } }), /result of another call/],
       [(c) => ({ status: 202, body: ok(c) }), /answered 202/],

@@ -1,9 +1,9 @@
 // Roshumba: cross-instance tool calls — idempotent, at-most-once incoming calls to local components, and outgoing calls to peers (spec §10).
-import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Logger } from "pino";
-import { encodeBase64Url } from "../../protocol/base64url.ts";
 import { sha256Base64Url } from "../../protocol/signing.ts";
+import { randomId } from "../../protocol/random-id.ts";
+import { CALL_ANSWER_MARGIN_MS, CALL_TIMEOUT_MAX_MS, MIN_RESULT_RETENTION_MS } from "../../protocol/limits.ts";
 import { canonicalBytes } from "../../protocol/canonical-json.ts";
 import { SmcpError, isErrorCode } from "../../protocol/errors.ts";
 import { errorFromAnswer, type HttpAnswer } from "../../protocol/http-client.ts";
@@ -14,13 +14,13 @@ import { ComponentUnavailableError, type ComponentHost } from "../components/hos
 import type { FederationSender } from "../federation-sender.ts";
 import { CallStore, type CallRow } from "./store.ts";
 
-/** Default and ceiling of `timeout_ms` (spec §10.4). */
-export const MAX_CALL_TIMEOUT_MS = 30_000;
-/** Results are kept at least this long (spec §10.3). */
-export const RESULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Default and ceiling of `timeout_ms` (spec §10.4 CALL-16). */
+export const MAX_CALL_TIMEOUT_MS = CALL_TIMEOUT_MAX_MS;
+/** Results are kept at least this long (spec §10.3 CALL-14). */
+export const RESULT_RETENTION_MS = MIN_RESULT_RETENTION_MS;
 const PRUNE_INTERVAL_MS = 60_000;
 /** The peer gives up after timeout_ms and answers 504; wait T + 5 s for that answer (spec §10.4 CALL-19). */
-const NETWORK_MARGIN_MS = 5_000;
+const NETWORK_MARGIN_MS = CALL_ANSWER_MARGIN_MS;
 /** Remote errors the control API relays with their own errcode (spec §12.4 CTRL-28); any other becomes 502. */
 const RELAYED_ERRORS: ReadonlySet<string> = new Set([
   "SMCP_FORBIDDEN", "SMCP_UNKNOWN_TARGET", "SMCP_UNKNOWN_TOOL", "SMCP_CONFLICT", "SMCP_COMPONENT_UNAVAILABLE", "SMCP_CALL_TIMEOUT",
@@ -55,7 +55,7 @@ function localBodySha256(call: RemoteCall): string {
 }
 
 export function newCallId(): string {
-  return encodeBase64Url(randomBytes(16));
+  return randomId(16);
 }
 
 function clampTimeout(ms: number | undefined): number {
@@ -218,7 +218,7 @@ export class Roshumba {
       throw peerFailed(server, `answered ${answer.status} ${err.errcode}: ${err.message}`, err.extra.retryAfterMs);
     }
     if (answer.status !== 200) throw peerFailed(server, `answered ${answer.status} to a call; expected 200`);
-    if (answer.body === undefined) throw peerFailed(server, "answered 200 to a call without a JSON body");
+    if (answer.body === undefined) throw peerFailed(server, `answered 200 to a call without an I-JSON body${answer.bodyError ? ` (${answer.bodyError})` : ""}`);
     const issues = validate("RemoteCallResult", answer.body);
     if (issues.length > 0) {
       const where = issues.map((i) => `${i.path || "/"} ${i.message}`).join("; ");

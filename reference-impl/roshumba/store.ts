@@ -1,4 +1,5 @@
 // Roshumba: the durable record of incoming calls per (origin, call_id) that makes remote calls idempotent and at-most-once (spec §10.3).
+// The table itself is a storage migration (reference-impl/storage/db.ts, v3).
 import type Database from "better-sqlite3";
 import type { RemoteCallResult } from "../../protocol/types.ts";
 
@@ -13,22 +14,6 @@ export interface CallRow {
   error: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS roshumba_calls (
-  origin      TEXT NOT NULL,
-  call_id     TEXT NOT NULL,
-  body_sha256 TEXT NOT NULL,
-  state       TEXT NOT NULL CHECK (state IN ('started', 'done', 'failed')),
-  result      TEXT,
-  errcode     TEXT,
-  error       TEXT,
-  created_ts  INTEGER NOT NULL,
-  updated_ts  INTEGER NOT NULL,
-  PRIMARY KEY (origin, call_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS roshumba_calls_updated ON roshumba_calls (updated_ts);
-`;
-
 export class CallStore {
   private readonly select: Database.Statement<[string, string], CallRow>;
   private readonly insert: Database.Statement<[string, string, string, number, number]>;
@@ -37,8 +22,8 @@ export class CallStore {
   private readonly remove: Database.Statement<[string, string]>;
   private readonly prune: Database.Statement<[number]>;
 
+  /** `db` comes from openDatabase (reference-impl/storage/db.ts), whose migrations create roshumba_calls. */
   constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
     this.select = db.prepare("SELECT body_sha256, state, result, errcode, error FROM roshumba_calls WHERE origin = ? AND call_id = ?");
     this.insert = db.prepare(
       "INSERT INTO roshumba_calls (origin, call_id, body_sha256, state, created_ts, updated_ts) VALUES (?, ?, ?, 'started', ?, ?)",

@@ -77,12 +77,32 @@ export const MIGRATIONS: readonly string[] = [
     FROM members m JOIN channels c ON c.channel = m.channel WHERE c.role = 'hub' AND m.server <> c.hub;
   DROP TABLE outbound;
   `,
+  // v3: Roshumba's call records (spec §10.3 CALL-10..12), which reference-impl/roshumba/store.ts used to create on its
+  // own. IF NOT EXISTS: a database from before v3 already holds the table, rows and all, and keeps it unchanged.
+  `
+  CREATE TABLE IF NOT EXISTS roshumba_calls (
+    origin      TEXT NOT NULL,
+    call_id     TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('started', 'done', 'failed')),
+    result      TEXT,
+    errcode     TEXT,
+    error       TEXT,
+    created_ts  INTEGER NOT NULL,
+    updated_ts  INTEGER NOT NULL,
+    PRIMARY KEY (origin, call_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS roshumba_calls_updated ON roshumba_calls (updated_ts);
+  `,
 ];
 
 export function openDatabase(file: string): Sqlite {
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
+  // WAL with synchronous=NORMAL: a commit is in the WAL before it returns, so it survives a crash of this process
+  // (kill -9, an uncaught error) but not necessarily a power loss or OS crash, which may roll back the last commits
+  // (the WAL is fsynced at checkpoints, not per commit). The database stays consistent in both cases.
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
@@ -369,7 +389,7 @@ export class Store {
     this.s.submissionPut.run(sender, submissionId, row.channel, row.seq, row.event_id, now);
   }
 
-  /** Runs `fn` in one SQLite transaction: committed (durably, WAL) before it returns. */
+  /** Runs `fn` in one SQLite transaction, committed before it returns: durable against a process crash, not power loss (see openDatabase). */
   tx<T>(fn: () => T): T {
     return this.runTx(fn) as T;
   }

@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { removeDir, tempDir } from "../../reference-impl/testing.ts";
+import { removeDir, tempDir } from "../support/temp-dir.ts";
 import { freePort, InstanceProcess, procEvents, procLocalSeq } from "../support/process.ts";
 
 const { values } = parseArgs({

@@ -4,7 +4,9 @@ import { expect } from "vitest";
 import type { ChannelInfo, Event, OutboundQueue, PeerList, PublishResult } from "../../protocol/types.ts";
 import type { InstanceConfig } from "../../reference-impl/config.ts";
 import type { Instance } from "../../reference-impl/instance.ts";
-import { control, enc, start, tempDir, until } from "../../reference-impl/testing.ts";
+import { control, enc, start } from "./instances.ts";
+import { tempDir } from "./temp-dir.ts";
+import { until } from "./until.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 
 export interface Node {

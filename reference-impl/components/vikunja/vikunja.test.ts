@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { vikunjaConfig } from "../host.ts";
-import { tempDir } from "../test-fixtures/helpers.ts";
+import { tempDir } from "../../../tests/support/temp-dir.ts";
 
 const clients: Client[] = [];
 

@@ -1,26 +1,14 @@
 // Test support for the reference instance (all SMCP components): start real instances on 127.0.0.1:0, drive the
-// control API, impersonate a peer with its own key (the conformance harness's fake peer), and await observable state
-// without sleeping.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// control API, and impersonate a peer with its own key (the conformance harness's fake peer).
 import { Agent } from "undici";
-import { createDispatcher, sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
-import { FakePeer } from "../conformance/fake-peer.ts";
-import type { InstanceConfig } from "./config.ts";
-import { startInstance, type Instance } from "./instance.ts";
+import { createDispatcher, sendRaw, type HttpAnswer } from "../../protocol/http-client.ts";
+import { FakePeer } from "../../conformance/fake-peer.ts";
+import type { InstanceConfig } from "../../reference-impl/config.ts";
+import { startInstance, type Instance } from "../../reference-impl/instance.ts";
 
 export const dispatcher = createDispatcher();
 /** The tests' control client talks to HTTPS instances on loopback whose throw-away CA it does not load. */
 const loopbackTls = new Agent({ connect: { rejectUnauthorized: false } });
-
-export function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `smcp-${label}-`));
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
 
 /** Starts an instance with test-friendly defaults (quiet, no vikunja unless asked, fast retries). */
 export function start(name: string, dataDir: string, extra: Partial<InstanceConfig> = {}): Promise<Instance> {
@@ -54,17 +42,6 @@ export async function control(inst: Instance, method: string, path: string, body
 
 export function enc(channel: string): string {
   return encodeURIComponent(channel);
-}
-
-/** Awaits a condition on observable state: re-checks on every event-loop turn for at most `ms` (no fixed sleeps). */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Long-polls an instance until its channel holds `count` events, and returns them in seq order. */

@@ -1,18 +1,19 @@
 // Conformance harness self-tests: deliberately broken targets built from the fake peer, and a check context around them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createDispatcher } from "../protocol/http-client.ts";
-import { parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
-import { verifyKeyOf, type SigningKey, type VerifyKey } from "../protocol/keys.ts";
-import { authenticateRequest, ReplayCache } from "../protocol/request-auth.ts";
-import { SmcpError } from "../protocol/errors.ts";
-import { eventProblem } from "../protocol/events.ts";
-import type { Event, RemoteCall, Transaction, TransactionResult } from "../protocol/types.ts";
-import { allChecks } from "./checks/index.ts";
-import type { Check, CheckContext, Options, Role, Target } from "./context.ts";
-import { ControlClient } from "./control-client.ts";
-import { FakePeer, FAKE_LIMITS, type ReceiverFaults } from "./fake-peer.ts";
-import { WireRecorder } from "./wire-log.ts";
+import { createDispatcher } from "../../protocol/http-client.ts";
+import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
+import { verifyKeyOf, type SigningKey, type VerifyKey } from "../../protocol/keys.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
+import { authenticateRequest, ReplayCache } from "../../protocol/request-auth.ts";
+import { SmcpError } from "../../protocol/errors.ts";
+import { eventProblem } from "../../protocol/events.ts";
+import type { Event, RemoteCall, Transaction, TransactionResult } from "../../protocol/types.ts";
+import { allChecks } from "../../conformance/checks/index.ts";
+import type { Check, CheckContext, Options, Role, Target } from "../../conformance/context.ts";
+import { ControlClient } from "../../conformance/control-client.ts";
+import { FakePeer, FAKE_LIMITS, type ReceiverFaults } from "../../conformance/fake-peer.ts";
+import { WireRecorder } from "../../conformance/wire-log.ts";
 
 export const TEST_OPTIONS: Options = { latencyCalls: 10, latencyP99Ms: 500, strict: false, verbose: false, deliveryTimeoutMs: 2_000 };
 
@@ -118,7 +119,7 @@ export async function smallInstance(name: string, events: Event[], trusted: Map<
     const origin = async (): Promise<string> =>
       (
         await authenticateRequest(
-          { self: name, now: Date.now, maxSkewMs: 60_000, notBefore: 0, replay, lookupKey: async (o, k) => (trusted.get(o)?.keyId === k ? trusted.get(o)! : null) },
+          { self: name, now: Date.now, maxSkewMs: DEFAULT_LIMITS.max_clock_skew_ms, notBefore: 0, replay, lookupKey: async (o, k) => (trusted.get(o)?.keyId === k ? trusted.get(o)! : null) },
           Array.isArray(header) ? header[0] : header,
           { method: req.method ?? "GET", uri: req.url ?? "/", body: bytes },
         )

@@ -2,13 +2,15 @@
 // correctly (one transaction in flight, batching, identical-byte retries with back-off, honouring 429) or with faults.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { finaliseEvent, signHead } from "../protocol/events.ts";
-import { createDispatcher, sendRaw } from "../protocol/http-client.ts";
-import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
-import type { SigningKey } from "../protocol/keys.ts";
-import { AUTH_HEADER, signRequest } from "../protocol/signing.ts";
-import { SmcpError } from "../protocol/errors.ts";
-import type { Event } from "../protocol/types.ts";
+import { backoffDelay } from "../../protocol/backoff.ts";
+import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import { createDispatcher, sendRaw } from "../../protocol/http-client.ts";
+import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
+import type { SigningKey } from "../../protocol/keys.ts";
+import { DEFAULT_LIMITS, TXN_RETRY_BACKOFF } from "../../protocol/limits.ts";
+import { AUTH_HEADER, signRequest } from "../../protocol/signing.ts";
+import { SmcpError } from "../../protocol/errors.ts";
+import type { Event } from "../../protocol/types.ts";
 
 export interface HubFaults {
   /** Every event goes out at once in its own transaction (several in flight). */
@@ -52,13 +54,13 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
       const a = await sendRaw(dispatcher, participant.url + path, { method: "PUT", headers: { [AUTH_HEADER]: auth, "content-type": JSON_TYPE }, body });
       return { status: a.status, ...(typeof (a.body as { retry_after_ms?: unknown })?.retry_after_ms === "number" ? { retryAfterMs: (a.body as { retry_after_ms: number }).retry_after_ms } : {}) };
     };
-    let backoff = 250;
+    let failures = 0;
     let result = await attempt();
     const final = (status: number): boolean => status >= 400 && status < 500 && !RETRYABLE_4XX.includes(status) && !faults.resend4xx;
     while (result.status !== 200 && !faults.noRetry && !final(result.status)) {
-      const wait = faults.ignoreRetryAfter ? 250 : Math.max(backoff, result.retryAfterMs ?? 0);
+      const backoff = backoffDelay(++failures, TXN_RETRY_BACKOFF);
+      const wait = faults.ignoreRetryAfter ? TXN_RETRY_BACKOFF.baseMs : Math.max(backoff, result.retryAfterMs ?? 0);
       await new Promise((r) => setTimeout(r, wait));
-      backoff = Math.min(backoff * 2, 30_000);
       if (faults.retryAsNew) return sendTxn(`${txnId}-again`, batch);
       result = await attempt();
     }
@@ -81,7 +83,7 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://x");
-    const bytes = await readBody(req, 1_048_576);
+    const bytes = await readBody(req, DEFAULT_LIMITS.max_body_bytes);
     if (req.method === "POST" && url.pathname === `/control/v1/channels/${encodeURIComponent(channel)}/events`) {
       const body = parseJsonBody(req, bytes) as { type: string; data: Record<string, unknown> };
       const ev = append(body.type, body.data);

@@ -1,6 +1,6 @@
 // Roshumba test double: a FederationSender that records requests and answers with canned HttpAnswers (spec §10.1).
 import type { HttpAnswer } from "../../protocol/http-client.ts";
-import type { FederationSender } from "../federation-sender.ts";
+import type { FederationSender } from "../../reference-impl/federation-sender.ts";
 
 export interface SentRequest {
   destination: string;
