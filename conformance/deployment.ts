@@ -255,7 +255,8 @@ async function loadTestcontainers(): Promise<typeof import("testcontainers")> {
   try {
     return await import("testcontainers");
   } catch (err) {
-    throw new DeploymentError(`--alice-image/--bob-image need the testcontainers package (${(err as Error).message}). ${ALTERNATIVES}`);
+    // An optional peer dependency: only image deployments need the Docker client, so a plain install leaves it out.
+    throw new DeploymentError(`--alice-image/--bob-image need the optional testcontainers package, which is not installed (npm install testcontainers@11 next to smcp-federation; ${(err as Error).message.split("\n")[0]}). ${ALTERNATIVES}`);
   }
 }
 
