@@ -74,4 +74,22 @@ describe("matrix", () => {
     expect(new Set(links)).toEqual(new Set(m.runs.map((r) => r.html)));
     for (const l of links) expect(existsSync(join(out, l)), l).toBe(true);
   }, 120_000);
+
+  it("an implementation that disagrees shows up in every pair it is part of, and its cells link to the failing check", async () => {
+    const out = mkdtempSync(join(tmpdir(), "smcp-matrix-"));
+    dirs.push(out);
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const cmd = `"${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token}`;
+    // The planted bug: a discovery document whose endpoint points nowhere.
+    const code = await main(["matrix", "--impl", `ref=${cmd}`, "--impl", `lies=${cmd} --public-url http://127.0.0.1:1`, "--out", out, "--only", "sc/discovery/well-known"]);
+    expect(code).toBe(1);
+    const m = JSON.parse(readFileSync(join(out, "matrix.json"), "utf8")) as MatrixReport;
+    expect(m.runs.map((r) => r.exit_code)).toEqual([0, 1, 1, 1]);
+    const failingRows = m.requirements.filter((row) => row.cells.some((c) => c.status === "fail"));
+    expect(failingRows.length).toBeGreaterThan(0);
+    for (const row of failingRows) expect(row.cells.map((c) => c.status)).toEqual(["pass", "fail", "fail", "fail"]);
+    const html = readFileSync(join(out, "matrix.html"), "utf8");
+    expect(html).toContain(`href="runs/ref__lies.html#check-${encodeURIComponent("sc/discovery/well-known@bob")}"`);
+    expect(readFileSync(join(out, "runs/ref__lies.html"), "utf8")).toContain('id="check-sc/discovery/well-known@bob"');
+  }, 120_000);
 });
