@@ -4,8 +4,9 @@ FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /smcp
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# The package's postinstall (bin/prune-native-build.js) runs during `npm ci`, so bin/ comes first.
 COPY bin ./bin
+RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
 COPY reference-impl ./reference-impl
 COPY schemas ./schemas

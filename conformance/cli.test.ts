@@ -1,14 +1,46 @@
 // Conformance harness self-tests: the CLI end to end — list, usage and deployment errors, --alice-cmd, and a full run
 // against two untouched reference instances, which must pass everything.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { allChecks } from "./checks/index.ts";
 import { coverage, EXCLUSIONS } from "./checks/exclusions.ts";
 import { loadRequirements, unknownRequirementIds } from "./checks/requirements.ts";
 import { main } from "./cli.ts";
 import { requireDocker } from "./deployment.ts";
+import { processAlive } from "./process-group.ts";
+import { validateReport } from "./report-schema.ts";
+
+const HARNESS_BIN = fileURLToPath(new URL("../bin/smcp-conformance.js", import.meta.url));
+const SMCP_BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
+
+/**
+ * A launcher as implementers write them: it forks a helper and runs the server without `exec`, so signalling only
+ * the `/bin/sh -c` wrapper (or only this script) would leave both running. Every PID it starts goes to $SMCP_TEST_PIDS.
+ */
+function writeLauncher(dir: string): string {
+  const file = join(dir, "launch.sh");
+  writeFileSync(
+    file,
+    `#!/bin/sh
+sleep 300 &
+echo $! >> "$SMCP_TEST_PIDS"
+echo $$ >> "$SMCP_TEST_PIDS"
+"${process.execPath}" "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$3" --control-token="$4" &
+echo $! >> "$SMCP_TEST_PIDS"
+wait
+`,
+  );
+  chmodSync(file, 0o755);
+  return file;
+}
+
+function pidsIn(file: string): number[] {
+  return existsSync(file) ? readFileSync(file, "utf8").split(/\s+/).filter(Boolean).map(Number) : [];
+}
 
 const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
 
@@ -97,13 +129,47 @@ describe("usage and deployment errors exit 2 without running checks", () => {
 });
 
 describe.skipIf(!existsSync(REFERENCE))("against reference instances", () => {
-  it("--alice-cmd/--bob-cmd start any implementation with {name} {port} {data} {token} and --only selects checks", async () => {
-    const io = capture();
-    const cmd = `"${process.execPath}" bin/smcp.js serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token {token}`;
-    const code = await main(["run", "--alice-cmd", cmd, "--bob-cmd", cmd, "--bob-name", "bob.test", "--only", "sc/discovery/well-known"]);
-    expect(io.out(), io.err()).toMatch(/✓ sc\/discovery\/well-known@bob/);
-    expect(io.out()).toMatch(/bob\.test/);
-    expect(code).toBe(0);
+  it("a relative --alice-cmd runs in the caller's folder; a forking launcher leaves nothing behind after the run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "smcp-launcher-"));
+    dirs.push(dir);
+    writeLauncher(dir);
+    const pidFile = join(dir, "pids");
+    const cmd = "./launch.sh {name} {port} {data} {token}";
+    const child = spawn(process.execPath, [HARNESS_BIN, "run", "--alice-cmd", cmd, "--bob-cmd", cmd, "--bob-name", "bob.test", "--only", "sc/discovery/well-known"], {
+      cwd: dir,
+      env: { ...process.env, SMCP_TEST_PIDS: pidFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(out).toMatch(/✓ sc\/discovery\/well-known@bob/);
+    expect(out).toMatch(/bob\.test/);
+    expect(code, out).toBe(0);
+    const pids = pidsIn(pidFile);
+    expect(pids).toHaveLength(6); // per role: the sleep helper, the script, the server
+    expect(pids.filter(processAlive)).toEqual([]);
+  }, 60_000);
+
+  it("Ctrl-C (SIGINT) during a run stops every started process group, helpers included, and exits 130", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "smcp-launcher-"));
+    dirs.push(dir);
+    writeLauncher(dir);
+    const pidFile = join(dir, "pids");
+    const cmd = "./launch.sh {name} {port} {data} {token}";
+    const child = spawn(process.execPath, [HARNESS_BIN, "run", "--alice-cmd", cmd, "--bob-cmd", cmd], {
+      cwd: dir,
+      env: { ...process.env, SMCP_TEST_PIDS: pidFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    // Both instances are up once the harness prints its first line; interrupt in the middle of the checks.
+    await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes("✓") && resolve()));
+    expect(pidsIn(pidFile).filter(processAlive)).toHaveLength(6);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(pidsIn(pidFile).filter(processAlive)).toEqual([]);
   }, 60_000);
 
   it("`run` (npm start) passes every check on two untouched reference instances, in under 30 s, with latency (§16)", async () => {
@@ -120,6 +186,7 @@ describe.skipIf(!existsSync(REFERENCE))("against reference instances", () => {
     expect(report.latency?.p99).toBeLessThan(500);
     expect(io.out()).toMatch(/p99/);
     expect(readFileSync(join(dir, "r.xml"), "utf8")).toMatch(/<testsuites name="smcp-conformance"/);
+    expect(validateReport(report)).toEqual([]);
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);

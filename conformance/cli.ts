@@ -1,25 +1,25 @@
 // Conformance harness CLI (`npm start`, `npx smcp-conformance run|list`): drives two SMCP instances through every check.
-import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { createDispatcher } from "../protocol/http-client.ts";
 import { allChecks } from "./checks/index.ts";
 import { coverage, KIND_TEXT, type CoverageRow, type ExclusionKind } from "./checks/exclusions.ts";
 import { loadRequirements } from "./checks/requirements.ts";
-import type { CheckContext, Options, Role, Target } from "./context.ts";
-import { ControlClient } from "./control-client.ts";
-import { deploy, DeploymentError, type Deployment, type RoleSpec } from "./deployment.ts";
-import { FakePeer } from "./fake-peer.ts";
-import { progressLine, summary, writeReports, type RunMeta } from "./report.ts";
+import type { Options, Role } from "./context.ts";
+import { DeploymentError, stopEverything, type RoleSpec } from "./deployment.ts";
+import { matrixExitCode, parseImplementation, runMatrix } from "./matrix.ts";
+import { writeMatrix } from "./matrix-report.ts";
+import { runPair, type PairSettings } from "./pair-run.ts";
 import { htmlReport, loadRun } from "./report-html.ts";
-import { runChecks } from "./runner.ts";
-import { exitCodeFor, loadExpectedFailures, splitPatterns, anyMatches, type ExpectedFailures } from "./selection.ts";
-import { WireRecorder } from "./wire-log.ts";
+import { loadExpectedFailures, splitPatterns, anyMatches, type ExpectedFailures } from "./selection.ts";
+
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 const USAGE = `usage: smcp-conformance run [target options] [options]
+       smcp-conformance matrix --impl NAME=CMD --impl NAME=CMD... [--out DIR] [options]
        smcp-conformance list [--only GLOB,...] [--skip GLOB,...] [--strict] [--coverage]
        smcp-conformance compare --html OUT.html REPORT.json...   (runs side by side)
+       smcp-conformance --version
 
 targets (per role; default: two reference instances started locally):
   --alice URL --alice-token T         an instance that is already running (same for --bob / --bob-token)
@@ -27,6 +27,10 @@ targets (per role; default: two reference instances started locally):
   --alice-image IMAGE                 start a Docker image via testcontainers (needs a Docker engine)
   --alice-name NAME                   server name for a started instance (default alice.example / bob.example)
   --image-args "TEMPLATE"             container command for --*-image (default: serve --name {name} ...)
+
+matrix (interop report: every ordered pair alice = A, bob = B, A with A included):
+  --impl NAME=CMD                     an implementation; CMD as for --alice-cmd (repeat, at least one)
+  --out DIR                           where matrix.json/.md/.html and runs/ go (default ./smcp-matrix)
 
 options:
   --only GLOB,...                     run only matching checks (and their prerequisites)
@@ -42,6 +46,11 @@ options:
   --startup-timeout-ms MS             wait for started instances (default 20000)
   --delivery-timeout-ms MS            wait for asynchronous delivery (default 10000)
   --coverage                          (list) also print every requirement as tested, excluded (with why) or untested
+  --version                           print the harness version
+  -h, --help                          this text
+
+commands run in the caller's folder; each started implementation runs in its own process group and is stopped
+(SIGTERM, then SIGKILL after 5 s) with everything it spawned, also on Ctrl-C, SIGTERM or a harness failure.
 
 exit codes: 0 conformant (or only listed failures), 1 unexpected failure or stale expected-failure entry,
             2 usage or deployment error (nothing was checked)`;
@@ -71,6 +80,9 @@ const OPTIONS = {
   "startup-timeout-ms": { type: "string" },
   "delivery-timeout-ms": { type: "string" },
   coverage: { type: "boolean" },
+  impl: { type: "string", multiple: true },
+  out: { type: "string" },
+  version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -150,7 +162,8 @@ function printCoverage(): void {
   }
 }
 
-async function run(values: Values): Promise<number> {
+/** The settings every run shares, from the flags; refuses bad values before anything is started. */
+function pairSettings(values: Values): Omit<PairSettings, "reports"> {
   const options: Options = {
     latencyCalls: positiveInt(values["latency-calls"], "--latency-calls", 200),
     latencyP99Ms: positiveInt(values["latency-p99-ms"], "--latency-p99-ms", 500),
@@ -166,68 +179,67 @@ async function run(values: Values): Promise<number> {
       throw new UsageError(`cannot read --expected-failures ${values["expected-failures"]}: ${(err as Error).message}`);
     }
   }
-  patterns(values, "only");
-  patterns(values, "skip");
-  const specs = roleSpecs(values);
-  const started = Date.now();
-  const deployment = await deploy(specs, { startupTimeoutMs: positiveInt(values["startup-timeout-ms"], "--startup-timeout-ms", 20_000), verbose: options.verbose });
-  let keepLogs = false;
-  const stopAll = async (): Promise<void> => {
-    await deployment.close(keepLogs);
+  return {
+    options,
+    only: patterns(values, "only"),
+    skip: patterns(values, "skip"),
+    expected,
+    expectedFile: values["expected-failures"] ?? null,
+    startupTimeoutMs: positiveInt(values["startup-timeout-ms"], "--startup-timeout-ms", 20_000),
+    write: (text) => void process.stdout.write(text),
   };
-  const onSignal = (): void => void stopAll().finally(() => process.exit(130));
+}
+
+/**
+ * Runs `body` with SIGINT/SIGTERM handlers that stop every started instance (and all it spawned) before exiting
+ * 130/143 — from the first process started, not only once both are up.
+ */
+async function interruptible<T>(body: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`smcp-conformance: ${signal}: stopping the instances it started\n`);
+    void stopEverything().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const code = await runAgainst(deployment, options, expected, values, started);
-    keepLogs = code !== 0 && deployment.logFiles.length > 0;
-    if (keepLogs) process.stdout.write(`instance logs kept: ${deployment.logFiles.join(", ")}\n`);
-    return code;
+    return await body();
   } finally {
-    await stopAll();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
 }
 
-async function runAgainst(deployment: Deployment, options: Options, expected: ExpectedFailures, values: Values, started: number): Promise<number> {
-  const recorder = new WireRecorder();
-  const dispatcher = createDispatcher({ connections: 32 });
-  const runId = randomBytes(3).toString("hex");
-  const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
-  const target = (role: Role): Target => {
-    const ep = deployment[role];
-    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
-  };
-  const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options, runId, state: { published: [], adv: {} }, note: () => {} };
-  process.stdout.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);
-  try {
-    const results = await runChecks(allChecks(), ctx, {
-      only: patterns(values, "only"),
-      skip: patterns(values, "skip"),
-      strict: options.strict,
-      expectedFailures: expected,
-      onResult: (r) => {
-        const line = progressLine(r, options.verbose);
-        if (line) process.stdout.write(line + "\n");
-      },
-    });
-    const meta: RunMeta = {
-      deployment: deployment.kind,
-      alice: `${ctx.alice.name || "?"} @ ${deployment.alice.baseUrl}`,
-      bob: `${ctx.bob.name || "?"} @ ${deployment.bob.baseUrl}`,
-      startedAt: new Date(started).toISOString(),
-      durationMs: Date.now() - started,
-      options: { ...options, only: values.only ?? [], skip: values.skip ?? [], expectedFailures: values["expected-failures"] ?? null },
-      ...(ctx.state.latency ? { latency: ctx.state.latency } : {}),
-    };
-    process.stdout.write(summary(results, meta) + "\n");
-    writeReports(results, meta, { json: values.json, junit: values.junit, html: values.html });
-    return exitCodeFor(results);
-  } finally {
-    await fake.close();
-    await dispatcher.close();
+async function run(values: Values): Promise<number> {
+  const settings = pairSettings(values);
+  const specs = roleSpecs(values);
+  return interruptible(async () => (await runPair(specs, { ...settings, reports: { json: values.json, junit: values.junit, html: values.html } })).code);
+}
+
+/** `matrix --impl A=CMD --impl B=CMD`: every ordered pair, then the requirement × pair report. */
+async function matrix(values: Values): Promise<number> {
+  const impls = (values.impl ?? []).map((text) => {
+    try {
+      return parseImplementation(text);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  });
+  if (impls.length === 0) throw new UsageError("matrix needs at least one --impl NAME=CMD");
+  const names = impls.map((i) => i.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UsageError(`--impl ${dup} is given twice`);
+  for (const i of impls) if (!i.command.includes("{port}")) throw new UsageError(`--impl ${i.name}: the command must contain {port}`);
+  for (const flag of ["alice", "bob", "alice-cmd", "bob-cmd", "alice-image", "bob-image", "json", "junit", "html"] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to matrix (each pair gets runs/A__B.json and .html under --out)`);
   }
+  const settings = pairSettings(values);
+  const out = values.out ?? "smcp-matrix";
+  return interruptible(async () => {
+    const report = await runMatrix(impls, out, settings);
+    const files = writeMatrix(report, out);
+    process.stdout.write(`\nmatrix: ${report.runs.length} runs; wrote ${files.join(", ")}\n`);
+    return matrixExitCode(report);
+  });
 }
 
 /** `compare --html OUT a.json b.json ...`: several runs (e.g. implementations) side by side, Autobahn-style. */
@@ -249,10 +261,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    process.stderr.write(`smcp-conformance: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    // Node's text goes on about positionals after '--', which is no help for a mistyped flag.
+    return usageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
   const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`smcp-conformance ${VERSION}\n`);
+    return 0;
+  }
   if (values.help) {
     process.stdout.write(USAGE + "\n");
     return 0;
@@ -260,15 +276,23 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (positionals[0] === "list" && positionals.length === 1) return list(values);
     if (positionals[0] === "run" && positionals.length === 1) return await run(values);
+    if (positionals[0] === "matrix" && positionals.length === 1) return await matrix(values);
     if (positionals[0] === "compare" && positionals.length > 1) return compare(values, positionals.slice(1));
-    throw new UsageError("the commands are `run`, `list` and `compare`");
+    throw new UsageError("the commands are `run`, `matrix`, `list` and `compare`");
   } catch (err) {
-    if (err instanceof UsageError || err instanceof DeploymentError) {
-      process.stderr.write(`smcp-conformance: ${err.message}\n${err instanceof UsageError ? USAGE + "\n" : ""}`);
+    if (err instanceof UsageError) return usageError(err.message);
+    if (err instanceof DeploymentError) {
+      process.stderr.write(`smcp-conformance: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
+}
+
+/** One line on stderr and exit code 2; the full usage is one `--help` away. */
+function usageError(message: string): number {
+  process.stderr.write(`smcp-conformance: ${message.replace(/\s*\n\s*/g, " ")} (see smcp-conformance --help)\n`);
+  return 2;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && /conformance[\\/]cli\.ts$|smcp-conformance(\.js)?$/.test(process.argv[1]);
@@ -277,7 +301,8 @@ if (invokedDirectly) {
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`smcp-conformance: harness error: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(2);
+      // Whatever is still running was started by this run: stop it in order before leaving.
+      void stopEverything().finally(() => process.exit(2));
     },
   );
 }

@@ -1,6 +1,6 @@
 // Conformance harness: where the two instances under test come from — reference instances started locally, URLs of
 // running instances, any implementation started from a command line, or Docker images (testcontainers).
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Role } from "./context.ts";
+import { spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
 
 /** One instance under test as the harness reaches it. `name` is learnt from its Control API when not given. */
 export interface Endpoint {
@@ -57,18 +58,26 @@ interface Started {
   dataDir: string;
 }
 
-/** Stops the process (SIGTERM, then SIGKILL after 5 s) and deletes its temporary data directory. */
+/**
+ * Stops the instance and everything it spawned (its process group: SIGTERM, then SIGKILL after 5 s), also when the
+ * direct child already exited and left others behind, then deletes its temporary data directory.
+ */
 async function stop(s: Started, keepLogs: boolean): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => s.child.once("exit", () => resolve()));
-    s.child.kill("SIGTERM");
-    const timer = setTimeout(() => s.child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  if (s.child.pid !== undefined) await stopGroup(s.child.pid);
   await new Promise<void>((resolve) => s.log.end(() => resolve()));
   rmSync(s.dataDir, { recursive: true, force: true });
   if (!keepLogs) rmSync(s.logFile, { force: true });
+}
+
+/** Containers started and not yet stopped, for `stopEverything`. */
+const liveContainers = new Set<() => Promise<void>>();
+
+/**
+ * Stops every instance this process started, wherever it is in its life (also during startup): the harness's
+ * SIGINT/SIGTERM handler. Idempotent.
+ */
+export async function stopEverything(): Promise<void> {
+  await Promise.all([stopAllGroups(), ...[...liveContainers].map((stopContainer) => stopContainer())]);
 }
 
 /**
@@ -118,11 +127,14 @@ async function probe(url: string, stopped: () => boolean): Promise<boolean> {
   return false;
 }
 
-/** Starts one instance process; its stderr goes to a log file next to its temporary data directory. */
+/**
+ * Starts one instance process in its own process group and in the caller's working directory (so that a relative
+ * `--alice-cmd ./my-smcp` works); its stderr goes to a log file next to its temporary data directory.
+ */
 function launch(label: string, command: string, args: string[], shell: boolean, verbose: boolean, dataDir: string): Started {
   const logFile = `${dataDir}.log`;
   const log = createWriteStream(logFile);
-  const child = spawn(command, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], shell, env: process.env });
+  const child = spawnGroup(command, args, shell);
   child.stderr!.on("data", (chunk: Buffer) => {
     log.write(chunk);
     if (verbose) process.stderr.write(`[${label}] ${chunk.toString("utf8")}`);
@@ -243,7 +255,8 @@ async function loadTestcontainers(): Promise<typeof import("testcontainers")> {
   try {
     return await import("testcontainers");
   } catch (err) {
-    throw new DeploymentError(`--alice-image/--bob-image need the testcontainers package (${(err as Error).message}). ${ALTERNATIVES}`);
+    // An optional peer dependency: only image deployments need the Docker client, so a plain install leaves it out.
+    throw new DeploymentError(`--alice-image/--bob-image need the optional testcontainers package, which is not installed (npm install testcontainers@11 next to smcp-federation; ${(err as Error).message.split("\n")[0]}). ${ALTERNATIVES}`);
   }
 }
 
@@ -276,7 +289,11 @@ async function startImage(role: Role, spec: Extract<RoleSpec, { kind: "image" }>
       .withStartupTimeout(opts.startupTimeoutMs)
       .withWaitStrategy(tc.Wait.forHttp("/.well-known/smcp/server", port).forStatusCode(200))
       .start();
-    return { endpoint: { role, name, baseUrl: `http://127.0.0.1:${port}`, token }, stop: async () => void (await container.stop()) };
+    const stopContainer = async (): Promise<void> => {
+      if (liveContainers.delete(stopContainer)) await container.stop();
+    };
+    liveContainers.add(stopContainer);
+    return { endpoint: { role, name, baseUrl: `http://127.0.0.1:${port}`, token }, stop: stopContainer };
   } catch (err) {
     throw new DeploymentError(`starting image ${spec.image} for ${role} failed: ${(err as Error).message}`);
   }

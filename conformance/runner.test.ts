@@ -6,6 +6,7 @@ import { junitReport, jsonReport, type RunMeta } from "./report.ts";
 import { htmlReport, type JsonRun } from "./report-html.ts";
 import { plan, runChecks, type CheckResult } from "./runner.ts";
 import { exitCodeFor, expectationFor, globMatches, parseExpectedFailures } from "./selection.ts";
+import { validateReport } from "./report-schema.ts";
 import { brokenPeer, type Harness } from "../tests/support/harness-self-test.ts";
 
 const mk = (id: string, outcome: "pass" | "fail" | "throw", prerequisites: string[] = [], level: Check["level"] = "MUST"): Check => ({
@@ -141,5 +142,37 @@ describe("reports", () => {
     expect(html).toContain("fail (expected)");
     expect(html).toContain('<td class="none">—</td>');
     expect(html).not.toContain("<a/fail>");
+  });
+});
+
+describe("JSON report schema (conformance/report.schema.json)", () => {
+  const meta: RunMeta = {
+    deployment: "reference", alice: "a @ http://127.0.0.1:1", bob: "b @ http://127.0.0.1:2", startedAt: "2026-01-01T00:00:00.000Z", durationMs: 1234,
+    options: { latencyCalls: 200, latencyP99Ms: 500, strict: false, verbose: false, deliveryTimeoutMs: 10000, only: [], skip: [], expectedFailures: null },
+    latency: { calls: 200, p50: 1.5, p95: 2, p99: 3, max: 4, boundMs: 500 },
+  };
+  const results: CheckResult[] = [
+    { id: "a/b/pass", name: "n", requirements: ["SIGN-06"], level: "MUST", status: "pass", duration_ms: 5, details: [], wire: [{ dir: "out", via: "control@alice", method: "GET", url: "http://x/", status: 200, ms: 1.2 }], expectation: "none" },
+    { id: "a/b/fail@bob", name: "n", requirements: ["SIGN-06"], level: "SHOULD", status: "fail", category: "requirement", expected: "401", actual: "200", duration_ms: 5, details: ["why"], wire: [], expectation: "expected-failure" },
+  ];
+
+  it("a report the harness writes is valid", () => {
+    expect(validateReport(JSON.parse(jsonReport(results, meta)))).toEqual([]);
+  });
+
+  it("the schema bites: a wrong status, a missing field, an unknown member and a bad exit code are each refused", () => {
+    const good = JSON.parse(jsonReport(results, meta)) as { checks: Array<Record<string, unknown>>; [k: string]: unknown };
+    const variants: Array<(r: typeof good) => void> = [
+      (r) => void (r.checks[0]!.status = "skipped"),
+      (r) => void delete r.checks[0]!.duration_ms,
+      (r) => void (r.checks[0]!.colour = "green"),
+      (r) => void (r.exit_code = 2),
+      (r) => void delete r.summary,
+    ];
+    for (const change of variants) {
+      const r = structuredClone(good);
+      change(r);
+      expect(validateReport(r).length, change.toString()).toBeGreaterThan(0);
+    }
   });
 });

@@ -5,57 +5,88 @@ import { isServerName } from "../protocol/identity.ts";
 import type { InstanceConfig } from "./config.ts";
 import { startInstance } from "./instance.ts";
 
-const USAGE = `usage: smcp serve --name alice.example --listen 127.0.0.1:0 --data ./data/alice
-       [--peer bob.example=http://127.0.0.1:4101]... [--control-token TOKEN]
-       [--tls-cert FILE --tls-key FILE] [--ca FILE] [--config file.json]
-       [--call-allow server]... [--invite-allow server]... [--log-level info] [--log-file FILE]`;
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-const OPTIONS = {
-  name: { type: "string" },
-  listen: { type: "string" },
-  data: { type: "string" },
-  peer: { type: "string", multiple: true },
-  "control-token": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  ca: { type: "string" },
-  config: { type: "string" },
-  "public-url": { type: "string" },
-  "call-allow": { type: "string", multiple: true },
-  "invite-allow": { type: "string", multiple: true },
-  "log-level": { type: "string" },
-  "log-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-function fail(message: string): never {
-  process.stderr.write(`smcp: ${message}\n${USAGE}\n`);
-  process.exit(2);
+interface Flag {
+  /** Placeholder for the value; absent for a boolean flag. */
+  arg?: string;
+  multiple?: boolean;
+  help: string;
+  /** Writes the value into the configuration (command-line flags go over the --config file). */
+  /** `first` is true for the first of a repeated flag's values: a list given on the command line replaces the file's. */
+  apply?: (config: InstanceConfig, value: string, first: boolean) => void;
 }
 
-/** Builds the configuration: the JSON file first, command-line flags over it. */
-export function configFromArgs(argv: string[]): InstanceConfig {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(USAGE + "\n");
-    process.exit(0);
+/** Every flag of `smcp serve`, once: the parser, the help text and the configuration mapping come from this table. */
+const FLAGS: Record<string, Flag> = {
+  name: { arg: "NAME", help: "server name of this instance, e.g. alice.example (spec §2.1); required", apply: (c, v) => void (c.serverName = v) },
+  listen: { arg: "HOST:PORT", help: "listen address (default 127.0.0.1:0, port 0 picks a free one)", apply: (c, v) => void Object.assign(c, parseListen(v)) },
+  data: { arg: "DIR", help: "data directory (SQLite database, keys, control token); required", apply: (c, v) => void (c.dataDir = v) },
+  peer: { arg: "NAME=URL", multiple: true, help: "map a server name to a base URL (test deployments, spec §6.4); repeatable", apply: (c, v) => void (c.peers = { ...c.peers, ...Object.fromEntries([parsePeer(v)]) }) },
+  "control-token": { arg: "TOKEN", help: "Control API bearer token (default: generated, stored in DIR/control-token)", apply: (c, v) => void (c.controlToken = v) },
+  "public-url": { arg: "URL", help: "public base URL peers use (discovery endpoint; default: the listen address)", apply: (c, v) => void (c.publicUrl = v) },
+  "tls-cert": { arg: "FILE", help: "PEM certificate: serve HTTPS (with --tls-key)", apply: (c, v) => void (c.tlsCertFile = v) },
+  "tls-key": { arg: "FILE", help: "PEM private key for --tls-cert", apply: (c, v) => void (c.tlsKeyFile = v) },
+  ca: { arg: "FILE", help: "PEM CA certificate trusted for peers", apply: (c, v) => void (c.caFile = v) },
+  config: { arg: "FILE", help: "JSON configuration file (InstanceConfig); flags override it" },
+  "call-allow": { arg: "SERVER", multiple: true, help: "server that may call tools here without sharing a channel (spec §10); repeatable", apply: (c, v, first) => void (c.callAllowList = [...(first ? [] : (c.callAllowList ?? [])), v]) },
+  "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites only from these servers (default: every server); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
+  "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },
+  "log-file": { arg: "FILE", help: "write logs to FILE instead of stderr", apply: (c, v) => void (c.logDestination = v) },
+  version: { help: "print the version and exit" },
+  help: { help: "this text" },
+};
+
+const USAGE = [
+  "usage: smcp serve --name alice.example --listen 127.0.0.1:0 --data ./data/alice [options]",
+  "       smcp --version",
+  "",
+  "Starts one SMCP instance and prints one JSON line when ready:",
+  '  {"event":"listening","server_name":...,"url":...,"control_token_file":...}; SIGINT/SIGTERM stop it cleanly.',
+  "",
+  "options:",
+  ...Object.entries(FLAGS).map(([name, f]) => `  ${`--${name}${f.arg ? ` ${f.arg}` : ""}${name === "help" ? ", -h" : ""}`.padEnd(26)} ${f.help}`),
+  "",
+  "exit codes: 0 stopped cleanly, 1 failed at runtime, 2 usage error",
+].join("\n");
+
+const OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, f]) => [name, { type: f.arg ? "string" : "boolean", ...(f.multiple ? { multiple: true } : {}), ...(name === "help" ? { short: "h" } : {}) }]),
+) as Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+
+class UsageError extends Error {}
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+/** Builds the configuration: the JSON file first, command-line flags over it (in the table's order). */
+export function configFromArgs(argv: string[]): InstanceConfig | "version" | "help" {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // Node's text goes on about positionals after '--', which is no help for a mistyped flag.
+    fail((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
+  const { values, positionals } = parsed;
+  if (values.version) return "version";
+  if (values.help) return "help";
   if (positionals[0] !== "serve" || positionals.length > 1) fail("the only command is `serve`");
-  const file: Partial<InstanceConfig> = values.config ? (JSON.parse(readFileSync(values.config, "utf8")) as Partial<InstanceConfig>) : {};
+  let file: Partial<InstanceConfig> = {};
+  if (typeof values.config === "string") {
+    try {
+      file = JSON.parse(readFileSync(values.config, "utf8")) as Partial<InstanceConfig>;
+    } catch (err) {
+      fail(`cannot read --config ${values.config}: ${(err as Error).message}`);
+    }
+  }
   const config = { ...file } as InstanceConfig;
-  if (values.name) config.serverName = values.name;
-  if (values.data) config.dataDir = values.data;
-  if (values.listen) Object.assign(config, parseListen(values.listen));
-  if (values.peer) config.peers = { ...(file.peers ?? {}), ...Object.fromEntries(values.peer.map(parsePeer)) };
-  if (values["control-token"]) config.controlToken = values["control-token"];
-  if (values["tls-cert"]) config.tlsCertFile = values["tls-cert"];
-  if (values["tls-key"]) config.tlsKeyFile = values["tls-key"];
-  if (values.ca) config.caFile = values.ca;
-  if (values["public-url"]) config.publicUrl = values["public-url"];
-  if (values["call-allow"]) config.callAllowList = values["call-allow"];
-  if (values["invite-allow"]) config.inviteAllowList = values["invite-allow"];
-  if (values["log-level"]) config.logLevel = values["log-level"];
-  if (values["log-file"]) config.logDestination = values["log-file"];
+  for (const [name, flag] of Object.entries(FLAGS)) {
+    const value = values[name];
+    if (value === undefined || typeof value === "boolean" || !flag.apply) continue;
+    (Array.isArray(value) ? value : [value]).forEach((v, i) => flag.apply!(config, String(v), i === 0));
+  }
   if (!config.serverName || !isServerName(config.serverName)) fail("--name must be a server name such as alice.example");
   if (!config.dataDir) fail("--data is required");
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) fail("--tls-cert and --tls-key go together");
@@ -76,7 +107,18 @@ function parsePeer(text: string): [string, string] {
 }
 
 async function main(): Promise<void> {
-  const config = configFromArgs(process.argv.slice(2));
+  let config: ReturnType<typeof configFromArgs>;
+  try {
+    config = configFromArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`smcp: ${err.message.replace(/\s*\n\s*/g, " ")} (see smcp serve --help)\n`);
+    process.exit(2);
+  }
+  if (config === "version" || config === "help") {
+    process.stdout.write(config === "version" ? `smcp ${VERSION}\n` : USAGE + "\n");
+    process.exit(0);
+  }
   const instance = await startInstance(config);
   process.stdout.write(
     JSON.stringify({ event: "listening", server_name: instance.serverName, url: instance.url, control_token_file: instance.controlTokenFile }) + "\n",

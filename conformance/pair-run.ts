@@ -1,0 +1,85 @@
+// Conformance harness: one run — deploy alice and bob, drive them through the selected checks, write the reports,
+// stop everything that was started (also on failure). Shared by `run` and each pair of `matrix`.
+import { randomBytes } from "node:crypto";
+import { createDispatcher } from "../protocol/http-client.ts";
+import { allChecks } from "./checks/index.ts";
+import type { CheckContext, Options, Role, Target } from "./context.ts";
+import { ControlClient } from "./control-client.ts";
+import { deploy, type Deployment, type RoleSpec } from "./deployment.ts";
+import { FakePeer } from "./fake-peer.ts";
+import { progressLine, summary, writeReports, type RunMeta } from "./report.ts";
+import { runChecks, type CheckResult } from "./runner.ts";
+import { exitCodeFor, type ExpectedFailures } from "./selection.ts";
+import { WireRecorder } from "./wire-log.ts";
+
+export interface PairSettings {
+  options: Options;
+  only: string[];
+  skip: string[];
+  expected: ExpectedFailures;
+  expectedFile: string | null;
+  startupTimeoutMs: number;
+  reports: { json?: string | undefined; junit?: string | undefined; html?: string | undefined };
+  /** Console output (progress lines and the summary). */
+  write: (text: string) => void;
+}
+
+export interface PairOutcome {
+  results: CheckResult[];
+  meta: RunMeta;
+  code: 0 | 1;
+}
+
+export async function runPair(specs: Record<Role, RoleSpec>, s: PairSettings): Promise<PairOutcome> {
+  const started = Date.now();
+  const deployment = await deploy(specs, { startupTimeoutMs: s.startupTimeoutMs, verbose: s.options.verbose });
+  let keepLogs = false;
+  try {
+    const outcome = await drive(deployment, s, started);
+    keepLogs = outcome.code !== 0 && deployment.logFiles.length > 0;
+    if (keepLogs) s.write(`instance logs kept: ${deployment.logFiles.join(", ")}\n`);
+    return outcome;
+  } finally {
+    await deployment.close(keepLogs);
+  }
+}
+
+async function drive(deployment: Deployment, s: PairSettings, started: number): Promise<PairOutcome> {
+  const recorder = new WireRecorder();
+  const dispatcher = createDispatcher({ connections: 32 });
+  const runId = randomBytes(3).toString("hex");
+  const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
+  const target = (role: Role): Target => {
+    const ep = deployment[role];
+    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
+  };
+  const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options: s.options, runId, state: { published: [], adv: {} }, note: () => {} };
+  s.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);
+  try {
+    const results = await runChecks(allChecks(), ctx, {
+      only: s.only,
+      skip: s.skip,
+      strict: s.options.strict,
+      expectedFailures: s.expected,
+      onResult: (r) => {
+        const line = progressLine(r, s.options.verbose);
+        if (line) s.write(line + "\n");
+      },
+    });
+    const meta: RunMeta = {
+      deployment: deployment.kind,
+      alice: `${ctx.alice.name || "?"} @ ${deployment.alice.baseUrl}`,
+      bob: `${ctx.bob.name || "?"} @ ${deployment.bob.baseUrl}`,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      options: { ...s.options, only: s.only, skip: s.skip, expectedFailures: s.expectedFile },
+      ...(ctx.state.latency ? { latency: ctx.state.latency } : {}),
+    };
+    s.write(summary(results, meta) + "\n");
+    writeReports(results, meta, s.reports);
+    return { results, meta, code: exitCodeFor(results) };
+  } finally {
+    await fake.close();
+    await dispatcher.close();
+  }
+}
