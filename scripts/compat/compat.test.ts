@@ -225,3 +225,59 @@ describe("spec:compat release immutability", () => {
     }
   });
 });
+
+describe("spec:compat accepted changes", () => {
+  it("the accepted 1.0.1 ServerName pattern is equivalent to 1.0.0's under its maxLength (NAME-16)", async () => {
+    const fc = (await import("fast-check")).default;
+    const { readFileSync } = await import("node:fs");
+    const load = (p: string) => JSON.parse(readFileSync(join(root, p), "utf8")) as { pattern: string; maxLength: number };
+    const [old, now] = [load("spec/releases/1.0.0/json-schema/ServerName.json"), load("schemas/json-schema/ServerName.json")];
+    const [a, b] = [new RegExp(old.pattern, "u"), new RegExp(now.pattern, "u")];
+    const label = fc.stringMatching(/^[a-z0-9-]{1,63}$/);
+    const name = fc.oneof(
+      fc.array(label, { minLength: 1, maxLength: 6 }).map((l) => l.join(".")),
+      fc.string({ unit: fc.constantFrom("a", "b", "0", "9", "-", ".", ":", "\n"), maxLength: 300 }),
+      fc.array(fc.constant("a".repeat(63)), { minLength: 4, maxLength: 5 }).map((l) => l.join(".")),
+    );
+    fc.assert(fc.property(name, (s) => a.test(s) === (b.test(s) && s.length <= now.maxLength)), { numRuns: 3000 });
+    expect(now.maxLength).toBe(old.maxLength);
+  });
+});
+
+describe("npm run spec:compat (the CLI npm test runs)", () => {
+  const run = async (schemas?: string) => {
+    const { spawnSync } = await import("node:child_process");
+    const args = ["tsx", "scripts/spec-compat.ts", ...(schemas ? ["--schemas", schemas] : [])];
+    return spawnSync("npx", args, { cwd: root, encoding: "utf8" });
+  };
+
+  it("passes the current build, listing its additive changes", async () => {
+    const r = await run();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/additive changes against 1\.0\.0/);
+  });
+
+  it("refuses a removed required member and a renamed endpoint, naming both", async () => {
+    const { readFileSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "smcp-compat-"));
+    try {
+      cpSync(join(root, "schemas"), dir, { recursive: true });
+      const txnFile = join(dir, "json-schema", "Transaction.json");
+      const txn = JSON.parse(readFileSync(txnFile, "utf8"));
+      delete txn.properties.origin_ts;
+      txn.required = txn.required.filter((m: string) => m !== "origin_ts");
+      writeFileSync(txnFile, JSON.stringify(txn));
+      const apiFile = join(dir, "openapi", "openapi.json");
+      const api = JSON.parse(readFileSync(apiFile, "utf8"));
+      api.paths["/federation/v1/invitation"] = api.paths["/federation/v1/invite"];
+      delete api.paths["/federation/v1/invite"];
+      writeFileSync(apiFile, JSON.stringify(api));
+      const r = await run(dir);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("[member-removed] Transaction.origin_ts: removed member origin_ts (required)");
+      expect(r.stderr).toContain("[endpoint-renamed] POST /federation/v1/invite: endpoint renamed to POST /federation/v1/invitation (operation invite)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
