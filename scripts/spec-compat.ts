@@ -30,7 +30,7 @@ const report = compareBuilds(
   readJson<{ deprecations: Deprecation[] }>(join(root, "spec", "deprecations.json"), { deprecations: [] }).deprecations,
 );
 const list = (title: string, items: string[]) => items.length && console.log(`${title} (${items.length}):\n  ${items.join("\n  ")}`);
-list(`additive changes against ${release}`, report.additive.map((c) => c.message));
+list(`additive and other non-breaking changes against ${release}`, report.additive.map((c) => c.message));
 list(`accepted changes against ${release}`, report.accepted.map((c) => `${c.message}\n      accepted: ${c.reason}`));
 const failures = [
   ...report.breaking.map((c) => `[${c.rule}] ${c.message}`),

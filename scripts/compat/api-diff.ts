@@ -113,7 +113,8 @@ function diffResponses(oldOp: Doc, newOp: Doc, key: string, diff: SchemaDiff): v
   const [or, nr] = [oldOp.responses ?? {}, newOp.responses ?? {}];
   for (const [status, resp] of Object.entries<Doc>(or)) {
     const where = `${key} response ${status}`;
-    if (!nr[status]) diff.changes.push(change("breaking", "response-removed", where, `response ${status} no longer declared`));
+    // ERR-06 makes every client handle any status by its class, so an undeclared status breaks no peer: listed only.
+    if (!nr[status]) diff.changes.push(change("additive", "response-removed", where, `response ${status} no longer declared`));
     else diffContent(resp.content, nr[status].content, where, diff);
   }
   for (const status of Object.keys(nr).filter((s) => !(s in or)))

@@ -254,7 +254,7 @@ describe("npm run spec:compat (the CLI npm test runs)", () => {
   it("passes the current build, listing its additive changes", async () => {
     const r = await run();
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/additive changes against 1\.0\.0/);
+    expect(r.stdout).toMatch(/non-breaking changes against 1\.0\.0/);
   });
 
   it("refuses a removed required member and a renamed endpoint, naming both", async () => {
