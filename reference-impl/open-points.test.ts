@@ -1,9 +1,12 @@
 // Reference instance tests (spec 1.0.1 open points): SIGN-45 missing media type or body, SIGN-47 the range of
-// `after`, ERR-10 issue paths of parameters, KEY-24 the key document's validity — on a running instance.
+// `after`, ERR-10 issue paths of parameters, KEY-24 the key document's validity, TXN-41 events of a channel the
+// receiver hubs, CTRL-37 a new participant's members — on a running instance.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TransactionResult } from "../protocol/types.ts";
 import { sendRaw } from "../protocol/http-client.ts";
 import type { Instance } from "./instance.ts";
-import { control, dispatcher, enc, removeDir, start, tempDir } from "./testing.ts";
+import { control, dispatcher, enc, removeDir, start, startFakePeer, tempDir } from "./testing.ts";
 
 describe("spec 1.0.1 open points on the reference instance", () => {
   const dir = tempDir("open-points");
@@ -46,5 +49,33 @@ describe("spec 1.0.1 open points on the reference instance", () => {
     const r = await sendRaw(dispatcher, `${alice.url}/federation/v1/keys`, { method: "GET", headers: {}, timeoutMs: 10_000 });
     const doc = r.body as { ts: number; verify_keys: Array<{ valid_until_ts: number }> };
     expect(doc.verify_keys.map((k) => k.valid_until_ts - doc.ts)).toEqual([604_800_000]);
+  });
+
+  it("TXN-41: an event of a channel the receiver hubs itself, sent by another server, is rejected SMCP_NOT_HUB", async () => {
+    const bob = await startFakePeer("bob.example", [alice]);
+    try {
+      // The fixture chain is alice's !ops:alice.example, the channel alice hubs here: a well-formed event of it.
+      const event = JSON.parse(readFileSync(new URL("../fixtures/examples/Event/valid-application.json", import.meta.url), "utf8"));
+      expect(event.channel).toBe(channel);
+      const answer = await bob.send("alice.example", { method: "PUT", path: "/federation/v1/send/txn-41", body: { origin: "bob.example", origin_ts: Date.now(), events: [event] } });
+      expect(answer.status).toBe(200);
+      const result = answer.body as TransactionResult;
+      expect(result.rejected?.map((r) => r.errcode)).toEqual(["SMCP_NOT_HUB"]);
+    } finally {
+      await bob.close();
+    }
+  });
+
+  it("CHAN-11/CTRL-37: right after accepting an invite, a participant is joined with local_seq 0 and members []", async () => {
+    const bob = await startFakePeer("bob.example", [alice]);
+    try {
+      const invite = { origin: "bob.example", channel: "!ops:bob.example", inviter: "bob.example", invitee: "alice.example", origin_ts: Date.now() };
+      const answer = await bob.send("alice.example", { method: "POST", path: "/federation/v1/invite", body: invite });
+      expect(answer.body).toMatchObject({ accepted: true });
+      const info = await control(alice, "GET", `/control/v1/channels/${enc("!ops:bob.example")}`);
+      expect(info.body).toMatchObject({ role: "participant", joined: true, local_seq: 0, members: [] });
+    } finally {
+      await bob.close();
+    }
   });
 });
