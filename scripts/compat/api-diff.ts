@@ -68,6 +68,7 @@ export function diffOperations(oldDoc: Doc, newDoc: Doc, refs: RefResolver): Cha
       else out.push(change("breaking", "endpoint-removed", key, "endpoint removed"));
       continue;
     }
+    diffSecurity(oldOp, newOp, key, diff);
     diffParameters(oldDoc, newDoc, oldOp, newOp, key, diff);
     diffRequestBody(oldOp, newOp, key, diff);
     diffResponses(oldOp, newOp, key, diff);
@@ -78,6 +79,14 @@ export function diffOperations(oldDoc: Doc, newDoc: Doc, refs: RefResolver): Cha
     if (!renamedFrom) out.push(change("additive", "endpoint-added", key, "new endpoint"));
   }
   return out;
+}
+
+/** A scheme a caller must now satisfy breaks every caller of the release; a dropped one is listed. */
+function diffSecurity(oldOp: Doc, newOp: Doc, key: string, diff: SchemaDiff): void {
+  const schemes = (op: Doc) => new Set<string>((op.security ?? []).flatMap((s: Doc) => Object.keys(s)));
+  const [o, n] = [schemes(oldOp), schemes(newOp)];
+  for (const s of n) if (!o.has(s)) diff.changes.push(change("breaking", "security-added", key, `now requires security scheme ${s}`));
+  for (const s of o) if (!n.has(s)) diff.changes.push(change("additive", "security-removed", key, `no longer declares security scheme ${s}`));
 }
 
 function diffParameters(oldDoc: Doc, newDoc: Doc, oldOp: Doc, newOp: Doc, key: string, diff: SchemaDiff): void {

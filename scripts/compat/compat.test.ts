@@ -143,6 +143,14 @@ describe("spec:compat rules", () => {
     expect(breaking(r)).toEqual(["[type-narrowed] GET /federation/v1/ping response 200: type changed from Ping to Error"]);
   });
 
+  it("refuses a security scheme an operation now requires, and lists one it no longer declares", () => {
+    const r = against((b) => {
+      b.openapi.paths["/federation/v1/ping"].get.security = [{ BearerAuth: [] }];
+    });
+    expect(breaking(r)).toEqual(["[security-added] GET /federation/v1/ping: now requires security scheme BearerAuth"]);
+    expect(r.additive.map((c) => c.message)).toEqual(["GET /federation/v1/ping: no longer declares security scheme ApiKeyAuth"]);
+  });
+
   it("refuses a removed model", () => {
     const r = against((b) => delete b.models.RejectedItem);
     expect(breaking(r)).toContain("[model-removed] RejectedItem: model removed");
