@@ -1,12 +1,14 @@
-// Conformance harness self-tests: expectError derives the HTTP status from the spec's error-code table (spec §13).
+// Conformance harness self-tests: expectError derives the HTTP status from the spec's error-code table (spec §13),
+// and the one place every error body is validated refuses an SMCP_INVALID without details (ERR-05).
 import { describe, expect, it } from "vitest";
 import type { HttpAnswer } from "../protocol/http-client.ts";
-import { CheckFailure, expectError } from "./assert.ts";
+import { CheckFailure, expectError, expectErrorBody } from "./assert.ts";
 
 const answer = (status: number, errcode: string): HttpAnswer => {
-  const body = { errcode, error: "x" };
+  const body = { errcode, error: "x", ...(errcode === "SMCP_INVALID" ? { details: [{ path: "", message: "m" }] } : {}) };
   return { status, headers: {}, body, raw: Buffer.from(JSON.stringify(body)) };
 };
+const rawAnswer = (status: number, body: unknown): HttpAnswer => ({ status, headers: {}, body, raw: Buffer.from(JSON.stringify(body)) });
 
 describe("expectError", () => {
   it("passes the errcode at the status the table gives, alone or among alternatives", () => {
@@ -28,5 +30,18 @@ describe("expectError", () => {
       expect((err as CheckFailure).expected).toBe("429 SMCP_RATE_LIMITED");
     }
     expect.assertions(1);
+  });
+});
+
+describe("expectErrorBody (ERR-05)", () => {
+  it("refuses an SMCP_INVALID without details, and one with an empty list", () => {
+    expect(() => expectErrorBody(rawAnswer(400, { errcode: "SMCP_INVALID", error: "bad" }), "w")).toThrow(CheckFailure);
+    expect(() => expectErrorBody(rawAnswer(400, { errcode: "SMCP_INVALID", error: "bad", details: [] }), "w")).toThrow(/ERR-05/);
+    expect(() => expectError(rawAnswer(400, { errcode: "SMCP_INVALID", error: "bad" }), "SMCP_INVALID", "w")).toThrow(/ERR-05/);
+  });
+
+  it("accepts an SMCP_INVALID with details, and other codes without", () => {
+    expect(expectErrorBody(rawAnswer(400, { errcode: "SMCP_INVALID", error: "bad", details: [{ path: "", message: "m" }] }), "w").errcode).toBe("SMCP_INVALID");
+    expect(expectErrorBody(rawAnswer(400, { errcode: "SMCP_BAD_JSON", error: "bad" }), "w").errcode).toBe("SMCP_BAD_JSON");
   });
 });

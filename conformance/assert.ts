@@ -74,7 +74,12 @@ export function expectErrorBody(a: HttpAnswer, where: string): ErrorBody {
   if (a.body === undefined) {
     throw new InstanceInvalid(`${where}: ${a.status} answer without a JSON error body`, answerSummary(a));
   }
-  return valid<ErrorBody>("Error", a.body, `${where} (error body)`);
+  const body = valid<ErrorBody>("Error", a.body, `${where} (error body)`);
+  // ERR-05, enforced here for every error answer any check sees rather than per check.
+  if (body.errcode === "SMCP_INVALID" && !(body.details && body.details.length > 0)) {
+    throw new CheckFailure(`${where}: SMCP_INVALID answer without details (ERR-05)`, "details with at least one ValidationIssue", answerSummary(a));
+  }
+  return body;
 }
 
 /**

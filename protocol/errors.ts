@@ -53,8 +53,11 @@ export class SmcpError extends Error {
     // Messages may echo client input (paths, names): clamp to the Error schema's bounds so the body always validates.
     const body: ErrorBody = { errcode: this.errcode, error: clamp(this.message, 4096) };
     if (this.extra.retryAfterMs !== undefined) body.retry_after_ms = this.extra.retryAfterMs;
-    if (this.extra.details !== undefined) {
+    if (this.extra.details !== undefined && this.extra.details.length > 0) {
       body.details = this.extra.details.slice(0, 64).map((d) => ({ ...d, path: clamp(d.path, 1024), message: clamp(d.message, 1024) }));
+    } else if (this.errcode === "SMCP_INVALID") {
+      // ERR-05: every SMCP_INVALID carries details; a thrower that named no value is about the request as a whole (ERR-10).
+      body.details = [{ path: "", message: body.error.slice(0, 1024) }];
     }
     return body;
   }

@@ -135,11 +135,11 @@ describe("X-SMCP-Authorization grammar (spec §5.2)", () => {
 describe("signed request form (spec §5.3)", () => {
   const unsigned: Omit<RequestAuth, "sig"> = { origin: "bob.example", destination: "alice.example", keyId: key.keyId, ts: 1767225600000, nonce: NONCE };
 
-  it("SIGN-12/SIGN-14/SIGN-19: upper-cases the method, keeps the uri byte-for-byte, hashes the exact body", () => {
+  it("SIGN-12/SIGN-13/SIGN-14/SIGN-19: keeps the method as sent (case-sensitive), the uri byte-for-byte, hashes the exact body", () => {
     const form = requestForm(unsigned, { method: "put", uri: "/a/%21b%3Ac?x=%2F&y=1", body: Buffer.from('{ "a": 1 }') });
     expect(form).toEqual({
       purpose: "smcp.request.v1",
-      method: "PUT",
+      method: "put",
       uri: "/a/%21b%3Ac?x=%2F&y=1",
       origin: "bob.example",
       destination: "alice.example",

@@ -85,7 +85,8 @@ export function formatAuthHeader(auth: RequestAuth): string {
 export function requestForm(auth: Omit<RequestAuth, "sig">, parts: SignedRequestParts): Record<string, unknown> {
   return {
     purpose: "smcp.request.v1",
-    method: parts.method.toUpperCase(),
+    // Exactly as sent: methods are case-sensitive (RFC 9110 §9.1, SIGN-13); a lower-case one meets 405 first.
+    method: parts.method,
     uri: parts.uri,
     origin: auth.origin,
     destination: auth.destination,

@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import openapiTS, { astToString, COMMENT_HEADER, STRING, UNKNOWN, tsRecord } from "openapi-typescript";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { teachOpenApi } from "./openapi-teach.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const schemasDir = join(root, "schemas");
@@ -16,6 +17,9 @@ async function buildInto(outDir: string): Promise<void> {
   execFileSync(bin("tsp"), ["compile", join(root, "spec"), "--output-dir", outDir, "--warn-as-error"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
+  const openapiFile = join(outDir, "openapi", "openapi.json");
+  const doc = teachOpenApi(JSON.parse(readFileSync(openapiFile, "utf8")), readFileSync(join(root, "spec", "smcp-federation.md"), "utf8"), join(root, "fixtures"));
+  writeFileSync(openapiFile, `${JSON.stringify(doc, null, 2)}\n`);
   mkdirSync(join(outDir, "client"), { recursive: true });
   const ast = await openapiTS(pathToFileURL(join(outDir, "openapi", "openapi.json")), {
     rootTypes: true,

@@ -807,7 +807,7 @@ export interface components {
     };
     responses: never;
     parameters: {
-        /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+        /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
         SignedRequest: string;
     };
     requestBodies: never;
@@ -889,7 +889,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerDiscovery"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -898,7 +898,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -931,7 +942,7 @@ export interface operations {
                     "application/json": components["schemas"]["RemoteCallResult"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -940,7 +951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -949,7 +960,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -958,7 +969,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_TARGET`: target component is not here or not callable; `SMCP_UNKNOWN_TOOL`: component has no such tool (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -967,7 +978,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -976,7 +998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -985,7 +1007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -994,7 +1016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1003,7 +1025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1012,7 +1034,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_CALL_TIMEOUT`: no tool result within the call's timeout (spec §13). */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1041,7 +1063,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelList"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1050,7 +1072,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1059,7 +1081,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1068,25 +1090,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1119,7 +1134,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelInfo"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1128,7 +1143,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1137,7 +1152,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1146,7 +1161,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1155,7 +1181,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1164,7 +1190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1173,7 +1199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1204,7 +1230,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelInfo"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1213,7 +1239,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1222,7 +1248,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1231,7 +1257,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1240,25 +1266,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1293,7 +1312,7 @@ export interface operations {
                     "application/json": components["schemas"]["EventList"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1302,7 +1321,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1311,7 +1330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1320,7 +1339,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_CHANNEL`: no such channel here; also per item (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1329,25 +1348,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1382,7 +1394,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishResult"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1391,7 +1403,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1400,7 +1412,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1409,7 +1421,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_CHANNEL`: no such channel here; also per item (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1418,7 +1430,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1427,7 +1450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1436,7 +1459,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1445,7 +1468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1480,7 +1503,7 @@ export interface operations {
                     "application/json": components["schemas"]["InviteOutcome"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1489,7 +1512,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1498,7 +1521,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1507,7 +1530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1516,7 +1539,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1525,7 +1559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1534,7 +1568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1543,7 +1577,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1575,7 +1609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelInfo"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1584,7 +1618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1593,7 +1627,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1602,7 +1636,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1611,25 +1645,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1662,7 +1689,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1671,7 +1698,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1680,7 +1707,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1689,7 +1716,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1698,7 +1736,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1707,7 +1745,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1736,7 +1774,7 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceInfo"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1745,7 +1783,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1754,7 +1792,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1763,25 +1801,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,7 +1841,7 @@ export interface operations {
                     "application/json": components["schemas"]["PeerList"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1819,7 +1850,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1828,7 +1859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1837,25 +1868,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +1912,7 @@ export interface operations {
                     "application/json": components["schemas"]["PeerInfo"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1897,7 +1921,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1906,7 +1930,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1915,7 +1939,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1924,7 +1959,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1933,7 +1968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1942,7 +1977,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +1992,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path?: never;
@@ -1978,7 +2013,7 @@ export interface operations {
                     "application/json": components["schemas"]["RemoteCallResult"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1987,7 +2022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1996,7 +2031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2005,7 +2040,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_TARGET`: target component is not here or not callable; `SMCP_UNKNOWN_TOOL`: component has no such tool (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2014,7 +2049,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2023,7 +2069,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2032,7 +2078,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2041,7 +2087,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2052,7 +2098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2061,7 +2107,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2070,7 +2116,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_CALL_TIMEOUT`: no tool result within the call's timeout (spec §13). */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -2090,7 +2136,7 @@ export interface operations {
                 limit?: number;
             };
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path: {
@@ -2109,7 +2155,7 @@ export interface operations {
                     "application/json": components["schemas"]["BackfillPage"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2118,7 +2164,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2127,7 +2173,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2136,7 +2182,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_CHANNEL`: no such channel here; also per item (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2145,25 +2191,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2174,7 +2213,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2189,7 +2228,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path?: never;
@@ -2210,7 +2249,7 @@ export interface operations {
                     "application/json": components["schemas"]["InviteAnswer"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2219,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2228,7 +2267,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2237,7 +2276,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2246,7 +2296,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2255,7 +2305,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2266,7 +2316,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2295,7 +2345,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyDocument"];
                 };
             };
-            /** @description The server cannot find the requested resource. */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2304,7 +2354,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2319,7 +2380,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path?: never;
@@ -2336,7 +2397,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ping"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2345,7 +2406,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2354,34 +2415,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
-            403: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2392,7 +2437,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2407,7 +2452,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path?: never;
@@ -2424,7 +2469,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryListing"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2433,7 +2478,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2442,34 +2487,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
-            403: {
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
                 headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Client error */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2480,7 +2509,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2495,7 +2524,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description `X-SMCP-Authorization: SMCP-Ed25519 origin=... destination=... key_id=... ts=... nonce=... sig=...` */
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
                 "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
             };
             path: {
@@ -2518,7 +2547,7 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionResult"];
                 };
             };
-            /** @description The server could not understand the request due to invalid syntax. */
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2527,7 +2556,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is unauthorized. */
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2536,7 +2565,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Access is forbidden. */
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2545,7 +2574,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2554,7 +2594,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2563,7 +2603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2572,7 +2612,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2583,7 +2623,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
                 headers: {
                     [name: string]: unknown;
