@@ -4,6 +4,7 @@ import { SmcpError, isErrorCode, type ErrorBody } from "./errors.ts";
 import type { SigningKey } from "./keys.ts";
 import { AUTH_HEADER, signRequest } from "./signing.ts";
 import { JSON_TYPE } from "./http.ts";
+import { assertTextDepth } from "./canonical-json.ts";
 
 export interface SignedRequest {
   /** Base URL of the destination's federation API, e.g. `http://127.0.0.1:4100`. */
@@ -56,7 +57,9 @@ export async function sendRaw(
   let body: unknown;
   if (raw.length > 0) {
     try {
-      body = JSON.parse(raw.toString("utf8"));
+      const text = raw.toString("utf8");
+      assertTextDepth(text); // JCS-17: an over-deep answer is no answer, before anything recursive sees it
+      body = JSON.parse(text);
     } catch {
       body = undefined;
     }
