@@ -36,6 +36,8 @@ export interface Instance {
   roshumba: Roshumba;
   components: ComponentHost;
   logger: Logger;
+  /** The HTTP edge (tests count the bytes its sockets read). */
+  http: HttpServer;
   /** Stops accepting, finishes in-flight requests, stops components and closes the database. */
   close(): Promise<void>;
 }
@@ -127,7 +129,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    components: host, logger,
+    components: host, logger, http,
     close: () => (closing ??= (async () => {
       vendela.close();
       naomi.close();

@@ -131,7 +131,8 @@ export class HttpServer {
       const allow = (err as { allow?: string[] }).allow;
       if (allow && !res.headersSent) res.setHeader("allow", allow.join(", "));
       status = sendError(res, err).status;
-      if (!req.complete) req.resume();
+      // SIGN-30: after a 413 sendError closes the connection instead; other refusals drain the (bounded) body.
+      if (!req.complete && status !== 413) req.resume();
     } finally {
       const duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
       this.opts.logger.info({ origin, method: req.method, path, status, duration_ms }, "request");
