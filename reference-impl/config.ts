@@ -39,6 +39,8 @@ export interface InstanceConfig {
   idleBackfillMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Slow-client bounds of the HTTP edge (issue 10): connections per client address, header and request deadlines. */
+  edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Check every answer against its schema (on by default outside production). */
   validateResponses?: boolean;
 }

@@ -113,6 +113,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     validateResponses: config.validateResponses ?? process.env.NODE_ENV !== "production",
     tls,
     now,
+    ...(config.edge ? { edge: config.edge } : {}),
   });
   let address;
   try {
