@@ -40,6 +40,8 @@ export interface InstanceConfig {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Slow-client bounds of the HTTP edge (issue 10): connections per client address, header and request deadlines. */
+  /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-43). */
+  replayCache?: { entries?: number; perOrigin?: number };
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Check every answer against its schema (on by default outside production). */
   validateResponses?: boolean;

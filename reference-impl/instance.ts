@@ -106,7 +106,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     maxBodyBytes: limits.max_body_bytes,
     rate: { perSecond: limits.rate_per_second, burst: limits.rate_burst },
     auth: {
-      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(), notBefore: now(), // SIGN-42: the cache is not persistent
+      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(config.replayCache?.entries, config.replayCache?.perOrigin), notBefore: now(), // SIGN-42: the cache is not persistent
       lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
     },
     controlToken,
