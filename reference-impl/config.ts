@@ -40,6 +40,8 @@ export interface InstanceConfig {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Slow-client bounds of the HTTP edge (issue 10): connections per client address, header and request deadlines. */
+  /** Clock (tests inject one to make rate limits exact); Date.now by default. */
+  now?: () => number;
   /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-43). */
   replayCache?: { entries?: number; perOrigin?: number };
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };

@@ -52,7 +52,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logger = makeLogger(config);
-  const now = Date.now;
+  const now = config.now ?? Date.now;
   const dbFile = join(dataDir, "smcp.sqlite");
   const store = new Store(openDatabase(dbFile));
   chmodSync(dbFile, 0o600); // it holds the instance's private key seed

@@ -12,7 +12,7 @@ import { validate } from "../../protocol/schemas.ts";
 import { AUTH_HEADER, sha256Base64Url, type RequestAuth } from "../../protocol/signing.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import { LogLimiter } from "./log-limiter.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { FederationLimits } from "./rate-limit.ts";
 
 export type RouteKind = "public" | "federation" | "control";
 
@@ -97,7 +97,7 @@ export const EDGE_DEFAULTS: EdgeBounds = { maxConnectionsPerAddress: 128, header
 export class HttpServer {
   readonly server: Server;
   private readonly routes: CompiledRoute[];
-  private readonly limiter: RateLimiter;
+  private readonly limiter: FederationLimits;
   private readonly controlTokenDigest: Buffer;
   private readonly logLimiter: LogLimiter;
 
@@ -106,7 +106,7 @@ export class HttpServer {
     // Compile the request schemas now rather than on the first requests, which would each wait for ajv's code
     // generation (tens of milliseconds, once per process).
     for (const r of this.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
-    this.limiter = new RateLimiter(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
+    this.limiter = new FederationLimits(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
     this.controlTokenDigest = sha256(opts.controlToken);
     this.logLimiter = new LogLimiter(opts.log?.perSecond, opts.log?.burst, opts.now ?? Date.now);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -244,7 +244,7 @@ export class HttpServer {
     if (route.body !== undefined) ctx.body = parseJsonBody(req, raw);
     if (ctx.auth) {
       assertBodyOrigin(ctx.auth, ctx.body);
-      this.limiter.take(ctx.auth.origin);
+      this.limiter.take(ctx.auth.origin, ctx.auth.keyId, clientAddress(req));
     }
     for (const name of Object.keys(params)) params[name] = decodeSegment(params[name]!);
     checkParams(route, params);
@@ -355,6 +355,12 @@ export function assertValid(schema: string, value: unknown): void {
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The client's address as rate limits key it: IPv4-mapped IPv6 as plain IPv4. */
+export function clientAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
 export function isLoopbackAddress(address: string): boolean {
