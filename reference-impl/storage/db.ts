@@ -1,8 +1,8 @@
 // Storage for every SMCP component of the reference instance: embedded SQLite (WAL), migrations and typed prepared statements.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Event, TransactionResult } from "../../protocol/types.ts";
+import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private-files.ts";
 
 export type Sqlite = Database.Database;
 
@@ -79,8 +79,16 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * Opens (creating) the database. The file is made 0600 before SQLite opens it: SQLite creates `-wal` and `-shm` with
+ * the database file's mode, so all three stay unreadable by group and other whatever the umask or directory mode.
+ */
 export function openDatabase(file: string): Sqlite {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:") {
+    ensurePrivateDir(dirname(file), false);
+    ensurePrivateFile(file);
+    for (const suffix of ["-wal", "-shm", "-journal"]) tightenIfPresent(file + suffix);
+  }
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -230,6 +238,13 @@ export class Store {
   }
   metaPut(key: string, value: Buffer | string): void {
     this.s.metaPut.run(key, value);
+  }
+  /** Deletes a meta row so that no trace stays on disk: secure delete, then VACUUM and a truncating checkpoint. */
+  purgeMeta(key: string): void {
+    this.db.pragma("secure_delete = ON");
+    this.db.prepare("DELETE FROM meta WHERE key = ?").run(key);
+    this.db.exec("VACUUM");
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   // --- Paulina: host map and peers ---
