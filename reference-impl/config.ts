@@ -42,6 +42,10 @@ export interface InstanceConfig {
   /** Slow-client bounds of the HTTP edge (issue 10): connections per client address, header and request deadlines. */
   /** Clock (tests inject one to make rate limits exact); Date.now by default. */
   now?: () => number;
+  /** Discovery bounds (issue 10): peers recorded, total deadline of one discovery, resolver for tests. */
+  discovery?: { maxPeers?: number; deadlineMs?: number; resolve?: (hostname: string) => Promise<string[]> };
+  /** RATE-09: discoveries for unverified requests per client address (default 2/s, burst 32). */
+  unauthenticatedBudget?: { perSecond: number; burst: number };
   /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-43). */
   replayCache?: { entries?: number; perOrigin?: number };
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };

@@ -14,6 +14,7 @@ import { DEFAULTS, type InstanceConfig } from "./config.ts";
 import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
 import { HttpServer } from "./http/server.ts";
 import { Naomi } from "./naomi/naomi.ts";
+import { guardedLookup } from "./paulina/address-guard.ts";
 import { Discovery } from "./paulina/discovery.ts";
 import { PaulinaSender } from "./paulina/sender.ts";
 import { Roshumba } from "./roshumba/router.ts";
@@ -65,9 +66,16 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   }
   const tokenFile = join(dataDir, "control-token");
   const controlToken = loadControlToken(tokenFile, config.controlToken);
-  const dispatcher = createDispatcher(config.caFile ? { ca: readFileSync(config.caFile) } : {});
+  // DISC-30: hostnames resolve to public addresses only, unless the operator mapped them (the discovery knows which).
+  let trusted: (hostname: string) => boolean = () => false;
+  const lookup = guardedLookup((h) => trusted(h), config.discovery?.resolve);
+  const dispatcher = createDispatcher({ lookup, ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}) });
   const self = config.serverName;
-  const discovery = new Discovery({ self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now });
+  const discovery = new Discovery({
+    self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now,
+    maxPeers: config.discovery?.maxPeers, fetchDeadlineMs: config.discovery?.deadlineMs,
+  });
+  trusted = (h) => discovery.isTrustedHostname(h);
   const sender = new PaulinaSender(self, key, discovery, dispatcher);
   let components: ComponentHost | undefined;
   try {
@@ -113,8 +121,10 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     rate: { perSecond: limits.rate_per_second, burst: limits.rate_burst },
     auth: {
       self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(config.replayCache?.entries, config.replayCache?.perOrigin), notBefore: now(), // SIGN-42: the cache is not persistent
-      lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
+      lookupKey: (origin, keyId, charge) => discovery.lookupKey(origin, keyId, charge),
+      onVerified: (origin) => discovery.confirm(origin),
     },
+    ...(config.unauthenticatedBudget ? { unauthenticated: config.unauthenticatedBudget } : {}),
     controlToken,
     validateResponses: config.validateResponses ?? process.env.NODE_ENV !== "production",
     tls,

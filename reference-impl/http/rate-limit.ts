@@ -57,6 +57,12 @@ export class RateLimiter {
   }
 }
 
+/**
+ * RATE-09: discoveries of names the operator did not map, made for requests that have not verified yet, per client
+ * address: a burst of 32, then 2 per second. Each is an outbound connection someone else chose.
+ */
+export const UNAUTHENTICATED_BUDGET = { perSecond: 2, burst: 32 } as const;
+
 /** One client address carries many origins (a host, a NAT, the conformance harness): its bucket is this much larger. */
 export const ADDRESS_RATE_FACTOR = 8;
 

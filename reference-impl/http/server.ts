@@ -12,7 +12,7 @@ import { validate } from "../../protocol/schemas.ts";
 import { AUTH_HEADER, sha256Base64Url, type RequestAuth } from "../../protocol/signing.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import { LogLimiter } from "./log-limiter.ts";
-import { FederationLimits } from "./rate-limit.ts";
+import { FederationLimits, RateLimiter, UNAUTHENTICATED_BUDGET } from "./rate-limit.ts";
 
 export type RouteKind = "public" | "federation" | "control";
 
@@ -70,7 +70,14 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   rate: { perSecond: number; burst: number };
   /** Authentication context for federation routes (spec §5.6). */
-  auth: Omit<AuthContext, "lookupKey"> & { lookupKey: AuthContext["lookupKey"] };
+  auth: Omit<AuthContext, "lookupKey"> & {
+    /** `charge` is called before a lookup does unauthenticated outbound work (RATE-09); it throws 429 when over budget. */
+    lookupKey: (origin: string, keyId: string, charge: () => void) => Promise<VerifyKey | null>;
+    /** A request from `origin` verified (REG-02: only now is it recorded as a peer). */
+    onVerified?: (origin: string) => void;
+  };
+  /** RATE-09: outbound work (discovery) on behalf of unauthenticated requests, per client address. */
+  unauthenticated?: { perSecond: number; burst: number };
   controlToken: string;
   /** Check every answer against its schema (tests and development). */
   validateResponses: boolean;
@@ -98,6 +105,7 @@ export class HttpServer {
   readonly server: Server;
   private readonly routes: CompiledRoute[];
   private readonly limiter: FederationLimits;
+  private readonly unauthenticatedWork: RateLimiter;
   private readonly controlTokenDigest: Buffer;
   private readonly logLimiter: LogLimiter;
 
@@ -107,6 +115,8 @@ export class HttpServer {
     // generation (tens of milliseconds, once per process).
     for (const r of this.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
     this.limiter = new FederationLimits(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
+    const budget = opts.unauthenticated ?? UNAUTHENTICATED_BUDGET;
+    this.unauthenticatedWork = new RateLimiter(budget.perSecond, budget.burst, opts.now ?? Date.now, "client address (unauthenticated work)");
     this.controlTokenDigest = sha256(opts.controlToken);
     this.logLimiter = new LogLimiter(opts.log?.perSecond, opts.log?.burst, opts.now ?? Date.now);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -255,11 +265,14 @@ export class HttpServer {
 
   private async authenticate(ctx: RequestContext, uri: string): Promise<void> {
     const base = this.opts.auth;
+    const address = clientAddress(ctx.req);
+    const charge = () => this.unauthenticatedWork.take(address);
     const auth = await authenticateRequest(
-      { ...base, lookupKey: async (o, k) => (ctx.originKey = (await base.lookupKey(o, k)) ?? undefined) ?? null },
+      { ...base, lookupKey: async (o, k) => (ctx.originKey = (await base.lookupKey(o, k, charge)) ?? undefined) ?? null },
       single(ctx.req.headers[AUTH_HEADER]),
       { method: ctx.req.method ?? "GET", uri, body: ctx.raw },
     );
+    base.onVerified?.(auth.origin);
     ctx.auth = auth;
     ctx.bodySha256 = sha256Base64Url(ctx.raw);
   }

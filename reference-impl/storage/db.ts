@@ -166,6 +166,7 @@ export class Store {
          expires_ts = excluded.expires_ts`,
       ),
       peersAll: db.prepare<[], PeerRow>("SELECT * FROM peers ORDER BY server_name"),
+      peerDelete: db.prepare<[string]>("DELETE FROM peers WHERE server_name = ?"),
       channelGet: db.prepare<[string], ChannelRow>("SELECT * FROM channels WHERE channel = ?"),
       channelsAll: db.prepare<[], ChannelRow>("SELECT * FROM channels ORDER BY channel"),
       channelInsert: db.prepare<[ChannelRow]>(
@@ -256,6 +257,9 @@ export class Store {
   }
   putPeer(row: PeerRow): void {
     this.s.peerPut.run(row);
+  }
+  deletePeer(serverName: string): void {
+    this.s.peerDelete.run(serverName);
   }
   peers(): PeerRow[] {
     return this.s.peersAll.all();
