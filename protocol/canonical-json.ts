@@ -28,7 +28,7 @@ export function canonicalBytes(value: unknown): Buffer {
 }
 
 /**
- * EVT-27: an event's `data` nests at most this deep, so that an event fits in every envelope (transaction, backfill
+ * EVT-20: an event's `data` nests at most this deep, so that an event fits in every envelope (transaction, backfill
  * page) within MAX_JSON_DEPTH; a hub refuses deeper data before sequencing it.
  */
 export const MAX_EVENT_DATA_DEPTH = 32;

@@ -6,7 +6,7 @@ import type { InstanceConfig } from "./config.ts";
 import { startInstance } from "./instance.ts";
 
 const USAGE = `usage: smcp serve --name alice.example --listen 127.0.0.1:0 --data ./data/alice
-       [--peer bob.example=http://127.0.0.1:4101]... [--control-token TOKEN]
+       [--peer bob.example=http://127.0.0.1:4101]... [--control-token TOKEN | --control-token-file FILE]
        [--tls-cert FILE --tls-key FILE] [--ca FILE] [--config file.json]
        [--call-allow server]... [--invite-allow server]... [--log-level info] [--log-file FILE]`;
 
@@ -16,6 +16,7 @@ const OPTIONS = {
   data: { type: "string" },
   peer: { type: "string", multiple: true },
   "control-token": { type: "string" },
+  "control-token-file": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   ca: { type: "string" },
@@ -48,6 +49,9 @@ export function configFromArgs(argv: string[]): InstanceConfig {
   if (values.listen) Object.assign(config, parseListen(values.listen));
   if (values.peer) config.peers = { ...(file.peers ?? {}), ...Object.fromEntries(values.peer.map(parsePeer)) };
   if (values["control-token"]) config.controlToken = values["control-token"];
+  // Kept off the command line (visible to every local user in ps): a file, or SMCP_CONTROL_TOKEN.
+  else if (values["control-token-file"]) config.controlToken = readFileSync(values["control-token-file"], "utf8").trim();
+  else if (process.env.SMCP_CONTROL_TOKEN) config.controlToken = process.env.SMCP_CONTROL_TOKEN;
   if (values["tls-cert"]) config.tlsCertFile = values["tls-cert"];
   if (values["tls-key"]) config.tlsKeyFile = values["tls-key"];
   if (values.ca) config.caFile = values.ca;
@@ -76,6 +80,7 @@ function parsePeer(text: string): [string, string] {
 }
 
 async function main(): Promise<void> {
+  process.umask(0o077); // KEY-24: whatever this process or its components create is private by default
   const config = configFromArgs(process.argv.slice(2));
   const instance = await startInstance(config);
   process.stdout.write(

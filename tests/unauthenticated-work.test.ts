@@ -1,4 +1,4 @@
-// Security test of Paulina and the HTTP edge (spec §5.7 RATE-09, §6.2 DISC-12, §6.3 DISC-30, §11.1 REG-02, REG-06; issue
+// Security test of Paulina and the HTTP edge (spec §5.7 RATE-09, §6.2 DISC-12, §6.3 DISC-30, §11.1 REG-02, REG-10; issue
 // 10 finding 2): requests with random signatures naming attacker-chosen origins make a bounded number of outbound
 // fetches, never reach loopback or private addresses for names the operator did not map, record no peer, and a
 // hostile discovery answer is cut off at 64 KiB and at the deadline.
@@ -96,7 +96,7 @@ describe("unauthenticated requests naming new origins (RATE-09, DISC-30, REG-02)
     expect(alice.store.peers().map((p) => p.server_name)).toEqual(["attacker.example"]);
   });
 
-  it("REG-06: at most maxPeers are tracked; the least recently verified is dropped from memory and store", async () => {
+  it("REG-10: at most maxPeers are tracked; the least recently verified is dropped from memory and store", async () => {
     const { alice } = await instance("max-peers", { discovery: { maxPeers: 5, resolve: async () => ["127.0.0.1"] } });
     const fakes: FakePeer[] = [];
     const ping = async (f: FakePeer) =>

@@ -1,4 +1,4 @@
-// Paulina (registry) of the reference instance (spec §6.3 DISC-29, DISC-30; issue 10 finding 2): names learned from the
+// Paulina (registry) of the reference instance (spec §6.3 DISC-30; issue 10 finding 2): names learned from the
 // network never make the instance connect to loopback, private, link-local or otherwise non-public addresses; only
 // hosts the operator mapped (test deployments, §6.4) may be such.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";

@@ -20,7 +20,7 @@ const MAX_DOCUMENT_BYTES = 64 * 1024;
 const KEY_REFRESH_INTERVAL_MS = 5_000;
 /** DISC-12: one discovery, redirects included, ends within this. */
 export const DISCOVERY_DEADLINE_MS = 10_000;
-/** REG-06: peers recorded (persisted, listed, pinged) at most; the least recently verified one is dropped first. */
+/** REG-10: peers recorded (persisted, listed, pinged) at most; the least recently verified one is dropped first. */
 export const MAX_TRACKED_PEERS = 1024;
 /** Documents fetched to authenticate a request that has not verified yet: kept in memory only, this many at most. */
 export const MAX_CANDIDATES = 1024;
