@@ -44,7 +44,7 @@ export interface InstanceConfig {
   now?: () => number;
   /** Discovery bounds (issue 10): peers recorded, total deadline of one discovery, resolver for tests. */
   discovery?: { maxPeers?: number; deadlineMs?: number; resolve?: (hostname: string) => Promise<string[]> };
-  /** RATE-09: discoveries for unverified requests per client address (default 2/s, burst 32). */
+  /** RATE-13: discoveries for unverified requests per client address (default 2/s, burst 32). */
   unauthenticatedBudget?: { perSecond: number; burst: number };
   /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-45). */
   replayCache?: { entries?: number; perOrigin?: number };

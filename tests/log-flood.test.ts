@@ -1,4 +1,4 @@
-// Security test of the HTTP edge's logging (spec §15, issue 10 "logs have no rate limit"): 1,000 bad requests from
+// Security test of the HTTP edge's logging (spec §5.7 RATE-14, issue 10 "logs have no rate limit"): 1,000 bad requests from
 // one address write the burst of request lines, not 1,000; the next line after a pause says how many were dropped.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// Security test of Paulina and the HTTP edge (spec §5.7 RATE-09, §6.2 DISC-12, §6.3 DISC-30, §11.1 REG-02, REG-10; issue
+// Security test of Paulina and the HTTP edge (spec §5.7 RATE-13, §6.2 DISC-12, DISC-31, §6.3 DISC-30, §11.1 REG-02, REG-10; issue
 // 10 finding 2): requests with random signatures naming attacker-chosen origins make a bounded number of outbound
 // fetches, never reach loopback or private addresses for names the operator did not map, record no peer, and a
 // hostile discovery answer is cut off at 64 KiB and at the deadline.
@@ -57,7 +57,7 @@ async function burst(fake: FakePeer, origins: string[]): Promise<Record<string, 
   return counts;
 }
 
-describe("unauthenticated requests naming new origins (RATE-09, DISC-30, REG-02)", () => {
+describe("unauthenticated requests naming new origins (RATE-13, DISC-30, REG-02)", () => {
   it("300 origins whose DNS points at an internal port: 32 lookups, 0 connections, 0 peers, 268 refused with 429", async () => {
     const { alice, fake } = await instance("scan-dns");
     lookups.length = 0;

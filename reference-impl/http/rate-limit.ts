@@ -1,5 +1,5 @@
 // HTTP edge of the reference instance (all federation endpoints): token buckets per origin, per key, per client address,
-// and the unauthenticated-work budget per client address (spec §5.7 RATE-01, RATE-09, RATE-10).
+// and the unauthenticated-work budget per client address (spec §5.7 RATE-01, RATE-10, RATE-13).
 import { SmcpError } from "../../protocol/errors.ts";
 
 interface Bucket {
@@ -58,7 +58,7 @@ export class RateLimiter {
 }
 
 /**
- * RATE-09: discoveries of names the operator did not map, made for requests that have not verified yet, per client
+ * RATE-13 (RATE-09 made binding): discoveries of names the operator did not map, made for requests that have not verified yet, per client
  * address: a burst of 32, then 2 per second. Each is an outbound connection someone else chose.
  */
 export const UNAUTHENTICATED_BUDGET = { perSecond: 2, burst: 32 } as const;

@@ -71,19 +71,19 @@ export interface HttpServerOptions {
   rate: { perSecond: number; burst: number };
   /** Authentication context for federation routes (spec §5.6). */
   auth: Omit<AuthContext, "lookupKey"> & {
-    /** `charge` is called before a lookup does unauthenticated outbound work (RATE-09); it throws 429 when over budget. */
+    /** `charge` is called before a lookup does unauthenticated outbound work (RATE-13); it throws 429 when over budget. */
     lookupKey: (origin: string, keyId: string, charge: () => void) => Promise<VerifyKey | null>;
     /** A request from `origin` verified (REG-02: only now is it recorded as a peer). */
     onVerified?: (origin: string) => void;
   };
-  /** RATE-09: outbound work (discovery) on behalf of unauthenticated requests, per client address. */
+  /** RATE-13: outbound work (discovery) on behalf of unauthenticated requests, per client address. */
   unauthenticated?: { perSecond: number; burst: number };
   controlToken: string;
   /** Check every answer against its schema (tests and development). */
   validateResponses: boolean;
   tls?: { cert: Buffer; key: Buffer };
   now?: () => number;
-  /** Slow-client bounds (issue 10 finding 7, RATE-11). */
+  /** Slow-client bounds (issue 10 finding 7, RATE-11, RATE-12). */
   edge?: Partial<EdgeBounds>;
   /** Log lines per client address and kind: sustained per second and burst (defaults 20 and 100). */
   log?: { perSecond?: number; burst?: number };

@@ -26,7 +26,7 @@ export const MAX_TRACKED_PEERS = 1024;
 export const MAX_CANDIDATES = 1024;
 /** Cached failures and key-refresh times kept at most (each a name someone sent us). */
 const MAX_FAILURES = 4096;
-/** RATE-09: discoveries of unmapped names, on behalf of unauthenticated requests, running at once. */
+/** RATE-13: discoveries of unmapped names, on behalf of unauthenticated requests, running at once. */
 export const MAX_UNAUTHENTICATED_FETCHES = 32;
 
 /** A discovered peer: the validated discovery document plus its checked key. */
@@ -61,7 +61,7 @@ export interface DiscoveryOptions {
   fetchDeadlineMs?: number;
 }
 
-/** Called before discovery fetches an unmapped name for an unverified request; throws 429 when over budget (RATE-09). */
+/** Called before discovery fetches an unmapped name for an unverified request; throws 429 when over budget (RATE-13). */
 export type ChargeUnauthenticated = () => void;
 
 export class Discovery {
