@@ -1,4 +1,4 @@
-// HTTP edge and Paulina of the reference instance (spec §5.7 RATE-14, issue 10 "logs have no rate limit"): log lines per key are
+// Logging of the reference instance's HTTP edge and Paulina (spec §5.7 RATE-14, issue 10 "logs have no rate limit"): log lines per key are
 // token-bucket limited, so a flood of bad requests cannot flood the log; suppressed lines are counted, not lost silently.
 
 interface Bucket {

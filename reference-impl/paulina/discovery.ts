@@ -8,6 +8,7 @@ import { keyIdFor, parsePublicKey, verifyKeyFrom, type VerifyKey } from "../../p
 import { validate } from "../../protocol/schemas.ts";
 import type { Limits, ServerDiscovery } from "../../protocol/types.ts";
 import type { PeerRow, Store } from "../storage/db.ts";
+import { LogLimiter } from "../http/log-limiter.ts";
 import { isNonPublicLiteral } from "./address-guard.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/smcp/server";
@@ -79,6 +80,8 @@ export class Discovery {
   private readonly maxPeers: number;
   private readonly deadlineMs: number;
   private unauthenticatedInflight = 0;
+  /** RATE-14: failures of names someone sent us are logged at a bounded rate. */
+  private readonly failureLog: LogLimiter;
   /** HTTP requests discovery has made (each redirect hop counts): what a flood of unknown origins can make us do. */
   fetches = 0;
 
@@ -86,6 +89,7 @@ export class Discovery {
     this.now = opts.now ?? Date.now;
     this.maxPeers = opts.maxPeers ?? MAX_TRACKED_PEERS;
     this.deadlineMs = opts.fetchDeadlineMs ?? DISCOVERY_DEADLINE_MS;
+    this.failureLog = new LogLimiter(undefined, undefined, this.now);
     this.hosts = opts.store.hosts();
     for (const base of this.hosts.values()) this.trustedHostnames.add(hostnameOf(base));
     for (const [name, url] of Object.entries(opts.hosts ?? {})) this.putHost(name, url);
@@ -240,7 +244,10 @@ export class Discovery {
     // retry_after_ms tells the control API's caller when the next automatic attempt may happen (spec §12.2).
     const error = new SmcpError("SMCP_PEER_UNREACHABLE", cause.message, { retryAfterMs: wait });
     bounded(this.failures, serverName, { error, until: this.now() + wait, failures }, MAX_FAILURES);
-    this.opts.logger.warn({ peer: serverName, failures, retry_in_ms: wait, err: cause.message }, "discovery failed");
+    const suppressed = this.failureLog.take(this.hosts.has(serverName) ? serverName : "unmapped");
+    if (suppressed < 0) return;
+    const fields = { peer: serverName, failures, retry_in_ms: wait, err: cause.message };
+    this.opts.logger.warn(suppressed > 0 ? { ...fields, suppressed_lines: suppressed } : fields, "discovery failed");
   }
 
   private async fetchDocument(serverName: string): Promise<Peer> {
