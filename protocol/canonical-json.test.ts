@@ -103,7 +103,7 @@ describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
   });
 });
 
-describe("nesting bound (spec §3.1 JCS-17, issue 10 finding 6)", () => {
+describe("nesting bound (spec §3.1 JCS-18, issue 10 finding 6)", () => {
   const deepText = (n: number) => "[".repeat(n) + "]".repeat(n);
   const deepValue = (n: number) => {
     let v: unknown = 0;
@@ -111,20 +111,20 @@ describe("nesting bound (spec §3.1 JCS-17, issue 10 finding 6)", () => {
     return v;
   };
 
-  it("JCS-17: 100,000-deep text is refused with a clear error, not a stack overflow", () => {
+  it("JCS-18: 100,000-deep text is refused with a clear error, not a stack overflow", () => {
     expect(() => parseIJson(Buffer.from(deepText(100_000)))).toThrow(/deeper than 64 levels/);
     expect(() => parseIJson(Buffer.from('{"a":' + deepText(100_000) + "}"))).toThrow(/deeper than 64/);
     // Unbalanced and unterminated deep input is refused too.
     expect(() => parseIJson(Buffer.from("[".repeat(100_000)))).toThrow(CanonicalJsonError);
   });
 
-  it("JCS-17: exactly 64 levels parse; 65 do not; brackets inside strings do not count", () => {
+  it("JCS-18: exactly 64 levels parse; 65 do not; brackets inside strings do not count", () => {
     expect(parseIJson(Buffer.from(deepText(64)))).toBeDefined();
     expect(() => parseIJson(Buffer.from(deepText(65)))).toThrow(/deeper than 64/);
     expect(parseIJson(Buffer.from(JSON.stringify({ s: "[".repeat(1000) + '\\"{' })))).toEqual({ s: "[".repeat(1000) + '\\"{' });
   });
 
-  it("JCS-17: the canonicaliser refuses a 100,000-deep value without recursing", () => {
+  it("JCS-18: the canonicaliser refuses a 100,000-deep value without recursing", () => {
     expect(() => canonicalJson(deepValue(100_000))).toThrow(/deeper than 64 levels/);
     expect(canonicalJson(deepValue(63))).toBe("[".repeat(63) + "0" + "]".repeat(63));
     expect(() => canonicalJson(deepValue(65))).toThrow(CanonicalJsonError);

@@ -5,7 +5,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * JCS-17: no JSON text or value in SMCP nests arrays and objects deeper than this (a scalar is depth 0, `[]` depth 1).
+ * JCS-18: no JSON text or value in SMCP nests arrays and objects deeper than this (a scalar is depth 0, `[]` depth 1).
  * It keeps every recursive consumer (ajv, the canonicaliser, JSON.stringify) far from any stack limit.
  */
 export const MAX_JSON_DEPTH = 64;
@@ -50,7 +50,7 @@ export function jsonDepth(root: unknown, limit = MAX_JSON_DEPTH): number {
   return max;
 }
 
-/** Depth check (JCS-17), run before any recursive walk so that no value can overflow the stack. */
+/** Depth check (JCS-18), run before any recursive walk so that no value can overflow the stack. */
 function assertDepth(value: unknown): void {
   if (jsonDepth(value) > MAX_JSON_DEPTH) throw new CanonicalJsonError(`value nests deeper than ${MAX_JSON_DEPTH} levels`);
 }
@@ -114,7 +114,7 @@ export function parseIJson(bytes: Uint8Array): unknown {
 }
 
 /**
- * Iterative nesting check of JSON text (JCS-17) before JSON.parse builds anything: brackets outside strings only.
+ * Iterative nesting check of JSON text (JCS-18) before JSON.parse builds anything: brackets outside strings only.
  * Unbalanced text is left for JSON.parse to refuse.
  */
 export function assertTextDepth(text: string): void {

@@ -76,7 +76,7 @@ export async function sendRaw(dispatcher: Dispatcher, url: string, init: RawInit
   if (raw.length > 0) {
     try {
       const text = raw.toString("utf8");
-      assertTextDepth(text); // JCS-17: an over-deep answer is no answer, before anything recursive sees it
+      assertTextDepth(text); // JCS-18: an over-deep answer is no answer, before anything recursive sees it
       body = JSON.parse(text);
     } catch {
       body = undefined;

@@ -190,8 +190,8 @@ describe("replay cache (spec §5.8)", () => {
   });
 });
 
-describe("replay cache shares (spec §5.8 SIGN-45, issue 10 finding 9)", () => {
-  it("SIGN-45: an origin that fills its share is refused alone; another origin's nonces are neither evicted nor refused", () => {
+describe("replay cache shares (spec §5.8 SIGN-49, issue 10 finding 9)", () => {
+  it("SIGN-49: an origin that fills its share is refused alone; another origin's nonces are neither evicted nor refused", () => {
     const cache = new ReplayCache(100, 10);
     for (let i = 0; i < 10; i++) expect(cache.add("mallory.example", `m${i}`, 1_000, 0)).toBe("ok");
     let refused = 0;

@@ -59,7 +59,7 @@ export function assertBodyOrigin(auth: RequestAuth, body: unknown): void {
   }
 }
 
-/** Default bounds of the replay cache: all origins together, and one origin's share (SIGN-41, SIGN-45). */
+/** Default bounds of the replay cache: all origins together, and one origin's share (SIGN-41, SIGN-49). */
 export const REPLAY_CACHE_ENTRIES = 1_000_000;
 /** Above what one origin can use inside the default rate limit (200/s sustained over 2W = 120 s, plus the burst). */
 export const REPLAY_CACHE_PER_ORIGIN = 32_768;
@@ -67,7 +67,7 @@ export const REPLAY_CACHE_PER_ORIGIN = 32_768;
 /**
  * Nonces seen within the acceptance window. Bounded without ever forgetting a live nonce: when full it refuses new
  * requests (as rate limiting) instead of evicting, so a replay can never slip through. Each origin has its own
- * bounded share (SIGN-45): one origin filling its share is refused alone, and cannot crowd out another's nonces.
+ * bounded share (SIGN-49): one origin filling its share is refused alone, and cannot crowd out another's nonces.
  */
 export class ReplayCache {
   private readonly byOrigin = new Map<string, Map<string, number>>();

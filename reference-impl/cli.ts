@@ -80,7 +80,7 @@ function parsePeer(text: string): [string, string] {
 }
 
 async function main(): Promise<void> {
-  process.umask(0o077); // KEY-24: whatever this process or its components create is private by default
+  process.umask(0o077); // KEY-26: whatever this process or its components create is private by default
   const config = configFromArgs(process.argv.slice(2));
   const instance = await startInstance(config);
   process.stdout.write(

@@ -46,7 +46,7 @@ export interface InstanceConfig {
   discovery?: { maxPeers?: number; deadlineMs?: number; resolve?: (hostname: string) => Promise<string[]> };
   /** RATE-13: discoveries for unverified requests per client address (default 2/s, burst 32). */
   unauthenticatedBudget?: { perSecond: number; burst: number };
-  /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-45). */
+  /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-49). */
   replayCache?: { entries?: number; perOrigin?: number };
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Check every answer against its schema (on by default outside production). */

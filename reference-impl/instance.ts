@@ -182,7 +182,7 @@ function limitsOf(config: InstanceConfig): Limits {
 /** The control token: given, or stored in `<data>/control-token` (mode 0600), or generated there. */
 function loadControlToken(file: string, given: string | undefined): string {
   if (given !== undefined && !/^[\x21-\x7e]{32,512}$/.test(given)) {
-    throw new Error("the control token must be 32 to 512 printable ASCII characters without spaces (CTRL-37)");
+    throw new Error("the control token must be 32 to 512 printable ASCII characters without spaces (CTRL-39)");
   }
   if (given) {
     writePrivateFileAtomic(file, given + "\n");

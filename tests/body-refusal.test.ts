@@ -1,4 +1,4 @@
-// Security test of the HTTP edge (spec §5.6 SIGN-30, SIGN-46, issue 10 finding 8): after a 413 the instance stops reading and
+// Security test of the HTTP edge (spec §5.6 SIGN-30, SIGN-50, issue 10 finding 8): after a 413 the instance stops reading and
 // closes the connection; a client that declares or sends 10 MB gets at most a bounded number of bytes read.
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// Security test of the control API edge and the CLI (spec §12.1 CTRL-01, CTRL-02, CTRL-37; issue 10 "Low"): the token
+// Security test of the control API edge and the CLI (spec §12.1 CTRL-01, CTRL-02, CTRL-39; issue 10 "Low"): the token
 // is taken from a file or the environment (never needed on the command line), must be long enough, and a wrong token
 // of any length, or none, is refused the same way.
 import { spawn } from "node:child_process";
@@ -31,7 +31,7 @@ async function serveAndAsk(args: string[], env: Record<string, string>, token: s
   }
 }
 
-describe("control token (CTRL-01, CTRL-02, CTRL-37)", () => {
+describe("control token (CTRL-01, CTRL-02, CTRL-39)", () => {
   const token = "t".repeat(40);
 
   it("--control-token-file FILE and SMCP_CONTROL_TOKEN set the token without it appearing in argv", async () => {
@@ -46,7 +46,7 @@ describe("control token (CTRL-01, CTRL-02, CTRL-37)", () => {
     expect(await serveAndAsk([...base, "--data", join(dir, "c")], { SMCP_CONTROL_TOKEN: token }, "x".repeat(40))).toBe(401);
   });
 
-  it("CTRL-37: a token shorter than 32 characters is refused at start", async () => {
+  it("CTRL-39: a token shorter than 32 characters is refused at start", async () => {
     const dir = tempDir("token-short");
     dirs.push(dir);
     await expect(start("alice.example", dir, { controlToken: "short" })).rejects.toThrow(/32 to 512 printable/);

@@ -1,4 +1,4 @@
-// Security test of the HTTP edge and Naomi (spec §3.1 JCS-17, issue 10 finding 6): over-deep JSON is refused with a
+// Security test of the HTTP edge and Naomi (spec §3.1 JCS-18, issue 10 finding 6): over-deep JSON is refused with a
 // spec error body before anything recursive sees it; the instance keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakePeer } from "../conformance/fake-peer.ts";
@@ -19,7 +19,7 @@ afterAll(async () => {
   removeDir(dir);
 });
 
-describe("over-deep JSON (JCS-17)", () => {
+describe("over-deep JSON (JCS-18)", () => {
   it("a signed 100,000-deep transaction body gets 400 SMCP_BAD_JSON, and the next request is served", async () => {
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
     const rawBody = Buffer.from(`{"origin":"rogue.example","origin_ts":1,"events":[{"data":${deep}}]}`);

@@ -1,4 +1,4 @@
-// Security test of storage (spec §4.1 KEY-24, §15, issue 10 finding 3): in a pre-existing 0755 data directory under a
+// Security test of storage (spec §4.1 KEY-26, §15, issue 10 finding 3): in a pre-existing 0755 data directory under a
 // permissive umask, no file the instance writes is readable by group or other, and the seed is in its own 0600 file,
 // never in the database or its WAL; data directories that kept the seed in the database are migrated.
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -36,7 +36,7 @@ function containsSeed(dir: string, seed: Buffer): string[] {
   return walk(dir).filter((e) => e.file && !e.path.endsWith(KEY_FILE)).filter((e) => readFileSync(e.path).includes(seed)).map((e) => e.path);
 }
 
-describe("the key on disk (KEY-24, KEY-25)", () => {
+describe("the key on disk (KEY-26, KEY-27)", () => {
   it("a fresh instance in a 0755 directory: every file 0600, every directory 0700, the seed only in ed25519.key", async () => {
     const dir = openDataDir("perm");
     const old = process.umask(0o022);

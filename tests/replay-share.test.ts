@@ -1,4 +1,4 @@
-// Security test of request authentication (spec §5.8 SIGN-41, SIGN-45, issue 10 finding 9): an origin that fills its
+// Security test of request authentication (spec §5.8 SIGN-41, SIGN-49, issue 10 finding 9): an origin that fills its
 // share of the replay cache is refused alone; another origin keeps being served.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakePeer } from "../conformance/fake-peer.ts";
@@ -31,7 +31,7 @@ async function pings(peer: FakePeer, n: number): Promise<Record<number, number>>
   return counts;
 }
 
-describe("replay cache share per origin (SIGN-45)", () => {
+describe("replay cache share per origin (SIGN-49)", () => {
   it("mallory's 80 requests: 50 accepted, 30 refused with 429; bob's 50 all accepted afterwards", async () => {
     expect(await pings(mallory, 80)).toEqual({ 200: 50, 429: 30 });
     expect(await pings(bob, 50)).toEqual({ 200: 50 });

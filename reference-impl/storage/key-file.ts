@@ -1,4 +1,4 @@
-// Storage of the reference instance (spec §4.4 KEY-25): the Ed25519 seed lives in its own 0600 file,
+// Storage of the reference instance (spec §4.4 KEY-27): the Ed25519 seed lives in its own 0600 file,
 // `<data>/ed25519.key`, apart from the database; data directories that kept it in the database are migrated.
 import { existsSync, readFileSync } from "node:fs";
 import { generateSeed } from "../../protocol/keys.ts";

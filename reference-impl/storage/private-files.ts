@@ -1,4 +1,4 @@
-// Storage of the reference instance (all SMCP components, spec §4.4 KEY-24): every file the instance writes is
+// Storage of the reference instance (all SMCP components, spec §4.4 KEY-26): every file the instance writes is
 // created, or re-moded, 0600 and every directory it makes 0700, whatever the umask and the data directory's mode.
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 
