@@ -10,6 +10,11 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
 COPY reference-impl ./reference-impl
 COPY schemas ./schemas
+# Not root: the instance needs no privilege; /data is owned by the image's unprivileged `node` user so that the
+# volume Docker creates from it is writable. Production mode turns response validation off (a debugging aid).
+RUN mkdir -p /data && chown node:node /data
+ENV NODE_ENV=production
+USER node
 VOLUME /data
 ENTRYPOINT ["node", "bin/smcp.js"]
 CMD ["serve", "--name", "smcp.local", "--listen", "0.0.0.0:8448", "--data", "/data"]

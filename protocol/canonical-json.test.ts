@@ -1,7 +1,7 @@
 // Tests of a protocol primitive (all components): RFC 8785 canonical JSON with SMCP's I-JSON limits (spec §3.1).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CanonicalJsonError, canonicalBytes, canonicalJson, parseIJson } from "./canonical-json.ts";
+import { CanonicalJsonError, canonicalBytes, canonicalJson, jsonDepth, parseIJson } from "./canonical-json.ts";
 
 /** Rebuilds every object with its keys in reverse insertion order. */
 function reverseKeys(value: unknown): unknown {
@@ -100,5 +100,39 @@ describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
 
   it("JCS-03: escaped quotes and backslashes inside strings do not confuse the scan", () => {
     expect(parseIJson(bytes('{"k\\"1":"v\\\\","n":"99999999999999999999"}'))).toEqual({ 'k"1': "v\\", n: "99999999999999999999" });
+  });
+});
+
+describe("nesting bound (spec §3.1 JCS-18, issue 10 finding 6)", () => {
+  const deepText = (n: number) => "[".repeat(n) + "]".repeat(n);
+  const deepValue = (n: number) => {
+    let v: unknown = 0;
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+
+  it("JCS-18: 100,000-deep text is refused with a clear error, not a stack overflow", () => {
+    expect(() => parseIJson(Buffer.from(deepText(100_000)))).toThrow(/deeper than 64 levels/);
+    expect(() => parseIJson(Buffer.from('{"a":' + deepText(100_000) + "}"))).toThrow(/deeper than 64/);
+    // Unbalanced and unterminated deep input is refused too.
+    expect(() => parseIJson(Buffer.from("[".repeat(100_000)))).toThrow(CanonicalJsonError);
+  });
+
+  it("JCS-18: exactly 64 levels parse; 65 do not; brackets inside strings do not count", () => {
+    expect(parseIJson(Buffer.from(deepText(64)))).toBeDefined();
+    expect(() => parseIJson(Buffer.from(deepText(65)))).toThrow(/deeper than 64/);
+    expect(parseIJson(Buffer.from(JSON.stringify({ s: "[".repeat(1000) + '\\"{' })))).toEqual({ s: "[".repeat(1000) + '\\"{' });
+  });
+
+  it("JCS-18: the canonicaliser refuses a 100,000-deep value without recursing", () => {
+    expect(() => canonicalJson(deepValue(100_000))).toThrow(/deeper than 64 levels/);
+    expect(canonicalJson(deepValue(63))).toBe("[".repeat(63) + "0" + "]".repeat(63));
+    expect(() => canonicalJson(deepValue(65))).toThrow(CanonicalJsonError);
+  });
+
+  it("jsonDepth counts levels iteratively and stops past its limit", () => {
+    expect(jsonDepth(0)).toBe(0);
+    expect(jsonDepth({ a: [1, { b: [] }] })).toBe(4);
+    expect(jsonDepth(deepValue(100_000), 32)).toBe(33);
   });
 });

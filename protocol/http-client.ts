@@ -1,4 +1,5 @@
 // Protocol primitive (outgoing federation requests of the reference instance and of the harness): signed HTTP over keep-alive pools (spec §5).
+import type { LookupFunction } from "node:net";
 import { Agent, type Dispatcher } from "undici";
 import { parseIJson } from "./canonical-json.ts";
 import { SmcpError, isErrorCode, type ErrorBody } from "./errors.ts";
@@ -31,21 +32,37 @@ export interface HttpAnswer {
   raw: Buffer;
 }
 
-/** One keep-alive pool per process; `ca` lets tests federate over TLS with a CA they generated. */
-export function createDispatcher(opts: { ca?: string | Buffer; connections?: number } = {}): Dispatcher {
+/**
+ * One keep-alive pool per process; `ca` lets tests federate over TLS with a CA they generated; `lookup` resolves
+ * hostnames (the reference instance refuses non-public addresses for names learned from the network).
+ */
+export function createDispatcher(opts: { ca?: string | Buffer; connections?: number; lookup?: LookupFunction } = {}): Dispatcher {
+  const connect = { ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) };
   return new Agent({
     keepAliveTimeout: 30_000,
     connections: opts.connections ?? 16,
-    ...(opts.ca ? { connect: { ca: opts.ca } } : {}),
+    ...(Object.keys(connect).length > 0 ? { connect } : {}),
   });
 }
 
-export async function sendRaw(
-  dispatcher: Dispatcher,
-  url: string,
-  init: { method: string; headers: Record<string, string>; body?: Buffer; timeoutMs?: number },
-): Promise<HttpAnswer> {
+/** Thrown by sendRaw when an answer's body grows past `maxBytes` while it is read. */
+export class BodyTooLargeError extends Error {}
+
+export interface RawInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+  /** Idle bound: headers, and each gap between body chunks. */
+  timeoutMs?: number;
+  /** Total bound of the whole exchange, body included: a peer trickling bytes cannot hold it longer (DISC-12). */
+  deadlineMs?: number;
+  /** The answer's body is cut off (BodyTooLargeError) as soon as it passes this many bytes, never read whole. */
+  maxBytes?: number;
+}
+
+export async function sendRaw(dispatcher: Dispatcher, url: string, init: RawInit): Promise<HttpAnswer> {
   const timeout = init.timeoutMs ?? 30_000;
+  const signal = init.deadlineMs === undefined ? undefined : AbortSignal.timeout(init.deadlineMs);
   const res = await dispatcher.request({
     origin: new URL(url).origin,
     path: url.slice(new URL(url).origin.length) || "/",
@@ -54,12 +71,13 @@ export async function sendRaw(
     body: init.body,
     headersTimeout: timeout,
     bodyTimeout: timeout,
+    ...(signal ? { signal } : {}),
   });
-  const raw = Buffer.from(await res.body.arrayBuffer());
+  const raw = await readAnswer(res, init.maxBytes ?? Infinity);
   return { status: res.statusCode, headers: res.headers, ...parseAnswerBody(raw), raw };
 }
 
-/** A peer's answer is parsed like a request body (spec §3.1 JCS-01..04): a duplicate name or a rounded integer never slips in. */
+/** A peer's answer is parsed like a request body (spec §3.1 JCS-01..04, depth bound): a duplicate name, a rounded integer or an over-deep answer never slips in. */
 export function parseAnswerBody(raw: Buffer): { body: unknown; bodyError?: string } {
   if (raw.length === 0) return { body: undefined };
   try {
@@ -67,6 +85,27 @@ export function parseAnswerBody(raw: Buffer): { body: unknown; bodyError?: strin
   } catch (err) {
     return { body: undefined, bodyError: (err as Error).message };
   }
+}
+
+/** Reads an answer's body chunk by chunk, destroying the stream the moment it passes `maxBytes`. */
+async function readAnswer(res: Dispatcher.ResponseData, maxBytes: number): Promise<Buffer> {
+  const body = res.body;
+  const declared = Number(res.headers["content-length"] ?? NaN);
+  if (declared > maxBytes) {
+    body.destroy();
+    throw new BodyTooLargeError(`answer declares ${declared} bytes, over ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new BodyTooLargeError(`answer over ${maxBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /**

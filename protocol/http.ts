@@ -5,11 +5,13 @@ import { SmcpError } from "./errors.ts";
 
 export const JSON_TYPE = "application/json";
 
-/** Reads the exact body bytes, refusing (413) as soon as they exceed `limit`; signatures are checked over these bytes. */
+/**
+ * Reads the exact body bytes, refusing (413) as soon as they exceed `limit`; signatures are checked over these bytes.
+ * After a refusal nothing more is read (SIGN-30): the stream is paused and sendError closes the connection.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) {
-    req.resume();
     return Promise.reject(new SmcpError("SMCP_TOO_LARGE", `body of ${declared} bytes exceeds ${limit}`));
   }
   return new Promise((resolve, reject) => {
@@ -19,7 +21,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         req.removeAllListeners("data");
-        req.resume();
+        req.pause();
         reject(new SmcpError("SMCP_TOO_LARGE", `body exceeds ${limit} bytes`));
         return;
       }
@@ -63,7 +65,27 @@ export function sendError(res: ServerResponse, err: unknown): SmcpError {
   const e = err instanceof SmcpError ? err : new SmcpError("SMCP_INTERNAL", "internal error");
   const headers: Record<string, string> = {};
   if (e.extra.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(e.extra.retryAfterMs / 1000)));
+  // SIGN-30: the rest of an oversized body is never read; the connection cannot be reused, so it is closed.
+  const refuseRest = e.errcode === "SMCP_TOO_LARGE" && res.req !== undefined && !res.req.complete;
+  if (refuseRest) headers.connection = "close";
   if (!res.headersSent) sendJson(res, e.status, e.toBody(), headers);
   else res.destroy();
+  if (refuseRest) closeAfterAnswer(res);
   return e;
+}
+
+/**
+ * Ends the connection once the 413 is written: half-close at once (the client sees the answer and EOF), and destroy
+ * shortly after so that a client which keeps sending cannot keep the socket. Node would otherwise read and discard
+ * the rest of the declared body before closing.
+ */
+function closeAfterAnswer(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  socket.pause();
+  res.once("finish", () => {
+    socket.end();
+    socket.pause(); // Node's own finish handler resumed the request stream to discard it
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
 }

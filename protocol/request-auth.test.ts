@@ -189,3 +189,26 @@ describe("replay cache (spec §5.8)", () => {
     expect(cache.add("o", "c", 300, 100)).toBe("ok");
   });
 });
+
+describe("replay cache shares (spec §5.8 SIGN-49, issue 10 finding 9)", () => {
+  it("SIGN-49: an origin that fills its share is refused alone; another origin's nonces are neither evicted nor refused", () => {
+    const cache = new ReplayCache(100, 10);
+    for (let i = 0; i < 10; i++) expect(cache.add("mallory.example", `m${i}`, 1_000, 0)).toBe("ok");
+    let refused = 0;
+    for (let i = 10; i < 1000; i++) if (cache.add("mallory.example", `m${i}`, 1_000, 0) === "full") refused++;
+    expect(refused).toBe(990);
+    expect(cache.sizeOf("mallory.example")).toBe(10);
+    for (let i = 0; i < 10; i++) expect(cache.add("bob.example", `b${i}`, 1_000, 0)).toBe("ok");
+    expect(cache.add("bob.example", "b0", 1_000, 1)).toBe("replay");
+    // Expired entries give the share back.
+    expect(cache.add("mallory.example", "late", 3_000, 1_000)).toBe("ok");
+    expect(cache.sizeOf("mallory.example")).toBe(1);
+  });
+
+  it("SIGN-41: the total bound still holds across many origins", () => {
+    const cache = new ReplayCache(20, 10);
+    for (let o = 0; o < 2; o++) for (let i = 0; i < 10; i++) expect(cache.add(`o${o}.example`, `n${i}`, 1_000, 0)).toBe("ok");
+    expect(cache.add("o2.example", "n", 1_000, 0)).toBe("full");
+    expect(cache.add("o2.example", "n", 3_000, 1_000)).toBe("ok");
+  });
+});

@@ -57,29 +57,54 @@ export function assertBodyOrigin(auth: RequestAuth, body: unknown): void {
   }
 }
 
+/** Default bounds of the replay cache: all origins together, and one origin's share (SIGN-41, SIGN-49). */
+export const REPLAY_CACHE_ENTRIES = 1_000_000;
+/** Above what one origin can use inside the default rate limit (200/s sustained over 2W = 120 s, plus the burst). */
+export const REPLAY_CACHE_PER_ORIGIN = 32_768;
+
 /**
- * Nonces seen within the acceptance window. Bounded without ever forgetting a live nonce: when full it
- * refuses new requests (as rate limiting) instead of evicting, so a replay can never slip through.
+ * Nonces seen within the acceptance window. Bounded without ever forgetting a live nonce: when full it refuses new
+ * requests (as rate limiting) instead of evicting, so a replay can never slip through. Each origin has its own
+ * bounded share (SIGN-49): one origin filling its share is refused alone, and cannot crowd out another's nonces.
  */
 export class ReplayCache {
-  private readonly seen = new Map<string, number>();
+  private readonly byOrigin = new Map<string, Map<string, number>>();
+  private total = 0;
 
-  constructor(private readonly maxEntries = 1_000_000) {}
+  constructor(
+    private readonly maxEntries = REPLAY_CACHE_ENTRIES,
+    private readonly maxPerOrigin = Math.min(REPLAY_CACHE_PER_ORIGIN, maxEntries),
+  ) {}
 
   add(origin: string, nonce: string, expiresAt: number, now: number): "ok" | "replay" | "full" {
-    this.evictExpired(now);
-    const key = `${origin} ${nonce}`;
-    const expiry = this.seen.get(key);
+    let seen = this.byOrigin.get(origin);
+    if (seen) this.evictExpired(origin, seen, now);
+    seen = this.byOrigin.get(origin);
+    const expiry = seen?.get(nonce);
     if (expiry !== undefined && expiry > now) return "replay";
-    if (this.seen.size >= this.maxEntries) return "full";
-    this.seen.set(key, expiresAt);
+    if (seen && seen.size >= this.maxPerOrigin) return "full";
+    if (this.total >= this.maxEntries) {
+      for (const [o, m] of this.byOrigin) this.evictExpired(o, m, now);
+      if (this.total >= this.maxEntries) return "full";
+    }
+    if (!seen) this.byOrigin.set(origin, (seen = new Map()));
+    seen.set(nonce, expiresAt);
+    this.total++;
     return "ok";
   }
 
-  private evictExpired(now: number): void {
-    for (const [key, expiry] of this.seen) {
-      if (expiry > now) return;
-      this.seen.delete(key);
+  /** Entries held for `origin` (tests and metrics). */
+  sizeOf(origin: string): number {
+    return this.byOrigin.get(origin)?.size ?? 0;
+  }
+
+  /** Expiries grow with insertion within one origin (ts is bound to now ± W), so the scan stops at the first live one. */
+  private evictExpired(origin: string, seen: Map<string, number>, now: number): void {
+    for (const [nonce, expiry] of seen) {
+      if (expiry > now) break;
+      seen.delete(nonce);
+      this.total--;
     }
+    if (seen.size === 0) this.byOrigin.delete(origin);
   }
 }

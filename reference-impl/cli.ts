@@ -23,7 +23,8 @@ const FLAGS: Record<string, Flag> = {
   listen: { arg: "HOST:PORT", help: "listen address (default 127.0.0.1:0, port 0 picks a free one)", apply: (c, v) => void Object.assign(c, parseListen(v)) },
   data: { arg: "DIR", help: "data directory (SQLite database, keys, control token); required", apply: (c, v) => void (c.dataDir = v) },
   peer: { arg: "NAME=URL", multiple: true, help: "map a server name to a base URL (test deployments, spec §6.4); repeatable", apply: (c, v) => void (c.peers = { ...c.peers, ...Object.fromEntries([parsePeer(v)]) }) },
-  "control-token": { arg: "TOKEN", help: "Control API bearer token (default: generated, stored in DIR/control-token)", apply: (c, v) => void (c.controlToken = v) },
+  "control-token": { arg: "TOKEN", help: "Control API bearer token (default: generated, stored in DIR/control-token); visible in ps, prefer the next two", apply: (c, v) => void (c.controlToken = v) },
+  "control-token-file": { arg: "FILE", help: "read the Control API token from FILE (or set SMCP_CONTROL_TOKEN)" },
   "public-url": { arg: "URL", help: "public base URL peers use (discovery endpoint; default: the listen address)", apply: (c, v) => void (c.publicUrl = v) },
   "tls-cert": { arg: "FILE", help: "PEM certificate: serve HTTPS (with --tls-key)", apply: (c, v) => void (c.tlsCertFile = v) },
   "tls-key": { arg: "FILE", help: "PEM private key for --tls-cert", apply: (c, v) => void (c.tlsKeyFile = v) },
@@ -87,6 +88,9 @@ export function configFromArgs(argv: string[]): InstanceConfig | "version" | "he
     if (value === undefined || typeof value === "boolean" || !flag.apply) continue;
     (Array.isArray(value) ? value : [value]).forEach((v, i) => flag.apply!(config, String(v), i === 0));
   }
+  // Kept off the command line (visible to every local user in ps): a file, or SMCP_CONTROL_TOKEN.
+  if (!config.controlToken && typeof values["control-token-file"] === "string") config.controlToken = readFileSync(values["control-token-file"], "utf8").trim();
+  else if (!config.controlToken && process.env.SMCP_CONTROL_TOKEN) config.controlToken = process.env.SMCP_CONTROL_TOKEN;
   if (!config.serverName || !isServerName(config.serverName)) fail("--name must be a server name such as alice.example");
   if (!config.dataDir) fail("--data is required");
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) fail("--tls-cert and --tls-key go together");
@@ -107,6 +111,7 @@ function parsePeer(text: string): [string, string] {
 }
 
 async function main(): Promise<void> {
+  process.umask(0o077); // KEY-26: whatever this process or its components create is private by default
   let config: ReturnType<typeof configFromArgs>;
   try {
     config = configFromArgs(process.argv.slice(2));

@@ -45,6 +45,16 @@ export interface InstanceConfig {
    * meanwhile, so that they share one transaction; 0 sends at once. Unset, NAOMI_LINGER_MS sets it (see fromEnvironment).
    */
   lingerMs?: number;
+  /** Clock (tests inject one to make rate limits exact); Date.now by default. */
+  now?: () => number;
+  /** Discovery bounds (issue 10): peers recorded, total deadline of one discovery, resolver for tests. */
+  discovery?: { maxPeers?: number; deadlineMs?: number; resolve?: (hostname: string) => Promise<string[]> };
+  /** RATE-13: discoveries for unverified requests per client address (default 2/s, burst 32). */
+  unauthenticatedBudget?: { perSecond: number; burst: number };
+  /** Replay cache bounds: all origins, and one origin's share (SIGN-41, SIGN-49). */
+  replayCache?: { entries?: number; perOrigin?: number };
+  /** Slow-client bounds of the HTTP edge: connections per client address, header and request deadlines (RATE-11, RATE-12). */
+  edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
   /** Check every answer against its schema (on by default outside production). */
   validateResponses?: boolean;
 }

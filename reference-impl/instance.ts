@@ -1,10 +1,10 @@
 // The reference SMCP instance: composes storage, the HTTP edge, Paulina, Vendela, Naomi, the component host and Roshumba.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { createDispatcher } from "../protocol/http-client.ts";
-import { generateSeed, signingKeyFromSeed, type SigningKey } from "../protocol/keys.ts";
+import { signingKeyFromSeed } from "../protocol/keys.ts";
 import { randomId } from "../protocol/random-id.ts";
 import { ReplayCache } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
@@ -14,10 +14,13 @@ import { DEFAULTS, fromEnvironment, type InstanceConfig } from "./config.ts";
 import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
 import { HttpServer } from "./http/server.ts";
 import { Naomi } from "./naomi/naomi.ts";
+import { guardedLookup } from "./paulina/address-guard.ts";
 import { Discovery } from "./paulina/discovery.ts";
 import { PaulinaSender } from "./paulina/sender.ts";
 import { Roshumba } from "./roshumba/router.ts";
 import { openDatabase, Store } from "./storage/db.ts";
+import { KEY_FILE, loadSeed } from "./storage/key-file.ts";
+import { ensurePrivateDir, ensurePrivateFile, FILE_MODE, tightenIfPresent, writePrivateFileAtomic } from "./storage/private-files.ts";
 import { Vendela } from "./vendela/vendela.ts";
 
 export type { InstanceConfig } from "./config.ts";
@@ -36,11 +39,11 @@ export interface Instance {
   roshumba: Roshumba;
   components: ComponentHost;
   logger: Logger;
+  /** The HTTP edge (tests count the bytes its sockets read). */
+  http: HttpServer;
   /** Stops accepting, finishes in-flight requests, stops components and closes the database. */
   close(): Promise<void>;
 }
-
-const SEED_KEY = "ed25519_seed";
 
 export async function startInstance(config: InstanceConfig): Promise<Instance> {
   // The limits are advertised as they are enforced (DISC-09): refuse, before touching anything, ones peers would reject.
@@ -48,23 +51,36 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const limitIssues = validate("Limits", limits);
   if (limitIssues.length > 0) throw new Error(`configured limits are not valid Limits (spec §6.2): ${JSON.stringify(limitIssues)}`);
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // The data directory may be a bind mount or VOLUME with 0755: its mode is left alone, every file in it is 0600.
+  ensurePrivateDir(dataDir, false);
   const logger = makeLogger(config);
-  const now = Date.now;
+  const now = config.now ?? Date.now;
   const dbFile = join(dataDir, "smcp.sqlite");
   const store = new Store(openDatabase(dbFile));
-  chmodSync(dbFile, 0o600); // it holds the instance's private key seed
-  const key = loadKey(store);
+  let key;
+  try {
+    key = signingKeyFromSeed(loadSeed(join(dataDir, KEY_FILE), store));
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const tokenFile = join(dataDir, "control-token");
   const controlToken = loadControlToken(tokenFile, config.controlToken);
-  const dispatcher = createDispatcher(config.caFile ? { ca: readFileSync(config.caFile) } : {});
+  // DISC-30: hostnames resolve to public addresses only, unless the operator mapped them (the discovery knows which).
+  let trusted: (hostname: string) => boolean = () => false;
+  const lookup = guardedLookup((h) => trusted(h), config.discovery?.resolve);
+  const dispatcher = createDispatcher({ lookup, ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}) });
   const self = config.serverName;
-  const discovery = new Discovery({ self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now });
+  const discovery = new Discovery({
+    self, store, dispatcher, logger: logger.child({ svc: "paulina" }), hosts: config.peers ?? {}, now,
+    maxPeers: config.discovery?.maxPeers, fetchDeadlineMs: config.discovery?.deadlineMs,
+  });
+  trusted = (h) => discovery.isTrustedHostname(h);
   const sender = new PaulinaSender(self, key, discovery, dispatcher);
   let components: ComponentHost | undefined;
   try {
     components = await ComponentHost.start({
-      dataDir: join(dataDir, "components"), components: config.components ?? [], logger: logger.child({ svc: "components" }),
+      dataDir: privateDir(join(dataDir, "components")), components: config.components ?? [], logger: logger.child({ svc: "components" }),
       includeVikunja: config.includeVikunja ?? true,
     });
   } catch (err) {
@@ -105,13 +121,16 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     maxBodyBytes: limits.max_body_bytes,
     rate: { perSecond: limits.rate_per_second, burst: limits.rate_burst },
     auth: {
-      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(), notBefore: now(), // SIGN-42: the cache is not persistent
-      lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
+      self, now, maxSkewMs: limits.max_clock_skew_ms, replay: new ReplayCache(config.replayCache?.entries, config.replayCache?.perOrigin), notBefore: now(), // SIGN-42: the cache is not persistent
+      lookupKey: (origin, keyId, charge) => discovery.lookupKey(origin, keyId, charge),
+      onVerified: (origin) => discovery.confirm(origin),
     },
+    ...(config.unauthenticatedBudget ? { unauthenticated: config.unauthenticatedBudget } : {}),
     controlToken,
     validateResponses: config.validateResponses ?? process.env.NODE_ENV !== "production",
     tls,
     now,
+    ...(config.edge ? { edge: config.edge } : {}),
   });
   let address;
   try {
@@ -128,7 +147,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    components: host, logger,
+    components: host, logger, http,
     close: () => (closing ??= (async () => {
       vendela.close();
       naomi.close();
@@ -161,29 +180,22 @@ function limitsOf(config: InstanceConfig): Limits {
   };
 }
 
-/** The instance's Ed25519 seed: created once at first start and kept in the database (spec §4). */
-function loadKey(store: Store): SigningKey {
-  let seed = store.metaGet(SEED_KEY);
-  if (!Buffer.isBuffer(seed) || seed.length !== 32) {
-    seed = generateSeed();
-    store.metaPut(SEED_KEY, seed);
-  }
-  return signingKeyFromSeed(seed);
-}
-
 /** The control token: given, or stored in `<data>/control-token` (mode 0600), or generated there. */
 function loadControlToken(file: string, given: string | undefined): string {
+  if (given !== undefined && !/^[\x21-\x7e]{32,512}$/.test(given)) {
+    throw new Error("the control token must be 32 to 512 printable ASCII characters without spaces (CTRL-39)");
+  }
   if (given) {
-    writeFileSync(file, given + "\n", { mode: 0o600 });
-    chmodSync(file, 0o600);
+    writePrivateFileAtomic(file, given + "\n");
     return given;
   }
   if (existsSync(file)) {
+    tightenIfPresent(file);
     const text = readFileSync(file, "utf8").trim();
     if (text) return text;
   }
   const token = randomId(32, "hex");
-  writeFileSync(file, token + "\n", { mode: 0o600 });
+  writePrivateFileAtomic(file, token + "\n");
   return token;
 }
 
@@ -195,12 +207,24 @@ function loadControlToken(file: string, given: string | undefined): string {
 function makeLogger(config: InstanceConfig): Logger {
   const level = config.logLevel ?? "info";
   const dest = config.logDestination && config.logDestination !== "stderr"
-    ? pino.destination({ dest: config.logDestination, mkdir: true, sync: false, maxLength: LOG_BUFFER_BYTES })
+    ? pino.destination({ dest: privateLogFile(config.logDestination), mkdir: true, sync: false, maxLength: LOG_BUFFER_BYTES, mode: FILE_MODE })
     : pino.destination({ dest: 2, sync: false, maxLength: LOG_BUFFER_BYTES });
   return pino({ level, base: { server: config.serverName } }, dest);
 }
 
 const LOG_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** A log file is created 0600 (and an existing one re-moded): request lines name peers and addresses. */
+function privateLogFile(file: string): string {
+  ensurePrivateDir(dirname(resolve(file)), false);
+  ensurePrivateFile(file);
+  return file;
+}
+
+function privateDir(dir: string): string {
+  ensurePrivateDir(dir, true);
+  return dir;
+}
 
 function urlHost(address: string): string {
   if (address === "0.0.0.0" || address === "::") return "127.0.0.1";

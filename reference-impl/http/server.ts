@@ -2,8 +2,8 @@
 // rate limiting, schema validation of requests and responses, one log line per request (spec §5, §12, §13).
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import { timingSafeEqual } from "node:crypto";
+import type { AddressInfo, Socket } from "node:net";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
@@ -11,7 +11,8 @@ import { assertBodyOrigin, authenticateRequest, type AuthContext } from "../../p
 import { validate } from "../../protocol/schemas.ts";
 import { AUTH_HEADER, sha256Base64Url, type RequestAuth } from "../../protocol/signing.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { LogLimiter } from "./log-limiter.ts";
+import { FederationLimits, RateLimiter, UNAUTHENTICATED_BUDGET } from "./rate-limit.ts";
 
 export type RouteKind = "public" | "federation" | "control";
 
@@ -69,30 +70,89 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   rate: { perSecond: number; burst: number };
   /** Authentication context for federation routes (spec §5.6). */
-  auth: Omit<AuthContext, "lookupKey"> & { lookupKey: AuthContext["lookupKey"] };
+  auth: Omit<AuthContext, "lookupKey"> & {
+    /** `charge` is called before a lookup does unauthenticated outbound work (RATE-13); it throws 429 when over budget. */
+    lookupKey: (origin: string, keyId: string, charge: () => void) => Promise<VerifyKey | null>;
+    /** A request from `origin` verified (REG-02: only now is it recorded as a peer). */
+    onVerified?: (origin: string) => void;
+  };
+  /** RATE-13: outbound work (discovery) on behalf of unauthenticated requests, per client address. */
+  unauthenticated?: { perSecond: number; burst: number };
   controlToken: string;
   /** Check every answer against its schema (tests and development). */
   validateResponses: boolean;
   tls?: { cert: Buffer; key: Buffer };
   now?: () => number;
+  /** Slow-client bounds (issue 10 finding 7, RATE-11, RATE-12). */
+  edge?: Partial<EdgeBounds>;
+  /** Log lines per client address and kind: sustained per second and burst (defaults 20 and 100). */
+  log?: { perSecond?: number; burst?: number };
 }
+
+/** How long and how many connections one client address may hold before it is cut off. */
+export interface EdgeBounds {
+  /** Open connections per client address; one more is closed at once (RATE-11). */
+  maxConnectionsPerAddress: number;
+  /** From connection (or the previous request) to the end of the request headers. */
+  headersTimeoutMs: number;
+  /** From the first byte to the end of the request body: a trickled body is cut off here (408). */
+  requestTimeoutMs: number;
+}
+
+export const EDGE_DEFAULTS: EdgeBounds = { maxConnectionsPerAddress: 128, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
 
 export class HttpServer {
   readonly server: Server;
   private readonly routes: CompiledRoute[];
-  private readonly limiter: RateLimiter;
-  private readonly controlToken: Buffer;
+  private readonly limiter: FederationLimits;
+  private readonly unauthenticatedWork: RateLimiter;
+  private readonly controlTokenDigest: Buffer;
+  private readonly logLimiter: LogLimiter;
 
   constructor(private readonly opts: HttpServerOptions) {
     this.routes = opts.routes.map(compileRoute);
     // Compile the request schemas now rather than on the first requests, which would each wait for ajv's code
     // generation (tens of milliseconds, once per process).
     for (const r of this.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
-    this.limiter = new RateLimiter(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
-    this.controlToken = Buffer.from(opts.controlToken);
+    this.limiter = new FederationLimits(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
+    const budget = opts.unauthenticated ?? UNAUTHENTICATED_BUDGET;
+    this.unauthenticatedWork = new RateLimiter(budget.perSecond, budget.burst, opts.now ?? Date.now, "client address (unauthenticated work)");
+    this.controlTokenDigest = sha256(opts.controlToken);
+    this.logLimiter = new LogLimiter(opts.log?.perSecond, opts.log?.burst, opts.now ?? Date.now);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    this.server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(handler);
+    const edge = { ...EDGE_DEFAULTS, ...opts.edge };
+    // Node checks both timeouts on this interval: a quarter of the shorter one keeps the overshoot small.
+    const timing = {
+      headersTimeout: edge.headersTimeoutMs, requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.floor(Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs) / 4)),
+    };
+    this.server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, ...timing }, handler) : createHttpServer(timing, handler);
     this.server.keepAliveTimeout = 65_000;
+    this.limitConnections(edge.maxConnectionsPerAddress);
+  }
+
+  /** Connections refused because their address already held its share (RATE-11). */
+  refusedConnections = 0;
+
+  /** RATE-11: at most `max` open connections per client address; the next one is closed before it is read. */
+  private limitConnections(max: number): void {
+    const open = new Map<string, number>();
+    this.server.on("connection", (socket: Socket) => {
+      const address = socket.remoteAddress ?? "";
+      const count = open.get(address) ?? 0;
+      if (count >= max) {
+        this.refusedConnections++;
+        this.logOnce("connections", { address, max }, "connection refused: per-address connection cap");
+        socket.destroy();
+        return;
+      }
+      open.set(address, count + 1);
+      socket.once("close", () => {
+        const left = (open.get(address) ?? 1) - 1;
+        if (left === 0) open.delete(address);
+        else open.set(address, left);
+      });
+    });
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -127,15 +187,27 @@ export class HttpServer {
       status = reply.status;
       sendJson(res, reply.status, reply.body, reply.headers);
     } catch (err) {
-      if (!(err instanceof SmcpError)) this.opts.logger.error({ err, path }, "handler failed");
+      if (!(err instanceof SmcpError)) this.logLimited("error", `failed ${path}`, { err, path }, "handler failed");
       const allow = (err as { allow?: string[] }).allow;
       if (allow && !res.headersSent) res.setHeader("allow", allow.join(", "));
       status = sendError(res, err).status;
-      if (!req.complete) req.resume();
+      // SIGN-30: after a 413 sendError closes the connection instead; other refusals drain the (bounded) body.
+      if (!req.complete && status !== 413) req.resume();
     } finally {
       const duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
-      this.opts.logger.info({ origin, method: req.method, path, status, duration_ms }, "request");
+      this.logLimited("info", `request ${req.socket.remoteAddress ?? ""}`, { origin, method: req.method, path, status, duration_ms }, "request");
     }
+  }
+
+  /** One log line, unless its key (client address or kind) is over its rate; the next line says how many were dropped. */
+  private logLimited(level: "info" | "warn" | "error", key: string, fields: Record<string, unknown>, message: string): void {
+    const suppressed = this.logLimiter.take(key);
+    if (suppressed < 0) return;
+    this.opts.logger[level](suppressed > 0 ? { ...fields, suppressed_lines: suppressed } : fields, message);
+  }
+
+  private logOnce(kind: string, fields: Record<string, unknown>, message: string): void {
+    this.logLimited("warn", `${kind} ${String(fields.address ?? "")}`, fields, message);
   }
 
   private match(method: string, path: string): { route: CompiledRoute; params: Record<string, string> } {
@@ -182,7 +254,7 @@ export class HttpServer {
     if (route.body !== undefined) ctx.body = parseJsonBody(req, raw);
     if (ctx.auth) {
       assertBodyOrigin(ctx.auth, ctx.body);
-      this.limiter.take(ctx.auth.origin);
+      this.limiter.take(ctx.auth.origin, ctx.auth.keyId, clientAddress(req));
     }
     for (const name of Object.keys(params)) params[name] = decodeSegment(params[name]!);
     checkParams(route, params);
@@ -193,11 +265,14 @@ export class HttpServer {
 
   private async authenticate(ctx: RequestContext, uri: string): Promise<void> {
     const base = this.opts.auth;
+    const address = clientAddress(ctx.req);
+    const charge = () => this.unauthenticatedWork.take(address);
     const auth = await authenticateRequest(
-      { ...base, lookupKey: async (o, k) => (ctx.originKey = (await base.lookupKey(o, k)) ?? undefined) ?? null },
+      { ...base, lookupKey: async (o, k) => (ctx.originKey = (await base.lookupKey(o, k, charge)) ?? undefined) ?? null },
       single(ctx.req.headers[AUTH_HEADER]),
       { method: ctx.req.method ?? "GET", uri, body: ctx.raw },
     );
+    base.onVerified?.(auth.origin);
     ctx.auth = auth;
     ctx.bodySha256 = sha256Base64Url(ctx.raw);
   }
@@ -207,8 +282,9 @@ export class HttpServer {
     const remote = req.socket.remoteAddress ?? "";
     if (!isLoopbackAddress(remote)) throw new SmcpError("SMCP_FORBIDDEN", "the control API answers loopback callers only");
     const header = req.headers.authorization ?? "";
-    const token = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
-    if (token.length !== this.controlToken.length || !timingSafeEqual(token, this.controlToken)) {
+    // Digests of equal length compared in constant time: neither the token's length nor its content leaks.
+    const given = sha256(header.startsWith("Bearer ") ? header.slice(7) : "");
+    if (!header.startsWith("Bearer ") || !timingSafeEqual(given, this.controlTokenDigest)) {
       throw new SmcpError("SMCP_UNAUTHORIZED", "missing or wrong control token");
     }
   }
@@ -294,7 +370,17 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The client's address as rate limits key it: IPv4-mapped IPv6 as plain IPv4. */
+export function clientAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
+}
+
 export function isLoopbackAddress(address: string): boolean {
   const a = address.startsWith("::ffff:") ? address.slice(7) : address;
   return a === "::1" || /^127\./.test(a);
+}
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
 }

@@ -3,13 +3,15 @@ import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { backoffDelay, type RandomSource } from "../../protocol/backoff.ts";
-import { sendRaw } from "../../protocol/http-client.ts";
+import { BodyTooLargeError, sendRaw } from "../../protocol/http-client.ts";
 import { isLoopbackHost } from "../../protocol/identity.ts";
 import { keyIdFor, parsePublicKey, verifyKeyFrom, type VerifyKey } from "../../protocol/keys.ts";
 import { DISCOVERY_CACHE, DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES } from "../../protocol/limits.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { Limits, ServerDiscovery } from "../../protocol/types.ts";
 import type { PeerRow, Store } from "../storage/db.ts";
+import { LogLimiter } from "../http/log-limiter.ts";
+import { isNonPublicLiteral } from "./address-guard.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/smcp/server";
 const DEFAULT_TTL_MS = DISCOVERY_CACHE.defaultMs;
@@ -17,6 +19,16 @@ const MAX_TTL_MS = DISCOVERY_CACHE.maxMs;
 const MAX_REDIRECTS = 5;
 /** A key_id we do not know triggers at most one re-discovery per origin in this interval (no amplification). */
 const KEY_REFRESH_INTERVAL_MS = 5_000;
+/** DISC-12: one discovery, redirects included, ends within this. */
+export const DISCOVERY_DEADLINE_MS = DISCOVERY_FETCH_TIMEOUT_MS;
+/** REG-10: peers recorded (persisted, listed, pinged) at most; the least recently verified one is dropped first. */
+export const MAX_TRACKED_PEERS = 1024;
+/** Documents fetched to authenticate a request that has not verified yet: kept in memory only, this many at most. */
+export const MAX_CANDIDATES = 1024;
+/** Cached failures and key-refresh times kept at most (each a name someone sent us). */
+const MAX_FAILURES = 4096;
+/** RATE-13: discoveries of unmapped names, on behalf of unauthenticated requests, running at once. */
+export const MAX_UNAUTHENTICATED_FETCHES = 32;
 
 /** A discovered peer: the validated discovery document plus its checked key. */
 export interface Peer {
@@ -48,21 +60,43 @@ export interface DiscoveryOptions {
   random?: RandomSource;
   /** Static host map from the command line; overrides stored mappings for the same names. */
   hosts?: Record<string, string>;
+  maxPeers?: number;
+  fetchDeadlineMs?: number;
 }
 
+/** Called before discovery fetches an unmapped name for an unverified request; throws 429 when over budget (RATE-13). */
+export type ChargeUnauthenticated = () => void;
+
 export class Discovery {
+  /** Recorded peers (REG-01/REG-02), in least-recently-verified order. */
   private readonly peers = new Map<string, Peer>();
+  /** Fetched to check a request that has not verified yet (REG-02): promoted by confirm(), never persisted. */
+  private readonly candidates = new Map<string, Peer>();
   private readonly failures = new Map<string, Failure>();
   private readonly inflight = new Map<string, Promise<Peer>>();
   private readonly lastKeyRefresh = new Map<string, number>();
   private readonly hosts: Map<string, string>;
+  /** Hostnames the operator's mappings point at, and the endpoints those mapped peers advertise (DISC-30). */
+  private readonly trustedHostnames = new Set<string>();
   private readonly now: () => number;
+  private readonly maxPeers: number;
+  private readonly deadlineMs: number;
+  private unauthenticatedInflight = 0;
+  /** RATE-14: failures of names someone sent us are logged at a bounded rate. */
+  private readonly failureLog: LogLimiter;
+  /** HTTP requests discovery has made (each redirect hop counts): what a flood of unknown origins can make us do. */
+  fetches = 0;
 
   constructor(private readonly opts: DiscoveryOptions) {
     this.now = opts.now ?? Date.now;
+    this.maxPeers = opts.maxPeers ?? MAX_TRACKED_PEERS;
+    this.deadlineMs = opts.fetchDeadlineMs ?? DISCOVERY_DEADLINE_MS;
+    this.failureLog = new LogLimiter(undefined, undefined, this.now);
     this.hosts = opts.store.hosts();
+    for (const base of this.hosts.values()) this.trustedHostnames.add(hostnameOf(base));
     for (const [name, url] of Object.entries(opts.hosts ?? {})) this.putHost(name, url);
-    for (const row of opts.store.peers()) this.loadPeer(row);
+    const rows = opts.store.peers().sort((a, b) => a.discovered_ts - b.discovered_ts);
+    for (const row of rows.slice(Math.max(0, rows.length - this.maxPeers))) this.loadPeer(row);
   }
 
   /** Maps a server name to a base URL (spec §6.4); the cached discovery of that name is dropped. */
@@ -70,9 +104,24 @@ export class Discovery {
     const base = baseUrl.replace(/\/+$/, "");
     checkScheme(base, `host mapping for ${serverName}`);
     this.hosts.set(serverName, base);
+    this.trustedHostnames.add(hostnameOf(base));
     this.opts.store.putHost(serverName, base);
     this.peers.delete(serverName);
+    this.candidates.delete(serverName);
     this.failures.delete(serverName);
+  }
+
+  /** DISC-30: whether outgoing connections may resolve `hostname` to a non-public address (operator-mapped hosts only). */
+  isTrustedHostname(hostname: string): boolean {
+    return this.trustedHostnames.has(hostname.toLowerCase());
+  }
+
+  /** Sizes of every per-name structure (tests and metrics: the bounds hold under a flood of names). */
+  sizes(): { peers: number; candidates: number; failures: number; keyRefreshes: number; inflight: number } {
+    return {
+      peers: this.peers.size, candidates: this.candidates.size, failures: this.failures.size,
+      keyRefreshes: this.lastKeyRefresh.size, inflight: this.inflight.size,
+    };
   }
 
   known(): Peer[] {
@@ -83,12 +132,69 @@ export class Discovery {
     return this.peers.get(serverName);
   }
 
-  /** The peer's discovery, from cache when fresh; `force` bypasses the cache. Throws SMCP_PEER_UNREACHABLE. */
-  discover(serverName: string, force = false): Promise<Peer> {
+  /**
+   * The peer's discovery for our own use (the operator's requests, our outbound traffic), from cache when fresh;
+   * `force` bypasses the cache. The peer is recorded. Throws SMCP_PEER_UNREACHABLE.
+   */
+  async discover(serverName: string, force = false): Promise<Peer> {
+    const peer = await this.fetchCached(serverName, force);
+    this.record(peer);
+    return peer;
+  }
+
+  /**
+   * Request-auth key lookup (spec §5.6 step 4): the key_id must be the discovered key's. A fetch it needs for a name
+   * the operator did not map is charged to the client (`charge` throws 429) and bounded in number; what it fetches is
+   * not recorded until the request verifies (confirm).
+   */
+  async lookupKey(origin: string, keyId: string, charge?: ChargeUnauthenticated): Promise<VerifyKey | null> {
+    if (origin === this.opts.self) return null;
+    const now = this.now();
+    const held = this.fresh(origin, now);
+    if (held && held.keyId === keyId) return held.key;
+    const refresh = held !== undefined;
+    if (refresh && now - (this.lastKeyRefresh.get(origin) ?? 0) <= KEY_REFRESH_INTERVAL_MS) return null;
+    const failure = this.failures.get(origin);
+    if (!refresh && failure && failure.until > now) return null;
+    const unauthenticated = !this.hosts.has(origin) && !this.inflight.has(origin);
+    if (unauthenticated) {
+      charge?.();
+      if (this.unauthenticatedInflight >= MAX_UNAUTHENTICATED_FETCHES) {
+        throw new SmcpError("SMCP_RATE_LIMITED", "too many discoveries of unknown origins in flight", { retryAfterMs: 1000 });
+      }
+      this.unauthenticatedInflight++;
+    }
+    if (refresh) bounded(this.lastKeyRefresh, origin, now);
+    try {
+      const peer = await this.fetchCached(origin, true);
+      if (this.peers.has(origin)) this.record(peer); // DISC-19: a recorded peer's key is replaced
+      else bounded(this.candidates, origin, peer, MAX_CANDIDATES);
+      return peer.keyId === keyId ? peer.key : null;
+    } catch {
+      return null; // the failure is cached (DISC-17); the request gets SMCP_UNKNOWN_KEY
+    } finally {
+      if (unauthenticated) this.unauthenticatedInflight--;
+    }
+  }
+
+  /** A request from `origin` verified: its discovery is recorded (REG-02) and it becomes the most recently verified. */
+  confirm(origin: string): void {
+    const peer = this.peers.get(origin) ?? this.candidates.get(origin);
+    if (!peer) return;
+    this.candidates.delete(origin);
+    this.record(peer);
+  }
+
+  private fresh(serverName: string, now: number): Peer | undefined {
+    const peer = this.peers.get(serverName) ?? this.candidates.get(serverName);
+    return peer && peer.expiresTs > now ? peer : undefined;
+  }
+
+  private fetchCached(serverName: string, force: boolean): Promise<Peer> {
     const now = this.now();
     if (!force) {
-      const peer = this.peers.get(serverName);
-      if (peer && peer.expiresTs > now) return Promise.resolve(peer);
+      const peer = this.fresh(serverName, now);
+      if (peer) return Promise.resolve(peer);
       const failure = this.failures.get(serverName);
       if (failure && failure.until > now) return Promise.reject(failure.error);
     }
@@ -100,27 +206,29 @@ export class Discovery {
     return pending;
   }
 
-  /** Request-auth key lookup (spec §5.6 step 4): the key_id must be the discovered key's. */
-  async lookupKey(origin: string, keyId: string): Promise<VerifyKey | null> {
-    if (origin === this.opts.self) return null;
-    try {
-      let peer = await this.discover(origin);
-      if (peer.keyId !== keyId && this.now() - (this.lastKeyRefresh.get(origin) ?? 0) > KEY_REFRESH_INTERVAL_MS) {
-        this.lastKeyRefresh.set(origin, this.now());
-        peer = await this.discover(origin, true);
-      }
-      return peer.keyId === keyId ? peer.key : null;
-    } catch {
-      return null;
+  /**
+   * Records (persists, lists, pings) a peer; beyond maxPeers the least recently verified or used peer is dropped (it is
+   * simply discovered again when it next talks to us; a host mapping survives).
+   */
+  private record(peer: Peer): void {
+    const name = peer.serverName;
+    const stored = this.peers.get(name);
+    this.peers.delete(name);
+    this.peers.set(name, peer);
+    if (stored !== peer) this.opts.store.putPeer(toRow(peer));
+    if (this.peers.size <= this.maxPeers) return;
+    for (const victim of this.peers.keys()) {
+      if (victim === name) continue;
+      this.peers.delete(victim);
+      this.opts.store.deletePeer(victim);
+      if (this.peers.size <= this.maxPeers) return;
     }
   }
 
   private async fetchPeer(serverName: string): Promise<Peer> {
     try {
       const peer = await this.fetchDocument(serverName);
-      this.peers.set(serverName, peer);
       this.failures.delete(serverName);
-      this.opts.store.putPeer(toRow(peer));
       return peer;
     } catch (err) {
       const error = err instanceof SmcpError && err.errcode === "SMCP_PEER_UNREACHABLE"
@@ -137,17 +245,38 @@ export class Discovery {
     const wait = backoffDelay(failures, DISCOVERY_FAILURE_BACKOFF, this.opts.random);
     // retry_after_ms tells the control API's caller when the next automatic attempt may happen (spec §12.2).
     const error = new SmcpError("SMCP_PEER_UNREACHABLE", cause.message, { retryAfterMs: wait });
-    this.failures.set(serverName, { error, until: this.now() + wait, failures });
-    this.opts.logger.warn({ peer: serverName, failures, retry_in_ms: wait, err: cause.message }, "discovery failed");
+    bounded(this.failures, serverName, { error, until: this.now() + wait, failures }, MAX_FAILURES);
+    const suppressed = this.failureLog.take(this.hosts.has(serverName) ? serverName : "unmapped");
+    if (suppressed < 0) return;
+    const fields = { peer: serverName, failures, retry_in_ms: wait, err: cause.message };
+    this.opts.logger.warn(suppressed > 0 ? { ...fields, suppressed_lines: suppressed } : fields, "discovery failed");
   }
 
   private async fetchDocument(serverName: string): Promise<Peer> {
+    const mapped = this.hosts.has(serverName);
     let url = `${this.hosts.get(serverName) ?? `https://${serverName}`}${WELL_KNOWN_PATH}`;
     const seen = new Set<string>();
+    const deadline = this.now() + this.deadlineMs;
     for (let hop = 0; ; hop++) {
       checkScheme(url, `discovery URL of ${serverName}`);
+      // DISC-30: a name learned from the network never reaches loopback or private addresses, nor via a redirect.
+      if (!mapped && isNonPublicLiteral(url)) throw unreachable(serverName, `${url} is not a public address (DISC-30)`);
       seen.add(url);
-      const answer = await sendRaw(this.opts.dispatcher, url, { method: "GET", headers: { accept: "application/json" }, timeoutMs: DISCOVERY_FETCH_TIMEOUT_MS });
+      const remaining = deadline - this.now();
+      if (remaining <= 0) throw unreachable(serverName, `no answer within ${this.deadlineMs} ms`);
+      this.fetches++;
+      let answer;
+      try {
+        answer = await sendRaw(this.opts.dispatcher, url, {
+          method: "GET", headers: { accept: "application/json" }, timeoutMs: remaining, deadlineMs: remaining, maxBytes: DISCOVERY_MAX_DOCUMENT_BYTES,
+        });
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) throw unreachable(serverName, `discovery document over ${DISCOVERY_MAX_DOCUMENT_BYTES} bytes`);
+        if ((err as Error).name === "TimeoutError" || (err as Error).name === "AbortError") {
+          throw unreachable(serverName, `no complete answer within ${this.deadlineMs} ms`);
+        }
+        throw err;
+      }
       const location = answer.headers.location;
       if (answer.status >= 300 && answer.status < 400 && typeof location === "string") {
         url = new URL(location, url).toString();
@@ -156,8 +285,10 @@ export class Discovery {
         continue;
       }
       if (answer.status !== 200) throw unreachable(serverName, `discovery answered ${answer.status}`);
-      if (answer.raw.length > DISCOVERY_MAX_DOCUMENT_BYTES) throw unreachable(serverName, `discovery document over ${DISCOVERY_MAX_DOCUMENT_BYTES} bytes`);
-      return this.checkDocument(serverName, answer.body, maxAgeMs(answer.headers["cache-control"]));
+      const peer = this.checkDocument(serverName, answer.body, maxAgeMs(answer.headers["cache-control"]));
+      if (mapped) this.trustedHostnames.add(hostnameOf(peer.endpoint));
+      else if (isNonPublicLiteral(peer.endpoint)) throw unreachable(serverName, `endpoint ${peer.endpoint} is not a public address (DISC-30)`);
+      return peer;
     }
   }
 
@@ -196,6 +327,17 @@ export class Discovery {
       // A stored key that no longer passes the checks is simply rediscovered.
     }
   }
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest beyond `max` (a flood of names cannot grow it). */
+function bounded<V>(map: Map<string, V>, key: string, value: V, max = MAX_FAILURES): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value!);
+}
+
+function hostnameOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase();
 }
 
 function toRow(p: Peer): PeerRow {

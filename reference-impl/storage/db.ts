@@ -1,8 +1,8 @@
 // Storage for every SMCP component of the reference instance: embedded SQLite (WAL), migrations and typed prepared statements.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Event, TransactionResult } from "../../protocol/types.ts";
+import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private-files.ts";
 
 export type Sqlite = Database.Database;
 
@@ -96,8 +96,16 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * Opens (creating) the database. The file is made 0600 before SQLite opens it: SQLite creates `-wal` and `-shm` with
+ * the database file's mode, so all three stay unreadable by group and other whatever the umask or directory mode.
+ */
 export function openDatabase(file: string): Sqlite {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:") {
+    ensurePrivateDir(dirname(file), false);
+    ensurePrivateFile(file);
+    for (const suffix of ["-wal", "-shm", "-journal"]) tightenIfPresent(file + suffix);
+  }
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   // WAL with synchronous=NORMAL: a commit is in the WAL before it returns, so it survives a crash of this process
@@ -178,6 +186,7 @@ export class Store {
          expires_ts = excluded.expires_ts`,
       ),
       peersAll: db.prepare<[], PeerRow>("SELECT * FROM peers ORDER BY server_name"),
+      peerDelete: db.prepare<[string]>("DELETE FROM peers WHERE server_name = ?"),
       channelGet: db.prepare<[string], ChannelRow>("SELECT * FROM channels WHERE channel = ?"),
       channelsAll: db.prepare<[], ChannelRow>("SELECT * FROM channels ORDER BY channel"),
       channelInsert: db.prepare<[ChannelRow]>(
@@ -251,6 +260,13 @@ export class Store {
   metaPut(key: string, value: Buffer | string): void {
     this.s.metaPut.run(key, value);
   }
+  /** Deletes a meta row so that no trace stays on disk: secure delete, then VACUUM and a truncating checkpoint. */
+  purgeMeta(key: string): void {
+    this.db.pragma("secure_delete = ON");
+    this.db.prepare("DELETE FROM meta WHERE key = ?").run(key);
+    this.db.exec("VACUUM");
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
 
   // --- Paulina: host map and peers ---
   putHost(serverName: string, baseUrl: string): void {
@@ -261,6 +277,9 @@ export class Store {
   }
   putPeer(row: PeerRow): void {
     this.s.peerPut.run(row);
+  }
+  deletePeer(serverName: string): void {
+    this.s.peerDelete.run(serverName);
   }
   peers(): PeerRow[] {
     return this.s.peersAll.all();
