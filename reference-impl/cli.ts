@@ -8,7 +8,7 @@ import { startInstance } from "./instance.ts";
 const USAGE = `usage: smcp serve --name alice.example --listen 127.0.0.1:0 --data ./data/alice
        [--peer bob.example=http://127.0.0.1:4101]... [--control-token TOKEN]
        [--tls-cert FILE --tls-key FILE] [--ca FILE] [--config file.json]
-       [--call-allow server]... [--invite-allow server]... [--log-level info] [--log-file FILE]`;
+       [--call-allow server]... [--invite-allow hub]... [--accept-all-invites] [--log-level info] [--log-file FILE]`;
 
 const OPTIONS = {
   name: { type: "string" },
@@ -23,6 +23,8 @@ const OPTIONS = {
   "public-url": { type: "string" },
   "call-allow": { type: "string", multiple: true },
   "invite-allow": { type: "string", multiple: true },
+  /** The conformance profile's invite policy (spec §16 CONF-10). */
+  "accept-all-invites": { type: "boolean" },
   "log-level": { type: "string" },
   "log-file": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -54,6 +56,7 @@ export function configFromArgs(argv: string[]): InstanceConfig {
   if (values["public-url"]) config.publicUrl = values["public-url"];
   if (values["call-allow"]) config.callAllowList = values["call-allow"];
   if (values["invite-allow"]) config.inviteAllowList = values["invite-allow"];
+  if (values["accept-all-invites"]) config.acceptAllInvites = true;
   if (values["log-level"]) config.logLevel = values["log-level"];
   if (values["log-file"]) config.logDestination = values["log-file"];
   if (!config.serverName || !isServerName(config.serverName)) fail("--name must be a server name such as alice.example");

@@ -20,10 +20,16 @@ export interface InstanceConfig {
   caFile?: string;
   rateLimit?: { perSecond?: number; burst?: number };
   limits?: { maxBodyBytes?: number; maxTxnItems?: number; maxEventDataBytes?: number; maxClockSkewMs?: number };
-  /** Servers that may call tools here without sharing a channel (spec §10). */
+  /** Servers that may call tools here without being members of a channel this instance hubs (spec §10.5 CALL-21). */
   callAllowList?: string[];
-  /** Servers whose invites are accepted; absent accepts every invite. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-23); absent or empty, none are, unless acceptAllInvites. */
   inviteAllowList?: string[];
+  /**
+   * The conformance profile's invite policy (spec §16 CONF-10): accept an invite from every hub that authenticates,
+   * within the participation bounds. Off by default: a participation commits this instance to storing what the hub
+   * sequences and to fetching from it, so only hubs the operator named get one (CHAN-23).
+   */
+  acceptAllInvites?: boolean;
   /** Extra MCP components (stdio command). */
   components?: ComponentConfig[];
   /** Run the built-in vikunja sample component (default true). */

@@ -22,12 +22,12 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts an instance with test-friendly defaults (quiet, no vikunja unless asked, fast retries). */
+/** Starts an instance with test-friendly defaults (quiet, no vikunja unless asked, fast retries, the conformance profile's invite policy). */
 export function start(name: string, dataDir: string, extra: Partial<InstanceConfig> = {}): Promise<Instance> {
   return startInstance({
     serverName: name, dataDir, listenHost: "127.0.0.1", listenPort: 0, logLevel: process.env.SMCP_TEST_LOG ?? "silent",
     includeVikunja: false, pingIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500, gapDelayMs: 50, validateResponses: true,
-    ...extra,
+    acceptAllInvites: true, ...extra,
   });
 }
 

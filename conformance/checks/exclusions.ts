@@ -90,6 +90,7 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   // §9 channels and delivery
   "CHAN-02": x("sender-internal", "membership is derived internally; its effects are checked by invite, removal and member-call checks"),
   "CHAN-10": x("optional", "declining is local policy; the conformance profile requires accepting every authenticated invite (CONF-10)"),
+  "CHAN-23": x("optional", "the default invite policy outside the conformance profile; under test an instance runs the profile, which accepts every authenticated invite (CONF-10)"),
   "CHAN-15": x("optional", "re-inviting is the hub's choice"),
   "DLV-03": x("durability", "durable queues need a restart of the hub mid-delivery"),
   "DLV-04": x("scale", "the bound is 10 000 queued events for one destination"),

@@ -2,6 +2,7 @@
 // prerequisites put them (e.g. non-peer checks before the fake peer is invited anywhere).
 import type { Check } from "../context.ts";
 import { memberCalls, nonPeerCall } from "./calls.ts";
+import { callRightsChecks } from "./call-rights.ts";
 import { hubChecks } from "./hub.ts";
 import { edgeChecks, rateLimit } from "./limits.ts";
 import { asParticipant, fakePeerRequestsValid, invited } from "./participant.ts";
@@ -31,6 +32,7 @@ export function allChecks(): Check[] {
     ...routing,
     ...beforeMembership,
     ...nonPeerCall,
+    ...callRightsChecks,
     ...registryBeforeMembership,
     ...invited,
     ...asParticipant,

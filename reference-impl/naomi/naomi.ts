@@ -34,8 +34,10 @@ export interface NaomiOptions {
   maxTxnItems: number;
   maxEventDataBytes: number;
   queueBound: number;
-  /** Servers whose invites are accepted; undefined accepts all. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-23). */
   inviteAllowList?: string[];
+  /** The conformance profile (CONF-10): accept invites from every authenticated hub. */
+  acceptAllInvites?: boolean;
   /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
   gapDelayMs: number;
   /** Participants fetch the head of channels they have heard nothing from for this long. */
@@ -88,7 +90,9 @@ export class Naomi {
     this.publisher = new Publisher({
       self, store, log, sequencer, outbound, afterCommit, maxEventDataBytes: opts.maxEventDataBytes, hubMaxEventDataBytes: opts.hubMaxEventDataBytes, now,
     });
-    this.invites = new Invites({ self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, now });
+    this.invites = new Invites({
+      self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, acceptAllInvites: opts.acceptAllInvites, now,
+    });
     this.transactions = new Transactions({
       self, store, receiver, sequencer, outbound, afterCommit, verifyEvent, maxTxnItems: opts.maxTxnItems,
       maxEventDataBytes: opts.maxEventDataBytes, now,
@@ -126,9 +130,12 @@ export class Naomi {
     return this.info(channelRow(this.store, channel));
   }
 
-  /** Call policy (spec §10): the origin shares at least one channel with us, both joined. */
-  sharesChannel(server: string): boolean {
-    return this.store.sharesChannel(server);
+  /**
+   * Call policy (spec §10.5 CALL-21): `server` is a current member of a channel this instance hubs — one its operator
+   * invited it into. Membership of a channel someone else hubs grants nothing: its hub, not we, chose the members.
+   */
+  memberOfOwnChannel(server: string): boolean {
+    return this.store.channelsOfMember(server, this.opts.self).length > 0;
   }
 
   /** The outbound queue towards a peer, as GET /control/v1/peers reports it (spec §12.2, DLV-07). */
