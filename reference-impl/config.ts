@@ -30,6 +30,10 @@ export interface InstanceConfig {
    * sequences and to fetching from it, so only hubs the operator named get one (CHAN-23).
    */
   acceptAllInvites?: boolean;
+  /** Channels of one hub this instance participates in at most; further invites are declined (spec §9.1 CHAN-24). */
+  maxParticipationsPerHub?: number;
+  /** Channels this instance participates in at most, all hubs together (spec §9.1 CHAN-24). */
+  maxParticipations?: number;
   /** Extra MCP components (stdio command). */
   components?: ComponentConfig[];
   /** Run the built-in vikunja sample component (default true). */
@@ -43,6 +47,10 @@ export interface InstanceConfig {
   queueBound?: number;
   gapDelayMs?: number;
   idleBackfillMs?: number;
+  /** Backfill from a failing hub backs off from idleBackfillMs, doubling up to this (spec §9.4 DLV-33). */
+  backfillRetryMaxMs?: number;
+  /** Consecutive failed backfill requests after which a hub is not asked again until it sends a request (DLV-34). */
+  backfillGiveUpAfter?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /**
@@ -67,6 +75,10 @@ export const DEFAULTS = {
   queueBound: 10_000,
   gapDelayMs: 500,
   idleBackfillMs: 30_000,
+  backfillRetryMaxMs: 3_600_000,
+  backfillGiveUpAfter: 10,
+  maxParticipationsPerHub: 100,
+  maxParticipations: 1000,
   backoffBaseMs: 250,
   backoffMaxMs: 30_000,
   /** 10 ms lets the events published meanwhile share a transaction (bench/README.md has the measurements). */

@@ -25,6 +25,9 @@ export interface InvitesOptions {
   inviteAllowList?: string[];
   /** The conformance profile (spec §16 CONF-10): every authenticated hub's invites are accepted. */
   acceptAllInvites?: boolean;
+  /** Joined channels of one hub at most, and of all hubs together; invites beyond are declined (spec §9.1 CHAN-24). */
+  maxParticipationsPerHub: number;
+  maxParticipations: number;
   now: () => number;
 }
 
@@ -73,7 +76,8 @@ export class Invites {
     const existing = store.channel(invite.channel);
     if (existing?.role === "hub") throw new SmcpError("SMCP_CONFLICT", `${invite.channel} is hubbed here`);
     const eventsSince = existing && existing.local_seq > 0 ? existing.local_seq : null;
-    if (!allowed) return { channel: invite.channel, accepted: false, events_since: eventsSince };
+    // A repeated invite for a channel already joined is accepted again (CHAN-12) whatever the bounds say now.
+    if (!allowed || (existing?.joined !== 1 && this.overBound(origin))) return { channel: invite.channel, accepted: false, events_since: eventsSince };
     store.tx(() => {
       if (!existing) {
         store.insertChannel({ channel: invite.channel, hub: origin, role: "participant", joined: 1, local_seq: 0, known_seq: 0, created_ts: now() });
@@ -81,6 +85,18 @@ export class Invites {
     });
     this.opts.receiver.heard(invite.channel);
     return { channel: invite.channel, accepted: true, events_since: eventsSince };
+  }
+
+  /** Whether one more participation with `hub` would exceed a bound of CHAN-24 (joined channels; left ones cost nothing more). */
+  private overBound(hub: string): boolean {
+    let ofHub = 0;
+    let total = 0;
+    for (const row of this.opts.store.channels()) {
+      if (row.role !== "participant" || row.joined !== 1) continue;
+      total++;
+      if (row.hub === hub) ofHub++;
+    }
+    return ofHub >= this.opts.maxParticipationsPerHub || total >= this.opts.maxParticipations;
   }
 
   private join(channel: string, server: string): void {

@@ -7,6 +7,7 @@ import type {
   BackfillPage, ChannelInfo, Event, EventList, Invite, InviteAnswer, InviteOutcome, OutboundQueue, PublishResult, Transaction,
   TransactionResult,
 } from "../../protocol/types.ts";
+import { DEFAULTS } from "../config.ts";
 import type { FederationSender } from "../federation-sender.ts";
 import type { ChannelRow, Store } from "../storage/db.ts";
 import { AfterCommit } from "./after-commit.ts";
@@ -38,6 +39,12 @@ export interface NaomiOptions {
   inviteAllowList?: string[];
   /** The conformance profile (CONF-10): accept invites from every authenticated hub. */
   acceptAllInvites?: boolean;
+  /** Participation bounds (spec §9.1 CHAN-24); DEFAULTS when absent. */
+  maxParticipationsPerHub?: number;
+  maxParticipations?: number;
+  /** Backfill from a failing hub: back-off ceiling and the failures after which it stops (spec §9.4 DLV-33, DLV-34). */
+  backfillRetryMaxMs?: number;
+  backfillGiveUpAfter?: number;
   /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
   gapDelayMs: number;
   /** Participants fetch the head of channels they have heard nothing from for this long. */
@@ -84,7 +91,8 @@ export class Naomi {
     const waiters = (this.waiters = new Waiters(store));
     this.backfiller = new Backfill({
       store, sender, hubKey: opts.hubKey, receiver, waiters, verifyEvent, logger, gapDelayMs: opts.gapDelayMs,
-      idleBackfillMs: opts.idleBackfillMs, now,
+      idleBackfillMs: opts.idleBackfillMs, retryMaxMs: opts.backfillRetryMaxMs ?? DEFAULTS.backfillRetryMaxMs,
+      giveUpAfter: opts.backfillGiveUpAfter ?? DEFAULTS.backfillGiveUpAfter, now,
     });
     const afterCommit = (this.afterCommit = new AfterCommit(outbound, waiters, this.backfiller));
     this.publisher = new Publisher({
@@ -92,6 +100,8 @@ export class Naomi {
     });
     this.invites = new Invites({
       self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, acceptAllInvites: opts.acceptAllInvites, now,
+      maxParticipationsPerHub: opts.maxParticipationsPerHub ?? DEFAULTS.maxParticipationsPerHub,
+      maxParticipations: opts.maxParticipations ?? DEFAULTS.maxParticipations,
     });
     this.transactions = new Transactions({
       self, store, receiver, sequencer, outbound, afterCommit, verifyEvent, maxTxnItems: opts.maxTxnItems,
@@ -172,11 +182,14 @@ export class Naomi {
 
   // ---------------------------------------------------------------- federation (spec §8, §9)
 
+  /** An invite, and any transaction, is an authenticated request from its origin: backfill from it resumes (DLV-34). */
   handleInvite(origin: string, invite: Invite): InviteAnswer {
+    this.backfiller.hubTalked(origin);
     return this.invites.handleInvite(origin, invite);
   }
 
   handleTransaction(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction): TransactionResult {
+    this.backfiller.hubTalked(origin);
     return this.transactions.handle(origin, originKey, txnId, bodySha256, txn);
   }
 
