@@ -94,7 +94,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "CHAN-25": x("optional", "the default participation bounds are a SHOULD; an instance may choose others"),
   "DLV-33": x("timing", "the back-off after a failed backfill starts at 30 s and doubles; tests/invite-flood.test.ts checks it against the reference with shortened periods"),
   "DLV-34": x("timing", "ten consecutive failures span hours of back-off; tests/invite-flood.test.ts counts exactly ten requests per round against the reference with shortened periods"),
-  "EVT-20": x("not-yet-automated", "observable: a member's 1,900-deep submission must come back per-item SMCP_BAD_EVENT with nothing sequenced, a control publish 400 SMCP_INVALID with a details path; tests/poison-event.test.ts does this against the reference, the harness check comes with the checks rewrite"),
   "CHAN-23": x("optional", "the default invite policy outside the conformance profile; under test an instance runs the profile, which accepts every authenticated invite (CONF-10)"),
   "CHAN-15": x("optional", "re-inviting is the hub's choice"),
   "DLV-03": x("durability", "durable queues need a restart of the hub mid-delivery"),

@@ -3,6 +3,7 @@
 import type { Check } from "../context.ts";
 import { memberCalls, nonPeerCall } from "./calls.ts";
 import { callRightsChecks } from "./call-rights.ts";
+import { poisonDataChecks } from "./poison-data.ts";
 import { hubChecks } from "./hub.ts";
 import { edgeChecks, rateLimit } from "./limits.ts";
 import { asParticipant, fakePeerRequestsValid, invited } from "./participant.ts";
@@ -39,6 +40,7 @@ export function allChecks(): Check[] {
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
+    ...poisonDataChecks,
     ...memberCalls,
     ...registryAsPeer,
     ...hubChecks,
