@@ -22,17 +22,17 @@ export interface InstanceConfig {
   limits?: { maxBodyBytes?: number; maxTxnItems?: number; maxEventDataBytes?: number; maxClockSkewMs?: number };
   /** Servers that may call tools here without being members of a channel this instance hubs (spec §10.5 CALL-21). */
   callAllowList?: string[];
-  /** Hubs whose invites are accepted (spec §9.1 CHAN-23); absent or empty, none are, unless acceptAllInvites. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26); absent or empty, none are, unless acceptAllInvites. */
   inviteAllowList?: string[];
   /**
    * The conformance profile's invite policy (spec §16 CONF-10): accept an invite from every hub that authenticates,
    * within the participation bounds. Off by default: a participation commits this instance to storing what the hub
-   * sequences and to fetching from it, so only hubs the operator named get one (CHAN-23).
+   * sequences and to fetching from it, so only hubs the operator named get one (CHAN-26).
    */
   acceptAllInvites?: boolean;
-  /** Channels of one hub this instance participates in at most; further invites are declined (spec §9.1 CHAN-24). */
+  /** Channels of one hub this instance participates in at most; further invites are declined (spec §9.1 CHAN-27). */
   maxParticipationsPerHub?: number;
-  /** Channels this instance participates in at most, all hubs together (spec §9.1 CHAN-24). */
+  /** Channels this instance participates in at most, all hubs together (spec §9.1 CHAN-27). */
   maxParticipations?: number;
   /** Extra MCP components (stdio command). */
   components?: ComponentConfig[];
@@ -47,9 +47,9 @@ export interface InstanceConfig {
   queueBound?: number;
   gapDelayMs?: number;
   idleBackfillMs?: number;
-  /** Backfill from a failing hub backs off from idleBackfillMs, doubling up to this (spec §9.4 DLV-33). */
+  /** Backfill from a failing hub backs off from idleBackfillMs, doubling up to this (spec §9.4 DLV-36). */
   backfillRetryMaxMs?: number;
-  /** Consecutive failed backfill requests after which a hub is not asked again until it sends a request (DLV-34). */
+  /** Consecutive failed backfill requests after which a hub is not asked again until it sends a request (DLV-37). */
   backfillGiveUpAfter?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;

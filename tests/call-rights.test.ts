@@ -1,4 +1,4 @@
-// Security tests of Roshumba's call policy and Naomi's invite policy (spec §10.5 CALL-21, CALL-22; §9.1 CHAN-23): call
+// Security tests of Roshumba's call policy and Naomi's invite policy (spec §10.5 CALL-21, CALL-22; §9.1 CHAN-26): call
 // rights come from the callee — a channel the caller hubs grants it nothing, a channel the callee hubs does.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../protocol/errors.ts";
@@ -92,7 +92,7 @@ describe("call rights come from the callee", () => {
     expect(aliceHubbed).toMatch(/^!alice-hubbed:/);
   });
 
-  it("CHAN-23: by default an instance declines invites from hubs its operator did not allow-list, and stores nothing for them", async () => {
+  it("CHAN-26: by default an instance declines invites from hubs its operator did not allow-list, and stores nothing for them", async () => {
     const { channel, answer } = await squat(carol, "squat-carol");
     expect(answer).toEqual({ channel, accepted: false, events_since: null });
     expect((await control(carol.inst, "GET", `/control/v1/channels/${enc(channel)}`)).status).toBe(404);

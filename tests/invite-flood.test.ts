@@ -1,4 +1,4 @@
-// Security tests of Naomi against invite floods (spec §9.1 CHAN-24, §9.4 DLV-33, DLV-34): a hub with a valid key once got
+// Security tests of Naomi against invite floods (spec §9.1 CHAN-27, §9.4 DLV-36, DLV-37): a hub with a valid key once got
 // 5,000 invites accepted in 3.5 s and then drew 5,000 backfill requests every 30-60 s for ever. Participations are
 // bounded per hub and per instance, and backfill from a failing hub is serialised, backs off and gives up until the hub
 // sends a request again.
@@ -50,7 +50,7 @@ async function participations(n: Node): Promise<Map<string, number>> {
 }
 
 describe("invite floods", () => {
-  it("CHAN-24: of 5,000 invites from one hub exactly 100 are accepted, and of 1,010 more from ten other hubs exactly 900: 1,000 in all", async () => {
+  it("CHAN-27: of 5,000 invites from one hub exactly 100 are accepted, and of 1,010 more from ten other hubs exactly 900: 1,000 in all", async () => {
     // The rate limit is lifted so that every invite reaches Naomi: this measures the participation bounds alone.
     const victim = await node("victim.example", { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } });
     const mallory = await peer("mallory.example", [victim]);
@@ -74,7 +74,7 @@ describe("invite floods", () => {
     console.log(`[invite-flood] 5000 invites from one hub in ${seconds.toFixed(2)} s: 100 accepted, 4900 declined; 1010 from ten more hubs: ${accepted.reduce((a, b) => a + b, 0)} accepted; ${total} participations in all`);
   }, 120_000);
 
-  it("DLV-33, DLV-34: backfill from a failing hub is one request at a time, backs off, stops after 10 failures, and resumes when the hub talks", async () => {
+  it("DLV-36, DLV-37: backfill from a failing hub is one request at a time, backs off, stops after 10 failures, and resumes when the hub talks", async () => {
     // Short periods so that ten failures fit in about a second: idle checks every 50 ms, back-off 50 ms, 100 ms, 100 ms...
     const victim = await node("chased.example", { idleBackfillMs: 50, backfillRetryMaxMs: 100 });
     const hub = await peer("deadhub.example", [victim]);

@@ -1,6 +1,6 @@
 // Naomi (event bus), participant side: backfill from the hub — one fetch loop per channel, one request in flight per hub,
 // the gap timer, the idle check that fetches the head of channels heard nothing from, and the back-off and give-up that
-// stop a dead (or hostile) hub from being chased for ever (spec §9.3, §9.4 DLV-33, DLV-34).
+// stop a dead (or hostile) hub from being chased for ever (spec §9.3, §9.4 DLV-36, DLV-37).
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { errorFromAnswer } from "../../protocol/http-client.ts";
@@ -26,9 +26,9 @@ export interface BackfillOptions {
   gapDelayMs: number;
   /** Participants fetch the head of channels they have heard nothing from for this long; also the first back-off. */
   idleBackfillMs: number;
-  /** The back-off after failed backfill requests to a hub doubles up to this (DLV-33). */
+  /** The back-off after failed backfill requests to a hub doubles up to this (DLV-36). */
   retryMaxMs: number;
-  /** After this many consecutive failures the hub is not asked again until it sends us a request (DLV-34). */
+  /** After this many consecutive failures the hub is not asked again until it sends us a request (DLV-37). */
   giveUpAfter: number;
   now: () => number;
 }
@@ -73,7 +73,7 @@ export class Backfill {
     return p;
   }
 
-  /** The hub sent us an authenticated request: it is alive, so backfill from it resumes at once (DLV-34). */
+  /** The hub sent us an authenticated request: it is alive, so backfill from it resumes at once (DLV-37). */
   hubTalked(hub: string): void {
     const state = this.hubs.get(hub);
     if (!state || (state.failures === 0 && !state.gaveUp)) return;
@@ -81,7 +81,7 @@ export class Backfill {
     Object.assign(state, { failures: 0, retryAt: 0, gaveUp: false });
   }
 
-  /** Whether a backfill request to `hub` may be sent now (not backing off, not given up; DLV-33, DLV-34). */
+  /** Whether a backfill request to `hub` may be sent now (not backing off, not given up; DLV-36, DLV-37). */
   mayAsk(hub: string): boolean {
     const state = this.hubs.get(hub);
     return !state || (!state.gaveUp && this.opts.now() >= state.retryAt);
@@ -139,7 +139,7 @@ export class Backfill {
     return state;
   }
 
-  /** One more consecutive failure: back off (idleBackfillMs, doubling, at most retryMaxMs), or give up (DLV-33, DLV-34). */
+  /** One more consecutive failure: back off (idleBackfillMs, doubling, at most retryMaxMs), or give up (DLV-36, DLV-37). */
   private failed(hub: string): void {
     const state = this.hubState(hub);
     state.failures++;

@@ -21,11 +21,11 @@ export interface InvitesOptions {
   afterCommit: AfterCommit;
   /** Told when a participation starts: the new channel has just heard from its hub. */
   receiver: Receiver;
-  /** Hubs whose invites are accepted (spec §9.1 CHAN-23). */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26). */
   inviteAllowList?: string[];
   /** The conformance profile (spec §16 CONF-10): every authenticated hub's invites are accepted. */
   acceptAllInvites?: boolean;
-  /** Joined channels of one hub at most, and of all hubs together; invites beyond are declined (spec §9.1 CHAN-24). */
+  /** Joined channels of one hub at most, and of all hubs together; invites beyond are declined (spec §9.1 CHAN-27). */
   maxParticipationsPerHub: number;
   maxParticipations: number;
   now: () => number;
@@ -64,7 +64,7 @@ export class Invites {
     this.opts.afterCommit.run(effects);
   }
 
-  /** Invitee side (spec §9.1): accept per the invite policy (CHAN-23), idempotently. */
+  /** Invitee side (spec §9.1): accept per the invite policy (CHAN-26), idempotently. */
   handleInvite(origin: string, invite: Invite): InviteAnswer {
     const { self, store, now } = this.opts;
     if (invite.invitee !== self) throw new SmcpError("SMCP_INVALID", `invite is for ${invite.invitee}, this is ${self}`);
@@ -87,7 +87,7 @@ export class Invites {
     return { channel: invite.channel, accepted: true, events_since: eventsSince };
   }
 
-  /** Whether one more participation with `hub` would exceed a bound of CHAN-24 (joined channels; left ones cost nothing more). */
+  /** Whether one more participation with `hub` would exceed a bound of CHAN-27 (joined channels; left ones cost nothing more). */
   private overBound(hub: string): boolean {
     let ofHub = 0;
     let total = 0;

@@ -35,14 +35,14 @@ export interface NaomiOptions {
   maxTxnItems: number;
   maxEventDataBytes: number;
   queueBound: number;
-  /** Hubs whose invites are accepted (spec §9.1 CHAN-23). */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26). */
   inviteAllowList?: string[];
   /** The conformance profile (CONF-10): accept invites from every authenticated hub. */
   acceptAllInvites?: boolean;
-  /** Participation bounds (spec §9.1 CHAN-24); DEFAULTS when absent. */
+  /** Participation bounds (spec §9.1 CHAN-27); DEFAULTS when absent. */
   maxParticipationsPerHub?: number;
   maxParticipations?: number;
-  /** Backfill from a failing hub: back-off ceiling and the failures after which it stops (spec §9.4 DLV-33, DLV-34). */
+  /** Backfill from a failing hub: back-off ceiling and the failures after which it stops (spec §9.4 DLV-36, DLV-37). */
   backfillRetryMaxMs?: number;
   backfillGiveUpAfter?: number;
   /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
@@ -182,7 +182,7 @@ export class Naomi {
 
   // ---------------------------------------------------------------- federation (spec §8, §9)
 
-  /** An invite, and any transaction, is an authenticated request from its origin: backfill from it resumes (DLV-34). */
+  /** An invite, and any transaction, is an authenticated request from its origin: backfill from it resumes (DLV-37). */
   handleInvite(origin: string, invite: Invite): InviteAnswer {
     this.backfiller.hubTalked(origin);
     return this.invites.handleInvite(origin, invite);
