@@ -74,7 +74,8 @@ async function scenario(participants: number, opts: FanoutOptions): Promise<Omit
 
 /** The hub, then the participants a few at a time; every started process lands in `started` for the caller to stop. */
 async function startDeployment(root: string, participants: number, pool: Dispatcher, started: RunningInstance[]) {
-  const config = { includeVikunja: false, validateResponses: false };
+  // Participants accept the hub's invite as an operator would configure it (spec §9.1 CHAN-26).
+  const config = { includeVikunja: false, validateResponses: false, inviteAllowList: ["hub.example"] };
   const hub = (await spawnMany(started, [() => spawnInstance(root, "hub.example", config, pool)]))[0]!;
   const names = Array.from({ length: participants }, (_, i) => `p${i + 1}.example`);
   for (let i = 0; i < names.length; i += SPAWN_BATCH) {

@@ -15,7 +15,7 @@ export const REPO = fileURLToPath(new URL("..", import.meta.url));
 const STARTUP_TIMEOUT_MS = 60_000;
 
 /** Everything the bench sets beyond the CLI flags goes through `--config` (the CLI has no flag for these). */
-export type ConfigFile = Partial<Pick<InstanceConfig, "includeVikunja" | "rateLimit" | "validateResponses" | "pingIntervalMs" | "callAllowList">>;
+export type ConfigFile = Partial<Pick<InstanceConfig, "includeVikunja" | "rateLimit" | "validateResponses" | "pingIntervalMs" | "callAllowList" | "inviteAllowList">>;
 
 export interface RunningInstance {
   name: string;

@@ -31,7 +31,8 @@ const FLAGS: Record<string, Flag> = {
   ca: { arg: "FILE", help: "PEM CA certificate trusted for peers", apply: (c, v) => void (c.caFile = v) },
   config: { arg: "FILE", help: "JSON configuration file (InstanceConfig); flags override it" },
   "call-allow": { arg: "SERVER", multiple: true, help: "server that may call tools here without sharing a channel (spec §10); repeatable", apply: (c, v, first) => void (c.callAllowList = [...(first ? [] : (c.callAllowList ?? [])), v]) },
-  "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites only from these servers (default: every server); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
+  "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites from these hubs (default: none unless --accept-all-invites, spec §9.1 CHAN-26); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
+  "accept-all-invites": { help: "accept every authenticated invite: the conformance profile (spec §16 CONF-10); off by default", apply: (c) => void (c.acceptAllInvites = true) },
   "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },
   "log-file": { arg: "FILE", help: "write logs to FILE instead of stderr", apply: (c, v) => void (c.logDestination = v) },
   version: { help: "print the version and exit" },
@@ -85,7 +86,7 @@ export function configFromArgs(argv: string[]): InstanceConfig | "version" | "he
   const config = { ...file } as InstanceConfig;
   for (const [name, flag] of Object.entries(FLAGS)) {
     const value = values[name];
-    if (value === undefined || typeof value === "boolean" || !flag.apply) continue;
+    if (value === undefined || value === false || !flag.apply) continue;
     (Array.isArray(value) ? value : [value]).forEach((v, i) => flag.apply!(config, String(v), i === 0));
   }
   // Kept off the command line (visible to every local user in ps): a file, or SMCP_CONTROL_TOKEN.

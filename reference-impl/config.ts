@@ -21,10 +21,20 @@ export interface InstanceConfig {
   caFile?: string;
   rateLimit?: { perSecond?: number; burst?: number };
   limits?: { maxBodyBytes?: number; maxTxnItems?: number; maxEventDataBytes?: number; maxClockSkewMs?: number };
-  /** Servers that may call tools here without sharing a channel (spec §10). */
+  /** Servers that may call tools here without being members of a channel this instance hubs (spec §10.5 CALL-21). */
   callAllowList?: string[];
-  /** Servers whose invites are accepted; absent accepts every invite. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26); absent or empty, none are, unless acceptAllInvites. */
   inviteAllowList?: string[];
+  /**
+   * The conformance profile's invite policy (spec §16 CONF-10): accept an invite from every hub that authenticates,
+   * within the participation bounds. Off by default: a participation commits this instance to storing what the hub
+   * sequences and to fetching from it, so only hubs the operator named get one (CHAN-26).
+   */
+  acceptAllInvites?: boolean;
+  /** Channels of one hub this instance participates in at most; further invites are declined (spec §9.1 CHAN-27). */
+  maxParticipationsPerHub?: number;
+  /** Channels this instance participates in at most, all hubs together (spec §9.1 CHAN-27). */
+  maxParticipations?: number;
   /** Extra MCP components (stdio command). */
   components?: ComponentConfig[];
   /** Run the built-in vikunja sample component (default true). */
@@ -38,6 +48,10 @@ export interface InstanceConfig {
   queueBound?: number;
   gapDelayMs?: number;
   idleBackfillMs?: number;
+  /** Backfill from a failing hub backs off from idleBackfillMs, doubling up to this (spec §9.4 DLV-36). */
+  backfillRetryMaxMs?: number;
+  /** Consecutive failed backfill requests after which a hub is not asked again until it sends a request (DLV-37). */
+  backfillGiveUpAfter?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /**
@@ -75,6 +89,10 @@ export const DEFAULTS = {
   idleBackfillMs: IDLE_BACKFILL_MS,
   backoffBaseMs: TXN_RETRY_BACKOFF.baseMs,
   backoffMaxMs: TXN_RETRY_BACKOFF.maxMs,
+  backfillRetryMaxMs: 3_600_000,
+  backfillGiveUpAfter: 10,
+  maxParticipationsPerHub: 100,
+  maxParticipations: 1000,
   /** 10 ms lets the events published meanwhile share a transaction (bench/README.md has the measurements). */
   lingerMs: 10,
 } as const;

@@ -95,6 +95,11 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     destinationLimits: (destination) => discovery.cached(destination)?.limits,
     maxTxnItems: limits.max_txn_items, maxEventDataBytes: limits.max_event_data_bytes,
     queueBound: config.queueBound ?? DEFAULTS.queueBound, inviteAllowList: config.inviteAllowList,
+    acceptAllInvites: config.acceptAllInvites,
+    maxParticipationsPerHub: config.maxParticipationsPerHub ?? DEFAULTS.maxParticipationsPerHub,
+    maxParticipations: config.maxParticipations ?? DEFAULTS.maxParticipations,
+    backfillRetryMaxMs: config.backfillRetryMaxMs ?? DEFAULTS.backfillRetryMaxMs,
+    backfillGiveUpAfter: config.backfillGiveUpAfter ?? DEFAULTS.backfillGiveUpAfter,
     gapDelayMs: config.gapDelayMs ?? DEFAULTS.gapDelayMs,
     idleBackfillMs: config.idleBackfillMs ?? DEFAULTS.idleBackfillMs, backoffBaseMs: config.backoffBaseMs ?? DEFAULTS.backoffBaseMs,
     backoffMaxMs: config.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
@@ -158,9 +163,9 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   };
 }
 
-/** Call policy (spec §10.5): the origin shares at least one channel with us (both joined), or is allow-listed. */
+/** Call policy (spec §10.5 CALL-21): consent comes from the callee — its operator's allow-list, or a channel it hubs. */
 export function mayCall(origin: string, naomi: Naomi, allow: Set<string>): boolean {
-  return allow.has(origin) || naomi.sharesChannel(origin);
+  return allow.has(origin) || naomi.memberOfOwnChannel(origin);
 }
 
 async function shutdown(_: unknown[], host: ComponentHost, dispatcher: Dispatcher, store: Store): Promise<void> {

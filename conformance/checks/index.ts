@@ -2,6 +2,8 @@
 // prerequisites put them (e.g. non-peer checks before the fake peer is invited anywhere).
 import type { Check } from "../context.ts";
 import { memberCalls, nonPeerCall } from "./calls.ts";
+import { callRightsChecks } from "./call-rights.ts";
+import { poisonDataChecks } from "./poison-data.ts";
 import { hubChecks } from "./hub.ts";
 import { edgeChecks, rateLimit } from "./limits.ts";
 import { asParticipant, fakePeerRequestsValid, invited } from "./participant.ts";
@@ -31,12 +33,14 @@ export function allChecks(): Check[] {
     ...routing,
     ...beforeMembership,
     ...nonPeerCall,
+    ...callRightsChecks,
     ...registryBeforeMembership,
     ...invited,
     ...asParticipant,
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
+    ...poisonDataChecks,
     ...memberCalls,
     ...registryAsPeer,
     ...hubChecks,

@@ -220,12 +220,27 @@ const sameOrder: Check = {
 
 const callTarget = (ctx: CheckContext): string => `smcp://${known(ctx, "bob").name}/vikunja`;
 
+/** Consent comes from the callee (CALL-21): bob hubs a channel and invites alice, which lets alice call bob's tools. */
+const bobGrantsAlice: Check = {
+  id: "sc/calls/bob-grants-alice",
+  name: "bob hubs a channel and invites alice, so that alice may call bob's tools",
+  requirements: ["CALL-21", "CTRL-13", "CTRL-15"],
+  level: "MUST",
+  prerequisites: ["sc/discovery/alice-finds-bob", "sc/discovery/bob-finds-alice"],
+  async run(ctx) {
+    const b = known(ctx, "bob");
+    const ch = (await b.control.createChannel(`calls-${ctx.runId}`)).channel;
+    const outcome = await b.control.invite(ch, known(ctx, "alice").name);
+    ensure(outcome.accepted, "alice did not accept bob's invite (conformance profile, CONF-10)", true, outcome);
+  },
+};
+
 const createTask: Check = {
   id: "sc/calls/create-task",
   name: "Roshumba routes create_task from alice to bob's vikunja and the result comes back",
   requirements: ["CTRL-26", "CALL-07", "CALL-08", "CONF-02", "CONF-06"],
   level: "MUST",
-  prerequisites: ["sc/discovery/alice-finds-bob", "sc/channel/bob-joins"],
+  prerequisites: ["sc/calls/bob-grants-alice"],
   async run(ctx) {
     const title = `conformance task ${ctx.runId}`;
     const r = await known(ctx, "alice").control.call({ target: callTarget(ctx), tool: "create_task", params: { title } as never });
@@ -362,6 +377,7 @@ export const successCriteria: Check[] = [
   deliver("alice"),
   deliver("bob"),
   sameOrder,
+  bobGrantsAlice,
   createTask,
   listTasks,
   completeTask,

@@ -4,6 +4,7 @@ import { eventIdProblem, prevEventProblem } from "../../protocol/events.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import type { Event } from "../../protocol/types.ts";
+import { MAX_EVENT_DATA_DEPTH, tooDeep } from "./event-data.ts";
 
 /** EVT-15 and EVT-18 over one batch of events. */
 export interface Authenticator {
@@ -66,7 +67,9 @@ function chainsOf(hub: string, events: Event[]): { idProblems: Map<Event, string
   const chains = new Map<string, Map<string, Event>>();
   for (const event of events) {
     if (parseChannelId(event.channel)?.hub !== hub) continue; // refused as SMCP_NOT_HUB before authentication matters
-    const problem = eventIdProblem(event);
+    // Depth first: an over-deep event is refused before anything recurses over it (spec §7.2 EVT-20).
+    const deep = tooDeep(event.data, MAX_EVENT_DATA_DEPTH);
+    const problem = deep !== null ? `data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels at ${deep || "/"}` : eventIdProblem(event);
     if (problem) {
       idProblems.set(event, problem);
       continue;

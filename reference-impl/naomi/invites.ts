@@ -1,5 +1,5 @@
 // Naomi (event bus): invites and removal — the hub asks and sequences the join once, the invitee accepts per its
-// allow-list, the hub sequences a removal (spec §9.1, §9.5).
+// invite policy (allow-listed hubs, or every hub in the conformance profile), the hub sequences a removal (spec §9.1, §9.5).
 import { SmcpError } from "../../protocol/errors.ts";
 import { errorFromAnswer } from "../../protocol/http-client.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
@@ -21,8 +21,13 @@ export interface InvitesOptions {
   afterCommit: AfterCommit;
   /** Told when a participation starts: the new channel has just heard from its hub. */
   receiver: Receiver;
-  /** Servers whose invites are accepted; undefined accepts all. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26). */
   inviteAllowList?: string[];
+  /** The conformance profile (spec §16 CONF-10): every authenticated hub's invites are accepted. */
+  acceptAllInvites?: boolean;
+  /** Joined channels of one hub at most, and of all hubs together; invites beyond are declined (spec §9.1 CHAN-27). */
+  maxParticipationsPerHub: number;
+  maxParticipations: number;
   now: () => number;
 }
 
@@ -59,7 +64,7 @@ export class Invites {
     this.opts.afterCommit.run(effects);
   }
 
-  /** Invitee side (spec §9.1): accept (per allow-list), idempotently. */
+  /** Invitee side (spec §9.1): accept per the invite policy (CHAN-26), idempotently. */
   handleInvite(origin: string, invite: Invite): InviteAnswer {
     const { self, store, now } = this.opts;
     if (invite.invitee !== self) throw new SmcpError("SMCP_INVALID", `invite is for ${invite.invitee}, this is ${self}`);
@@ -67,11 +72,12 @@ export class Invites {
     if (!parsed || parsed.hub !== origin || invite.inviter !== origin) {
       throw new SmcpError("SMCP_NOT_HUB", `only the hub of ${invite.channel} may invite into it`);
     }
-    const allowed = this.opts.inviteAllowList === undefined || this.opts.inviteAllowList.includes(origin);
+    const allowed = this.opts.acceptAllInvites === true || (this.opts.inviteAllowList ?? []).includes(origin);
     const existing = store.channel(invite.channel);
     if (existing?.role === "hub") throw new SmcpError("SMCP_CONFLICT", `${invite.channel} is hubbed here`);
     const eventsSince = existing && existing.local_seq > 0 ? existing.local_seq : null;
-    if (!allowed) return { channel: invite.channel, accepted: false, events_since: eventsSince };
+    // A repeated invite for a channel already joined is accepted again (CHAN-12) whatever the bounds say now.
+    if (!allowed || (existing?.joined !== 1 && this.overBound(origin))) return { channel: invite.channel, accepted: false, events_since: eventsSince };
     store.tx(() => {
       if (!existing) {
         store.insertChannel({ channel: invite.channel, hub: origin, role: "participant", joined: 1, local_seq: 0, known_seq: 0, created_ts: now() });
@@ -79,6 +85,18 @@ export class Invites {
     });
     this.opts.receiver.heard(invite.channel);
     return { channel: invite.channel, accepted: true, events_since: eventsSince };
+  }
+
+  /** Whether one more participation with `hub` would exceed a bound of CHAN-27 (joined channels; left ones cost nothing more). */
+  private overBound(hub: string): boolean {
+    let ofHub = 0;
+    let total = 0;
+    for (const row of this.opts.store.channels()) {
+      if (row.role !== "participant" || row.joined !== 1) continue;
+      total++;
+      if (row.hub === hub) ofHub++;
+    }
+    return ofHub >= this.opts.maxParticipationsPerHub || total >= this.opts.maxParticipations;
   }
 
   private join(channel: string, server: string): void {

@@ -63,7 +63,7 @@ function naomi(self: string, peer: ScriptedPeer, extra: Partial<NaomiOptions> = 
   const key = signingKeyFromSeed(generateSeed());
   const n = new Naomi({
     self, key, store, sender: peer, logger, hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: 65536, queueBound: 10_000,
-    gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, ...extra,
+    gapDelayMs: 0, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, acceptAllInvites: true, ...extra,
   });
   return { naomi: n, store, key };
 }

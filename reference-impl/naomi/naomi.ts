@@ -7,6 +7,7 @@ import type {
   BackfillPage, ChannelInfo, Event, EventList, Invite, InviteAnswer, InviteOutcome, OutboundQueue, PublishResult, Transaction,
   TransactionResult,
 } from "../../protocol/types.ts";
+import { DEFAULTS } from "../config.ts";
 import type { FederationSender } from "../federation-sender.ts";
 import type { ChannelRow, Store } from "../storage/db.ts";
 import { AfterCommit } from "./after-commit.ts";
@@ -34,8 +35,16 @@ export interface NaomiOptions {
   maxTxnItems: number;
   maxEventDataBytes: number;
   queueBound: number;
-  /** Servers whose invites are accepted; undefined accepts all. */
+  /** Hubs whose invites are accepted (spec §9.1 CHAN-26). */
   inviteAllowList?: string[];
+  /** The conformance profile (CONF-10): accept invites from every authenticated hub. */
+  acceptAllInvites?: boolean;
+  /** Participation bounds (spec §9.1 CHAN-27); DEFAULTS when absent. */
+  maxParticipationsPerHub?: number;
+  maxParticipations?: number;
+  /** Backfill from a failing hub: back-off ceiling and the failures after which it stops (spec §9.4 DLV-36, DLV-37). */
+  backfillRetryMaxMs?: number;
+  backfillGiveUpAfter?: number;
   /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
   gapDelayMs: number;
   /** Participants fetch the head of channels they have heard nothing from for this long. */
@@ -82,13 +91,18 @@ export class Naomi {
     const waiters = (this.waiters = new Waiters(store));
     this.backfiller = new Backfill({
       store, sender, hubKey: opts.hubKey, receiver, waiters, verifyEvent, logger, gapDelayMs: opts.gapDelayMs,
-      idleBackfillMs: opts.idleBackfillMs, now,
+      idleBackfillMs: opts.idleBackfillMs, retryMaxMs: opts.backfillRetryMaxMs ?? DEFAULTS.backfillRetryMaxMs,
+      giveUpAfter: opts.backfillGiveUpAfter ?? DEFAULTS.backfillGiveUpAfter, now,
     });
     const afterCommit = (this.afterCommit = new AfterCommit(outbound, waiters, this.backfiller));
     this.publisher = new Publisher({
       self, store, log, sequencer, outbound, afterCommit, maxEventDataBytes: opts.maxEventDataBytes, hubMaxEventDataBytes: opts.hubMaxEventDataBytes, now,
     });
-    this.invites = new Invites({ self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, now });
+    this.invites = new Invites({
+      self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, acceptAllInvites: opts.acceptAllInvites, now,
+      maxParticipationsPerHub: opts.maxParticipationsPerHub ?? DEFAULTS.maxParticipationsPerHub,
+      maxParticipations: opts.maxParticipations ?? DEFAULTS.maxParticipations,
+    });
     this.transactions = new Transactions({
       self, store, receiver, sequencer, outbound, afterCommit, verifyEvent, maxTxnItems: opts.maxTxnItems,
       maxEventDataBytes: opts.maxEventDataBytes, now,
@@ -126,9 +140,12 @@ export class Naomi {
     return this.info(channelRow(this.store, channel));
   }
 
-  /** Call policy (spec §10): the origin shares at least one channel with us, both joined. */
-  sharesChannel(server: string): boolean {
-    return this.store.sharesChannel(server);
+  /**
+   * Call policy (spec §10.5 CALL-21): `server` is a current member of a channel this instance hubs — one its operator
+   * invited it into. Membership of a channel someone else hubs grants nothing: its hub, not we, chose the members.
+   */
+  memberOfOwnChannel(server: string): boolean {
+    return this.store.channelsOfMember(server, this.opts.self).length > 0;
   }
 
   /** The outbound queue towards a peer, as GET /control/v1/peers reports it (spec §12.2, DLV-07). */
@@ -165,11 +182,14 @@ export class Naomi {
 
   // ---------------------------------------------------------------- federation (spec §8, §9)
 
+  /** An invite, and any transaction, is an authenticated request from its origin: backfill from it resumes (DLV-37). */
   handleInvite(origin: string, invite: Invite): InviteAnswer {
+    this.backfiller.hubTalked(origin);
     return this.invites.handleInvite(origin, invite);
   }
 
   handleTransaction(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction): TransactionResult {
+    this.backfiller.hubTalked(origin);
     return this.transactions.handle(origin, originKey, txnId, bodySha256, txn);
   }
 

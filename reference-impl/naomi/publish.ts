@@ -52,7 +52,9 @@ export class Publisher {
     // On a participant the hub's advertised limit applies (CTRL-19); our own is only the fallback when it is unknown.
     const limit = (row.role === "hub" ? undefined : this.opts.hubMaxEventDataBytes?.(row.hub)) ?? this.opts.maxEventDataBytes;
     const problem = dataProblem(data, limit);
-    if (problem) throw new SmcpError(problem.errcode, problem.error, problem.errcode === "SMCP_INVALID" ? { details: [{ path: "/data", message: problem.error }] } : {});
+    if (problem) {
+      throw new SmcpError(problem.errcode, problem.error, problem.errcode === "SMCP_INVALID" ? { details: [{ path: `/data${problem.path}`, message: problem.error }] } : {});
+    }
     if (row.role === "hub") {
       const event = await this.sequenceLocal(channel, type, data);
       return { channel, event_id: event.event_id, seq: event.seq };

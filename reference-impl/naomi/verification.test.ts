@@ -38,7 +38,7 @@ function participant(hubKey: SigningKey, channels: string[]): Participant {
   const naomi = new Naomi({
     self: SELF, key: signingKeyFromSeed(generateSeed()), store, sender, logger: pino({ level: "silent" }),
     hubKey: async () => verifyKeyOf(hubKey), maxTxnItems: 1000, maxEventDataBytes: 65536, queueBound: 10_000, gapDelayMs: 3_600_000,
-    idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10,
+    idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, acceptAllInvites: true,
     verifyEvent: (key, event) => {
       verified.push(event.seq);
       return hubSignatureVerifies(key, event);
@@ -219,6 +219,7 @@ describe("publish size limit on a participant (CTRL-19)", () => {
       self: SELF, key: signingKeyFromSeed(generateSeed()), store: new Store(openDatabase(":memory:")), sender: new PageServer(),
       logger: pino({ level: "silent" }), hubKey: async () => null, maxTxnItems: 100, maxEventDataBytes: own, queueBound: 10_000,
       gapDelayMs: 3_600_000, idleBackfillMs: 3_600_000, backoffBaseMs: 5, backoffMaxMs: 40, lingerMs: 10, hubMaxEventDataBytes: () => hubs,
+      acceptAllInvites: true,
     });
     naomi.handleInvite(HUB, { origin: HUB, channel: "!a:alice.example", inviter: HUB, invitee: SELF, origin_ts: 1 });
     return naomi;

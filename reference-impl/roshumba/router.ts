@@ -32,7 +32,7 @@ export interface RoshumbaOptions {
   db: Database.Database;
   components: ComponentHost;
   federation: FederationSender;
-  /** Whether `origin` may call this instance's components: shares a channel with us, or is allow-listed (spec §10.5). */
+  /** Whether `origin` may call this instance's components: a member of a channel we hub, or allow-listed (spec §10.5). */
   mayCall: (origin: string) => boolean;
   now?: () => number;
   logger?: Logger;
@@ -100,7 +100,7 @@ export class Roshumba {
    */
   handleIncoming(origin: string, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult> {
     if (!this.mayCall(origin)) {
-      return Promise.reject(new SmcpError("SMCP_FORBIDDEN", `${origin} shares no channel with ${this.self} and is not allow-listed`));
+      return Promise.reject(new SmcpError("SMCP_FORBIDDEN", `${origin} is neither a member of a channel ${this.self} hubs nor on its call allow-list`));
     }
     return this.run(origin, call, bodySha256);
   }

@@ -15,7 +15,7 @@ export function start(name: string, dataDir: string, extra: Partial<InstanceConf
   return startInstance({
     serverName: name, dataDir, listenHost: "127.0.0.1", listenPort: 0, logLevel: process.env.SMCP_TEST_LOG ?? "silent",
     includeVikunja: false, pingIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500, gapDelayMs: 50, validateResponses: true,
-    ...extra,
+    acceptAllInvites: true, ...extra,
   });
 }
 

@@ -59,7 +59,7 @@ export class InstanceProcess {
   private async launch(): Promise<void> {
     const config = join(this.spec.dataDir, "..", `${this.spec.name}.config.json`);
     writeFileSync(config, JSON.stringify({
-      includeVikunja: false, logLevel: "silent", pingIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500, gapDelayMs: 50, ...this.spec.config,
+      includeVikunja: false, logLevel: "silent", pingIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500, gapDelayMs: 50, acceptAllInvites: true, ...this.spec.config,
     }));
     const args = [BIN, "serve", "--name", this.spec.name, "--listen", `127.0.0.1:${this.spec.port}`, "--data", this.spec.dataDir, "--config", config];
     for (const [name, url] of Object.entries(this.spec.peers)) args.push("--peer", `${name}=${url}`);
