@@ -35,6 +35,8 @@ export interface Outcome {
   detail?: string;
   /** The first failure's message, for the console. */
   firstFailure?: string;
+  /** Errors and timeouts: the end of each instance log the harness kept (the scratch copy holding them is deleted). */
+  instanceLogs?: Record<string, string>;
 }
 
 /**

@@ -180,7 +180,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 const [dir, json, pidFile] = process.argv.slice(2);
 const src = readFileSync(dir + "/src/lib.js", "utf8");
-if (src.includes("START FAILS")) { console.error("alice exited (1) before it was ready"); process.exit(2); }
+if (src.includes("START FAILS")) {
+  writeFileSync(dir + "/smcp-conformance-alice-x.log", "Error: ENOENT: no such file, chmod smcp.sqlite\\n");
+  console.error("alice exited (1) before it was ready");
+  process.exit(2);
+}
 // An instance the harness forgets to stop: the runner must kill it with the harness's process group.
 const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
 writeFileSync(pidFile, String(orphan.pid));
@@ -215,6 +219,7 @@ else {
     ]);
     expect(results[0]!.killers).toEqual(["sc/answer"]);
     expect(results[2]!.detail).toContain("before it was ready");
+    expect(results[2]!.instanceLogs).toEqual({ "smcp-conformance-alice-x.log": "Error: ENOENT: no such file, chmod smcp.sqlite\n" });
     expect(results[4]!.detail).toContain("outside the copied sources");
     expect(seen.sort()).toEqual(catalogue.map((m) => m.id).sort());
     expect(readdirSync(work)).toEqual([]);

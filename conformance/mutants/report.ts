@@ -65,7 +65,13 @@ export function summary(rows: readonly ReportRow[], stale: readonly (Stale & { g
   const errors = rows.filter((r) => r.status === "error" || r.status === "timeout");
   if (errors.length > 0) {
     out.push("", `errors and timeouts (${errors.length}), neither killed nor survived:`);
-    for (const r of errors) out.push(`  ${r.id}  ${r.status}: ${r.detail ?? ""}`);
+    for (const r of errors) {
+      out.push(`  ${r.id}  ${r.status}: ${r.detail ?? ""}`);
+      for (const [name, text] of Object.entries(r.instanceLogs ?? {})) {
+        const last = text.trim().split("\n").slice(-3).map((l) => `        ${l.slice(0, 240)}`);
+        out.push(`      ${name} (deleted with the scratch copy; the JSON report keeps its end):`, ...last);
+      }
+    }
   }
   if (stale.length > 0) {
     out.push("", `STALE (${stale.length}) — the find no longer matches exactly once; re-target the mutant (same id) to the current code:`);

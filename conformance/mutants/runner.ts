@@ -1,7 +1,7 @@
 // Mutation testing of the conformance harness: runs the (unmutated) harness against two instances of each mutated
 // reference, several mutants at once, each in its own scratch copy and process group, bounded in time (issue 11).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { classify, type HarnessRun, type Outcome } from "./classify.ts";
 import type { Mutant } from "./mutant.ts";
@@ -124,10 +124,21 @@ export async function runMutant(m: Mutant, opts: RunnerOptions): Promise<MutantR
     const jsonFile = join(scratch.dir, "harness-report.json");
     const run = await runHarness(opts.harness(scratch.dir, jsonFile, m), jsonFile, opts.timeoutMs);
     const outcome = classify(run, opts.baselineFailing);
+    // The instance logs the harness kept are inside the copy, which is about to go: keep their end with the result.
+    if (outcome.status === "error" || outcome.status === "timeout") outcome.instanceLogs = instanceLogTails(scratch.dir);
     return { id: m.id, ...outcome, durationMs: Date.now() - started, ...(opts.keep ? { kept: scratch.dir } : {}) };
   } finally {
     if (!opts.keep) scratch.remove();
   }
+}
+
+const LOG_TAIL_BYTES = 2048;
+
+/** The last lines of each instance log the harness left in `dir` (it keeps them when a run fails). */
+function instanceLogTails(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(".log"))) out[name] = readFileSync(join(dir, name), "utf8").slice(-LOG_TAIL_BYTES);
+  return out;
 }
 
 /** Runs every mutant, `jobs` at a time; results come back in catalogue order. */

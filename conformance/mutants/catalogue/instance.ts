@@ -107,8 +107,9 @@ export const INSTANCE_MUTANTS: Mutant[] = [
     requirements: ["DISC-09", "EVT-12"], section: "§6.2", why: "event data is held to twice the advertised max_event_data_bytes" },
 
   // storage read paths and durability (§8.3, §8.4, §9, §10.5, §12.3)
-  { id: "store/in-memory", file: DB, find: "const db = new Database(file);", replace: 'const db = new Database(":memory:");',
-    requirements: ["TXN-13", "TXN-15", "DLV-03", "CALL-13"], section: "§8.3", why: "everything is kept in memory: a restart forgets events, queues, memberships and call outcomes" },
+  { id: "store/in-memory", file: DB, find: "const db = new Database(file);",
+    replace: 'new Database(file).close(); const db = new Database(":memory:");',
+    requirements: ["TXN-13", "TXN-15", "DLV-03", "CALL-13"], section: "§8.3", why: "everything is kept in memory (the database file exists, empty): a restart forgets events, queues, memberships and call outcomes" },
   { id: "store/synchronous-off", file: DB, find: 'db.pragma("synchronous = NORMAL");', replace: 'db.pragma("synchronous = OFF");',
     requirements: ["TXN-25"], section: "§8.5", why: "SQLite never syncs: a power loss may lose acknowledged transactions" },
   { id: "store/events-ordered-as-text", file: DB, find: '"SELECT json FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"',
