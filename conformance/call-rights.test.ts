@@ -8,7 +8,7 @@ import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 import type { Instance } from "../reference-impl/instance.ts";
 import { verifyKeyOfDiscovery } from "./checks/support/matchers.ts";
 import { runOne } from "./runner.ts";
-import { checkById, harnessAgainst } from "../tests/support/harness-self-test.ts";
+import { checkById, harnessAgainst, SELF_TEST_TOKEN } from "../tests/support/harness-self-test.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -18,7 +18,7 @@ afterEach(async () => {
 /** A reference instance in the conformance profile, with the harness's self-test control token. */
 async function reference(name: string): Promise<Instance> {
   const dir = tempDir(name.split(".")[0]!);
-  const inst = await start(name, dir, { includeVikunja: true, controlToken: "token" });
+  const inst = await start(name, dir, { includeVikunja: true, controlToken: SELF_TEST_TOKEN });
   closers.push(async () => {
     await inst.close();
     removeDir(dir);

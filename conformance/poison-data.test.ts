@@ -1,6 +1,7 @@
 // Conformance harness self-test: the over-deep data check (spec §7.2 EVT-20) passes against the reference instance
 // and fails against the same instance with the depth bound left out of the hub's data check (the 1.0 behaviour).
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_EVENT_DATA_DEPTH } from "../protocol/canonical-json.ts";
 import { sendRaw } from "../protocol/http-client.ts";
 import type { ServerDiscovery } from "../protocol/types.ts";
 import { control, dispatcher, enc, start } from "../tests/support/instances.ts";
@@ -8,7 +9,7 @@ import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 import type { Instance } from "../reference-impl/instance.ts";
 import { verifyKeyOfDiscovery } from "./checks/support/matchers.ts";
 import { runOne } from "./runner.ts";
-import { checkById, harnessAgainst } from "../tests/support/harness-self-test.ts";
+import { checkById, harnessAgainst, SELF_TEST_TOKEN } from "../tests/support/harness-self-test.ts";
 
 const plant = vi.hoisted(() => ({ noDepthBound: false }));
 
@@ -36,7 +37,7 @@ afterEach(async () => {
 
 async function runAgainstReference(): Promise<ReturnType<typeof runOne>> {
   const dir = tempDir("deep");
-  const inst: Instance = await start("hub.example", dir, { controlToken: "token" });
+  const inst: Instance = await start("hub.example", dir, { controlToken: SELF_TEST_TOKEN });
   closers.push(async () => {
     await inst.close();
     removeDir(dir);
@@ -54,7 +55,7 @@ async function runAgainstReference(): Promise<ReturnType<typeof runOne>> {
 }
 
 describe("adv/txn/over-deep-data against the reference instance", () => {
-  it("passes: the hub refuses data nested deeper than 61 levels before sequencing (EVT-20)", async () => {
+  it("passes: the hub refuses data nested deeper than MAX_EVENT_DATA_DEPTH levels before sequencing (EVT-20)", async () => {
     const r = await runAgainstReference();
     expect([r.status, r.details]).toEqual(["pass", r.details]);
   });
@@ -63,6 +64,6 @@ describe("adv/txn/over-deep-data against the reference instance", () => {
     plant.noDepthBound = true;
     const r = await runAgainstReference();
     expect([r.status, r.category]).toEqual(["fail", "requirement"]);
-    expect(r.details.join(" ")).toMatch(/1900 \/ 62 \/ 61/);
+    expect(r.details.join(" ")).toMatch(new RegExp(`${MAX_EVENT_DATA_DEPTH + 20} / ${MAX_EVENT_DATA_DEPTH + 1} / ${MAX_EVENT_DATA_DEPTH}`));
   });
 });

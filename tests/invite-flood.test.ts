@@ -53,8 +53,9 @@ async function participations(n: Node): Promise<Map<string, number>> {
 
 describe("invite floods", () => {
   it("CHAN-27: of 5,000 invites from one hub exactly 100 are accepted, and of 1,010 more from ten other hubs exactly 900: 1,000 in all", async () => {
-    // The rate limit is lifted so that every invite reaches Naomi: this measures the participation bounds alone.
-    const victim = await node("victim.example", { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } });
+    // The rate limit and the per-address connection cap (RATE-11) are lifted so that every invite reaches Naomi: this
+    // measures the participation bounds alone.
+    const victim = await node("victim.example", { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 }, edge: { maxConnectionsPerAddress: 100_000 } });
     const mallory = await peer("mallory.example", [victim]);
     const started = performance.now();
     const answers = await flood(mallory, victim, "f", 5000);

@@ -46,16 +46,19 @@ describe("poison events: over-deep data", () => {
     for (const x of [alice, bob]) if (x) removeDir(x.dir);
   });
 
-  it("EVT-20: a 1,900-deep submission is refused per item before sequencing, and the channel keeps delivering", async () => {
+  it("JCS-18, EVT-20: a 1,900-deep body is refused whole, data one level over the bound per item, both before sequencing, and the channel keeps delivering", async () => {
     const before = (await channelInfo(alice.inst, channel)).local_seq;
+    // 1,900 levels: the transaction's JSON text itself is over JCS-18's 64, so nothing of it is parsed.
+    const whole = await submit(nested(1900));
+    expect([whole.status, (whole.body as ErrorBody).errcode]).toEqual([400, "SMCP_BAD_JSON"]);
     const answers: TransactionResult[] = [];
-    for (const depth of [1900, MAX_EVENT_DATA_DEPTH + 1, MAX_EVENT_DATA_DEPTH]) {
+    for (const depth of [MAX_EVENT_DATA_DEPTH + 1, MAX_EVENT_DATA_DEPTH]) {
       const r = await submit(nested(depth));
       expect(r.status).toBe(200);
       answers.push(r.body as TransactionResult);
     }
     expect(answers.map((a) => [a.rejected.map((x) => x.errcode), a.sequenced.length])).toEqual([
-      [["SMCP_BAD_EVENT"], 0], [["SMCP_BAD_EVENT"], 0], [[], 1],
+      [["SMCP_BAD_EVENT"], 0], [[], 1],
     ]);
     expect(answers[0]!.rejected[0]!.error).toMatch(new RegExp(`deeper than ${MAX_EVENT_DATA_DEPTH} levels at /a/a`));
     // Exactly one event sequenced: the deepest allowed, at the next seq; it reaches bob inside a Transaction.
@@ -71,15 +74,18 @@ describe("poison events: over-deep data", () => {
   it("CTRL-34: the control API answers over-deep data with 400 SMCP_INVALID and a details path, on the hub and on a participant", async () => {
     const hubBefore = (await channelInfo(alice.inst, channel)).local_seq;
     const pointer = "/data" + "/a".repeat(MAX_EVENT_DATA_DEPTH);
-    for (const [who, depth] of [[alice, 1900], [bob, 1900], [bob, MAX_EVENT_DATA_DEPTH + 1]] as const) {
+    for (const [who, depth] of [[alice, MAX_EVENT_DATA_DEPTH + 20], [bob, MAX_EVENT_DATA_DEPTH + 20], [bob, MAX_EVENT_DATA_DEPTH + 1]] as const) {
       const r = await publish(who.inst, channel, nested(depth));
       const body = r.body as ErrorBody & { details?: Array<{ path: string }> };
       expect([r.status, body.errcode, body.details?.[0]?.path]).toEqual([400, "SMCP_INVALID", pointer]);
     }
+    // Over JCS-18's 64 levels the control API refuses the body as JSON, before anything recursive sees it.
+    const whole = await publish(alice.inst, channel, nested(1900));
+    expect([whole.status, (whole.body as ErrorBody).errcode]).toEqual([400, "SMCP_BAD_JSON"]);
     expect((await channelInfo(alice.inst, channel)).local_seq).toBe(hubBefore);
   });
 
-  it("EVT-20: a participant refuses an over-deep event from its hub with per-item SMCP_BAD_EVENT and stays up", async () => {
+  it("EVT-20: a participant refuses an event with over-deep data from its hub with per-item SMCP_BAD_EVENT and stays up", async () => {
     const ch = mallory.hubCreate("deep");
     ch.members.add("bob.example");
     mallory.hubAppend(ch.id, "smcp:member.join", { server: "bob.example" });
@@ -89,7 +95,7 @@ describe("poison events: over-deep data", () => {
     const prev = ch.events.at(-1)!;
     const poison: Event = finaliseEvent(mallory.key, {
       channel: ch.id, seq: 3, prev_event: prev.event_id, type: "test:msg", sender: mallory.name, origin_ts: Date.now(), hub_ts: Date.now(),
-      data: nested(1900) as Event["data"],
+      data: nested(MAX_EVENT_DATA_DEPTH + 20) as Event["data"],
     });
     const r = await mallory.sendTransaction("bob.example", { events: [poison] });
     expect(r.status).toBe(200);

@@ -15,6 +15,9 @@ import { ControlClient } from "../../conformance/control-client.ts";
 import { FakePeer, FAKE_LIMITS, type ReceiverFaults } from "../../conformance/fake-peer.ts";
 import { WireRecorder } from "../../conformance/wire-log.ts";
 
+/** The control token the self-tests give instances they start (CTRL-39: 32 to 512 characters). */
+export const SELF_TEST_TOKEN = "self-test-token-".padEnd(40, "0");
+
 export const TEST_OPTIONS: Options = { latencyCalls: 10, latencyP99Ms: 500, strict: false, verbose: false, deliveryTimeoutMs: 2_000 };
 
 export function checkById(id: string): Check {
@@ -40,8 +43,8 @@ export async function harnessAgainst(targets: Record<Role, { name: string; url: 
       role,
       name: x.name,
       baseUrl: x.url,
-      token: "token",
-      control: new ControlClient(dispatcher, x.url, "token", recorder, role),
+      token: SELF_TEST_TOKEN,
+      control: new ControlClient(dispatcher, x.url, SELF_TEST_TOKEN, recorder, role),
       discovery: { server_name: x.name, endpoint: x.url, version: "1.0", versions: ["1.0"], components: ["vikunja"], key_id: x.key.keyId, public_key: "ed25519:unused", limits: FAKE_LIMITS },
       key: x.key,
     };
