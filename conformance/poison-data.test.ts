@@ -1,7 +1,7 @@
 // Conformance harness self-test: the over-deep data check (spec §7.2 EVT-20) passes against the reference instance
 // and fails against the same instance with the depth bound left out of the hub's data check (the 1.0 behaviour).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_EVENT_DATA_DEPTH } from "../protocol/canonical-json.ts";
+import { MAX_EVENT_DATA_DEPTH } from "../protocol/json-depth.ts";
 import { sendRaw } from "../protocol/http-client.ts";
 import type { ServerDiscovery } from "../protocol/types.ts";
 import { control, dispatcher, enc, start } from "../tests/support/instances.ts";

@@ -1,7 +1,8 @@
 // Tests of a protocol primitive (all components): RFC 8785 canonical JSON with SMCP's I-JSON limits (spec §3.1).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CanonicalJsonError, canonicalBytes, canonicalJson, jsonDepth, parseIJson } from "./canonical-json.ts";
+import { CanonicalJsonError, canonicalBytes, canonicalJson, parseIJson } from "./canonical-json.ts";
+import { textWithinDepth, tooDeep } from "./json-depth.ts";
 
 /** Rebuilds every object with its keys in reverse insertion order. */
 function reverseKeys(value: unknown): unknown {
@@ -130,9 +131,12 @@ describe("nesting bound (spec §3.1 JCS-18, issue 10 finding 6)", () => {
     expect(() => canonicalJson(deepValue(65))).toThrow(CanonicalJsonError);
   });
 
-  it("jsonDepth counts levels iteratively and stops past its limit", () => {
-    expect(jsonDepth(0)).toBe(0);
-    expect(jsonDepth({ a: [1, { b: [] }] })).toBe(4);
-    expect(jsonDepth(deepValue(100_000), 32)).toBe(33);
+  it("tooDeep and textWithinDepth count levels iteratively and stop past their limit", () => {
+    expect(tooDeep(0, 0)).toBeNull();
+    expect(tooDeep({ a: [1, { b: [] }] }, 4)).toBeNull();
+    expect(tooDeep({ a: [1, { b: [] }] }, 3)).toBe("/a/1/b");
+    expect(tooDeep(deepValue(100_000), 32)).not.toBeNull();
+    expect(textWithinDepth('{"a":[1,{"b":[]}],"s":"[[[["}', 4)).toBe(true);
+    expect(textWithinDepth('{"a":[1,{"b":[]}]}', 3)).toBe(false);
   });
 });

@@ -1,21 +1,18 @@
 // Protocol primitive (all components): RFC 8785 JSON Canonicalization Scheme, the only way SMCP turns JSON into signed bytes (spec §3).
 import canonicalizeImpl from "canonicalize";
+import { MAX_JSON_DEPTH, textWithinDepth, tooDeep } from "./json-depth.ts";
+
+export { MAX_EVENT_DATA_DEPTH, MAX_JSON_DEPTH } from "./json-depth.ts";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * JCS-18: no JSON text or value in SMCP nests arrays and objects deeper than this (a scalar is depth 0, `[]` depth 1).
- * It keeps every recursive consumer (ajv, the canonicaliser, JSON.stringify) far from any stack limit.
- */
-export const MAX_JSON_DEPTH = 64;
 
 /** Thrown for values that have no canonical form under spec §3 (non-finite numbers, unsafe integers, non-JSON types). */
 export class CanonicalJsonError extends Error {}
 
 /** Returns the JCS text of `value`, after checking it is I-JSON as spec §3 restricts it. */
 export function canonicalJson(value: unknown): string {
-  assertDepth(value);
+  if (tooDeep(value, MAX_JSON_DEPTH) !== null) throw new CanonicalJsonError(`value nests deeper than ${MAX_JSON_DEPTH} levels`);
   assertIJson(value, "");
   const text = (canonicalizeImpl as (v: unknown) => string | undefined)(value);
   if (text === undefined) throw new CanonicalJsonError("value has no JSON form");
@@ -25,34 +22,6 @@ export function canonicalJson(value: unknown): string {
 /** UTF-8 bytes of the JCS text: what gets hashed and signed. */
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), "utf8");
-}
-
-/**
- * EVT-20: an event's `data` nests at most this deep, so that an event fits in every envelope (transaction, backfill
- * page) within MAX_JSON_DEPTH; a hub refuses deeper data before sequencing it.
- */
-export const MAX_EVENT_DATA_DEPTH = 32;
-
-/**
- * Nesting depth of a value, walked iteratively (never recursion), stopping as soon as it passes `limit`: a scalar
- * is 0, `[]` and `{}` are 1. Returns `limit + 1` for anything deeper than `limit`.
- */
-export function jsonDepth(root: unknown, limit = MAX_JSON_DEPTH): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[root, 0]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== "object") continue;
-    if (depth + 1 > limit) return limit + 1;
-    if (depth + 1 > max) max = depth + 1;
-    for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push([item, depth + 1]);
-  }
-  return max;
-}
-
-/** Depth check (JCS-18), run before any recursive walk so that no value can overflow the stack. */
-function assertDepth(value: unknown): void {
-  if (jsonDepth(value) > MAX_JSON_DEPTH) throw new CanonicalJsonError(`value nests deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
 function assertIJson(value: unknown, path: string): void {
@@ -102,7 +71,7 @@ export function parseIJson(bytes: Uint8Array): unknown {
     throw new CanonicalJsonError("body is not valid UTF-8");
   }
   if (text.charCodeAt(0) === 0xfeff) throw new CanonicalJsonError("body starts with a byte order mark");
-  assertTextDepth(text);
+  if (!textWithinDepth(text, MAX_JSON_DEPTH)) throw new CanonicalJsonError(`JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -111,25 +80,6 @@ export function parseIJson(bytes: Uint8Array): unknown {
   }
   scanIJson(text);
   return value;
-}
-
-/**
- * Iterative nesting check of JSON text (JCS-18) before JSON.parse builds anything: brackets outside strings only.
- * Unbalanced text is left for JSON.parse to refuse.
- */
-export function assertTextDepth(text: string): void {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // Skip the string, escapes included; an unterminated string ends the scan (JSON.parse refuses it).
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > MAX_JSON_DEPTH) throw new CanonicalJsonError(`JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
-    } else if (c === 0x7d || c === 0x5d) {
-      depth--;
-    }
-  }
 }
 
 interface Frame {

@@ -6,7 +6,7 @@ import type { ErrorBody } from "../protocol/errors.ts";
 import { finaliseEvent } from "../protocol/events.ts";
 import type { Event, TransactionResult } from "../protocol/types.ts";
 import type { FakePeer } from "../conformance/fake-peer.ts";
-import { MAX_EVENT_DATA_DEPTH } from "../reference-impl/naomi/event-data.ts";
+import { MAX_EVENT_DATA_DEPTH } from "../protocol/json-depth.ts";
 import { control, enc, startFakePeer } from "./support/instances.ts";
 import { removeDir } from "./support/temp-dir.ts";
 import { allEvents, awaitLocalSeq, channelInfo, createChannel, mapHosts, publish, publishOk, startPlain, type Node } from "./support/cluster.ts";

@@ -4,7 +4,7 @@ import type { ErrorBody } from "../../protocol/errors.ts";
 import type { TransactionResult } from "../../protocol/types.ts";
 import { ensure, expectOk } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
-import { MAX_EVENT_DATA_DEPTH as MAX_DATA_DEPTH } from "../../protocol/canonical-json.ts";
+import { MAX_EVENT_DATA_DEPTH as MAX_DATA_DEPTH } from "../../protocol/json-depth.ts";
 import { markerOf, sendTxn, submission, uid, withMarker } from "./support/requests.ts";
 import { advChannel, known } from "./support/state.ts";
 

@@ -4,7 +4,7 @@ import { eventIdProblem, prevEventProblem } from "../../protocol/events.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import type { Event } from "../../protocol/types.ts";
-import { MAX_EVENT_DATA_DEPTH, tooDeep } from "./event-data.ts";
+import { MAX_EVENT_DATA_DEPTH, tooDeep } from "../../protocol/json-depth.ts";
 
 /** EVT-15 and EVT-18 over one batch of events. */
 export interface Authenticator {

@@ -1,8 +1,8 @@
 // Naomi (event bus): the event data bounds — nesting depth measured without recursion, with a JSON Pointer to the
 // first over-deep value (spec §7.2 EVT-20).
 import { describe, expect, it } from "vitest";
-import { MAX_JSON_DEPTH } from "../../protocol/canonical-json.ts";
-import { dataProblem, MAX_EVENT_DATA_DEPTH, tooDeep } from "./event-data.ts";
+import { MAX_EVENT_DATA_DEPTH, MAX_JSON_DEPTH, tooDeep } from "../../protocol/json-depth.ts";
+import { dataProblem } from "./event-data.ts";
 
 /** `{"a":{"a":…{}}}` nested `depth` levels (built without recursion). */
 function nested(depth: number, key = "a"): Record<string, unknown> {
