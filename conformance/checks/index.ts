@@ -15,6 +15,7 @@ import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
+import { identityAsMembers, identityBeforeMembership, rateBucketPerOrigin, setupSecondIdentity, setupSecondMember } from "./identity.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -33,15 +34,20 @@ export function allChecks(): Check[] {
     ...nonPeerCall,
     ...registryBeforeMembership,
     ...invited,
+    ...setupSecondIdentity,
+    ...identityBeforeMembership,
     ...asParticipant,
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
     ...memberCalls,
+    ...setupSecondMember,
+    ...identityAsMembers,
     ...registryAsPeer,
     ...hubChecks,
     ...removalChecks,
     ...rateLimit,
+    ...rateBucketPerOrigin,
     ...fakePeerRequestsValid,
     finalIntegrity,
   ];
