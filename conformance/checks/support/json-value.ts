@@ -5,6 +5,12 @@ import { CheckFailure, show } from "../../assert.ts";
 /** At most this many differences are listed; a diff longer than that is cut with a count. */
 const MAX_DIFFS = 8;
 
+/** A value as JSON text (strings quoted, so that "1" and 1 are told apart), cut when long. */
+function lit(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 function kind(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
@@ -21,7 +27,7 @@ function walk(expected: unknown, actual: unknown, path: string, out: string[]): 
   const [ke, ka] = [kind(expected), kind(actual)];
   const at = path || "/";
   if (ke !== ka) {
-    out.push(`${at}: expected ${ke} ${show(expected)}, got ${ka === "undefined" ? "nothing" : `${ka} ${show(actual)}`}`);
+    out.push(`${at}: expected ${ke} ${lit(expected)}, got ${ka === "undefined" ? "nothing" : `${ka} ${lit(actual)}`}`);
     return;
   }
   if (ke === "array") {
@@ -33,14 +39,14 @@ function walk(expected: unknown, actual: unknown, path: string, out: string[]): 
   if (ke === "object") {
     const [e, a] = [expected as Record<string, unknown>, actual as Record<string, unknown>];
     for (const k of Object.keys(e)) {
-      if (!Object.hasOwn(a, k)) out.push(`${pointer(path, k)}: missing (expected ${show(e[k])})`);
+      if (!Object.hasOwn(a, k)) out.push(`${pointer(path, k)}: missing (expected ${lit(e[k])})`);
       else walk(e[k], a[k], pointer(path, k), out);
     }
-    for (const k of Object.keys(a)) if (!Object.hasOwn(e, k)) out.push(`${pointer(path, k)}: unexpected member ${show(a[k])}`);
+    for (const k of Object.keys(a)) if (!Object.hasOwn(e, k)) out.push(`${pointer(path, k)}: unexpected member ${lit(a[k])}`);
     return;
   }
   // Strings, booleans, and numbers by value (1.0 and 1 are one JSON number; so are -0 and 0 in JCS).
-  if (expected !== actual) out.push(`${at}: expected ${show(expected)}, got ${show(actual)}`);
+  if (expected !== actual) out.push(`${at}: expected ${lit(expected)}, got ${lit(actual)}`);
 }
 
 /** Where two JSON values differ, as `JSON-pointer: what` lines (under `base`); empty when they are the same JSON value. */
@@ -68,7 +74,7 @@ export function expectSameJson(actual: unknown, expected: unknown, message: stri
 export function expectJsonMembers(value: object, expected: Record<string, unknown>, message: string): void {
   const actual = value as Record<string, unknown>;
   const diff = Object.keys(expected).flatMap((k) =>
-    Object.hasOwn(actual, k) ? jsonDiff(expected[k], actual[k], pointer("", k)) : [`${pointer("", k)}: missing (expected ${show(expected[k])})`],
+    Object.hasOwn(actual, k) ? jsonDiff(expected[k], actual[k], pointer("", k)) : [`${pointer("", k)}: missing (expected ${lit(expected[k])})`],
   );
   if (diff.length > 0) throw new CheckFailure(`${message} — differs at ${diff.join("; ")}`, show(expected), show(actual));
 }
