@@ -44,6 +44,8 @@ export class FakePeer {
   readonly maxInFlight: Map<string, number>;
   /** Second (third, ...) signing identities started from this one; closed with it, their problems charged with its own. */
   readonly siblings: FakePeer[] = [];
+  /** The check running now (set by the runner), so that a sibling started mid-check weighs its problems against it. */
+  private runningCheck: string | undefined;
 
   private constructor(
     readonly identity: FakeIdentity,
@@ -90,6 +92,7 @@ export class FakePeer {
   async startSibling(name: string, recorder: WireRecorder, faults: ReceiverFaults = {}): Promise<FakePeer> {
     const sibling = await FakePeer.start(name, recorder, faults, { directory: this.directory, dispatcher: this.dispatcher });
     this.siblings.push(sibling);
+    if (this.runningCheck) sibling.observation.begin(this.runningCheck);
     return sibling;
   }
 
@@ -189,6 +192,7 @@ export class FakePeer {
   }
   /** A check starts (the runner calls this): problems found from now on are weighed against what this check does. */
   beginCheck(checkId: string): void {
+    this.runningCheck = checkId;
     for (const p of this.identities) p.observation.begin(checkId);
   }
   /**
@@ -196,13 +200,14 @@ export class FakePeer {
    * Reads the running check's wire log from the shared recorder, so call it before the runner rotates that log.
    */
   takeProblems(): InboundRecord[] {
+    this.runningCheck = undefined;
     return this.identities.flatMap((p) => p.observation.takeProblems(this.recorder.current));
   }
   /** Requests with problems no check was charged with (late traffic of an earlier check, or between checks). */
   strays(): StrayRecord[] {
     return this.identities.flatMap((p) => p.observation.strays);
   }
-  /** When this identity last sent `target` a request it authenticated (answered with anything but 401), after `since`. */
+  /** When this identity first sent `target`, after `since`, a correctly signed request it authenticated (any answer but 401). */
   authenticatedSendAfter(target: string, since: number): number | undefined {
     return this.outbound.authenticatedSendAfter(target, since);
   }

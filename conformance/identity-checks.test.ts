@@ -70,6 +70,40 @@ describe("per-origin checks with a second signing identity (issue 11 item 4)", (
     });
   }
 
+  /** alice as it is before the setup checks: it knows nothing of eve; adv/setup/fake-peer has run. */
+  async function beforeSetup(faults: PerOriginFaults): Promise<Harness> {
+    const key = signingKeyFromSeed(generateSeed());
+    const inst = await perOriginInstance("alice.test", key, new Map(), faults);
+    const h = await harnessAgainst({ alice: { name: "alice.test", url: inst.url, key: verifyKeyOf(key) }, bob: { name: "alice.test", url: inst.url, key: verifyKeyOf(key) } });
+    closers.push(h.close, inst.close);
+    expect((await runOne(checkById("adv/setup/fake-peer@alice"), h.ctx)).status).toBe("pass");
+    return h;
+  }
+
+  it("adv/setup/second-identity and adv/setup/second-identity-member pass against an instance that maps, discovers and invites any peer", async () => {
+    const h = await beforeSetup({});
+    for (const id of ["adv/setup/second-identity@alice", "adv/setup/second-identity-member@alice"]) {
+      const r = await runOne(checkById(id), h.ctx);
+      expect([id, r.status, r.details[0]]).toEqual([id, "pass", undefined]);
+    }
+    expect(h.ctx.fake.siblings[0]!.invitedTo.has(h.ctx.state.adv.alice!.secondChannel!)).toBe(true);
+  });
+
+  it("adv/setup/second-identity fails against an instance that keeps the first peer's key only", async () => {
+    const h = await beforeSetup({ firstPeerOnly: true });
+    const r = await runOne(checkById("adv/setup/second-identity@alice"), h.ctx);
+    expect([r.status, r.details[0]]).toEqual(["fail", "signed ping from the second identity: unexpected status"]);
+    expect(r.actual).toMatch(/401 .*SMCP_UNKNOWN_KEY/);
+  });
+
+  it("adv/setup/second-identity-member fails against an instance that sends every invite to its first peer", async () => {
+    const h = await beforeSetup({ inviteFirstHost: true });
+    expect((await runOne(checkById("adv/setup/second-identity@alice"), h.ctx)).status).toBe("pass");
+    const r = await runOne(checkById("adv/setup/second-identity-member@alice"), h.ctx);
+    expect(r.status).toBe("fail");
+    expect(`${r.details[0]} ${r.actual}`).toMatch(/invite outcome is not accepted|did not reach the second identity/);
+  });
+
   it("the second identity is started once per run, knows the instances, and is closed with the fake peer", async () => {
     const { h, eve } = await identityHarness({});
     expect(await startSecondIdentity(h.ctx)).toBe(eve);

@@ -6,11 +6,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { SmcpError } from "../protocol/errors.ts";
 import { eventProblem, finaliseEvent, signHead } from "../protocol/events.ts";
-import { parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
+import { createDispatcher, sendRaw } from "../protocol/http-client.ts";
+import { JSON_TYPE, parseJsonBody, readBody, sendError, sendJson } from "../protocol/http.ts";
 import { parseChannelId } from "../protocol/identity.ts";
-import type { SigningKey, VerifyKey } from "../protocol/keys.ts";
+import { parsePublicKey, verifyKeyFrom, type SigningKey, type VerifyKey } from "../protocol/keys.ts";
 import { authenticateRequest, ReplayCache } from "../protocol/request-auth.ts";
-import type { Event, RemoteCall, Submission, Transaction, TransactionResult } from "../protocol/types.ts";
+import { AUTH_HEADER, signRequest } from "../protocol/signing.ts";
+import type { Event, InviteAnswer, RemoteCall, ServerDiscovery, Submission, Transaction, TransactionResult } from "../protocol/types.ts";
 
 export interface PerOriginFaults {
   /** Transaction results are keyed by txn_id alone (TXN-16/17 say (origin, txn_id)). */
@@ -27,6 +29,10 @@ export interface PerOriginFaults {
   reorderMembers?: boolean;
   /** Re-serves events without top-level members it does not know (EVT-16 forbids it). */
   dropUnknownMembers?: boolean;
+  /** Keeps the key of the first peer it discovers only: later peers are listed but their requests are refused. */
+  firstPeerOnly?: boolean;
+  /** Sends every invite to the first host it was given, whoever the invitee. */
+  inviteFirstHost?: boolean;
 }
 
 export const PER_ORIGIN_LIMITS = { rate_per_second: 50, rate_burst: 60 };
@@ -66,6 +72,9 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
   const calls = new Map<string, { sha: string; result: unknown }>();
   const submissions = new Map<string, { submission_id: string; event_id: string; seq: number }>();
   const tasks: Array<{ id: number; title: string; done: boolean }> = [];
+  const hosts = new Map<string, string>();
+  const dispatcher = createDispatcher();
+  let discovered = 0;
 
   const take = (origin: string): void => {
     const id = faults.sharedRateBucket ? "*" : origin;
@@ -188,9 +197,45 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
     throw new SmcpError("SMCP_NOT_FOUND", "no such route");
   };
 
+  /** The Control API the setup checks use: host mapping, peer discovery, channels, invites (spec §12). */
+  const control = async (req: IncomingMessage, url: URL, bytes: Buffer): Promise<{ status: number; body: unknown } | undefined> => {
+    const host = /^\/control\/v1\/hosts\/([^/]+)$/.exec(url.pathname);
+    if (req.method === "PUT" && host) {
+      hosts.set(decodeURIComponent(host[1]!), (parseJsonBody(req, bytes) as { base_url: string }).base_url);
+      return { status: 200, body: {} };
+    }
+    if (req.method === "POST" && url.pathname === "/control/v1/peers") {
+      const peer = (parseJsonBody(req, bytes) as { server_name: string }).server_name;
+      const doc = (await sendRaw(dispatcher, `${hosts.get(peer)}/.well-known/smcp/server`, { method: "GET", headers: {} })).body as ServerDiscovery;
+      if (!faults.firstPeerOnly || discovered++ === 0) trusted.set(peer, verifyKeyFrom(doc.key_id, parsePublicKey(doc.public_key)!));
+      const { server_name, endpoint, version, components, key_id, public_key } = doc;
+      const body = { server_name, endpoint, version, components, key_id, public_key, discovered_ts: Date.now(), health: { status: "unknown" }, outbound: { pending: 0, state: "idle", failures: 0 } };
+      return { status: 200, body };
+    }
+    if (req.method === "POST" && url.pathname === "/control/v1/channels") {
+      const channel = hubChannel((parseJsonBody(req, bytes) as { name: string }).name, []);
+      return { status: 201, body: { channel, hub: name, role: "hub", members: [name], joined: true, local_seq: 1, known_seq: 1 } };
+    }
+    const invites = /^\/control\/v1\/channels\/([^/]+)\/invites$/.exec(url.pathname);
+    if (req.method === "POST" && invites) {
+      const channel = decodeURIComponent(invites[1]!);
+      const server = (parseJsonBody(req, bytes) as { server: string }).server;
+      const to = faults.inviteFirstHost ? [...hosts.values()][0]! : hosts.get(server)!;
+      const body = Buffer.from(JSON.stringify({ origin: name, channel, inviter: name, invitee: server, origin_ts: Date.now() }));
+      const auth = signRequest(key, { method: "POST", uri: "/federation/v1/invite", body, origin: name, destination: server });
+      const a = await sendRaw(dispatcher, `${to}/federation/v1/invite`, { method: "POST", headers: { [AUTH_HEADER]: auth, "content-type": JSON_TYPE }, body });
+      const accepted = a.status === 200 && (a.body as InviteAnswer).accepted === true;
+      if (accepted) members.get(channel)!.add(server);
+      return { status: 200, body: { channel, server, accepted } };
+    }
+    return undefined;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://x");
     const bytes = await readBody(req, 1_048_576);
+    const ctl = await control(req, url, bytes);
+    if (ctl) return sendJson(res, ctl.status, ctl.body);
     const list = /^\/control\/v1\/channels\/([^/]+)\/events$/.exec(url.pathname);
     if (req.method === "GET" && list) {
       const channel = decodeURIComponent(list[1]!);
@@ -208,10 +253,10 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     members,
     hubChannel,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await dispatcher.close();
+    },
   };
 }
