@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateSeed, signingKeyFromSeed, verifyKeyOf, type VerifyKey } from "../protocol/keys.ts";
 import type { Check, CheckContext } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
-import { FAKE_LIMITS, type FakePeer } from "./fake-peer.ts";
+import { FAKE_LIMITS, FakePeer } from "./fake-peer.ts";
+import { WireRecorder } from "./wire-log.ts";
 import { jsonDiff, sameJson } from "./checks/support/json-value.ts";
 import { backfillPath } from "./checks/support/requests.ts";
 import { startSecondIdentity } from "./checks/support/state.ts";
@@ -109,6 +110,15 @@ describe("per-origin checks with a second signing identity (issue 11 item 4)", (
     expect(await startSecondIdentity(h.ctx)).toBe(eve);
     expect(h.ctx.fake.identities.map((p) => p.name)).toEqual(["mallory.test", "eve-selftest.test"]);
     expect((await eve.send("alice.test", { method: "GET", path: "/federation/v1/ping" })).status).toBe(200);
+  });
+
+  it("closing a fake peer closes the identities started from it", async () => {
+    const parent = await FakePeer.start("parent.test");
+    const child = await parent.startSibling("child.test", new WireRecorder());
+    expect((await fetch(`${child.url}/.well-known/smcp/server`)).status).toBe(200);
+    await parent.close();
+    expect(parent.siblings).toEqual([]);
+    await expect(fetch(`${child.url}/.well-known/smcp/server`)).rejects.toThrow();
   });
 });
 
