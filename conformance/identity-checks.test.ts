@@ -242,6 +242,25 @@ describe("no false failures: requests are charged to the check that caused them 
     expect([unsigned.status, unsigned.category]).toEqual(["fail", "instance-invalid"]);
   });
 
+  it("the fake hub serves a removed member backfill up to its leave (DLV-20) without calling it a problem; a never-member's is one", async () => {
+    const { victim, h } = await brokenPeer({});
+    closers.push(h.close);
+    const fake = h.ctx.fake;
+    const ch = fake.hubCreate("left-selftest");
+    ch.members.add(victim.name);
+    fake.hubAppend(ch.id, "smcp:member.join", { server: victim.name });
+    const leave = fake.hubAppend(ch.id, "smcp:member.leave", { server: victim.name, by: fake.name });
+    fake.hubAppend(ch.id, "conformance:message", { n: "after the leave" });
+    ch.members.delete(victim.name);
+    const page = await victim.send(fake.name, { method: "GET", path: backfillPath(ch.id, "after=0") });
+    expect([page.status, (page.body as { events: unknown[] }).events.length, (page.body as { head: { seq: number } }).head.seq]).toEqual([200, leave.seq, leave.seq]);
+    expect((await victim.send(fake.name, { method: "GET", path: backfillPath(ch.id, `after=${leave.seq}`) })).status).toBe(403);
+    expect(fake.records.flatMap((r) => r.problems)).toEqual([]);
+    const other = fake.hubCreate("never-selftest");
+    expect((await victim.send(fake.name, { method: "GET", path: backfillPath(other.id, "after=0") })).status).toBe(403);
+    expect(fake.records.flatMap((r) => r.problems)).toEqual([`backfill of ${other.id} by non-member ${victim.name}`]);
+  });
+
   it("problems in requests to the second identity are charged like the fake peer's own", async () => {
     const { h } = await brokenPeer({});
     closers.push(h.close);
