@@ -154,6 +154,18 @@ describe("no false failures: JSON compared by value (issue 11 item 5)", () => {
     expect(sameJson(served, sent)).toBe(true);
   });
 
+  it("adv/participant/canonical-json passes a hub that keeps and sends published data in JCS member order (spec §3, EVT-11)", async () => {
+    const { h } = await identityHarness({ canonicalOrder: true });
+    const ch = h.ctx.state.adv.alice!.channel!;
+    await h.ctx.alice.control.mapHost(h.ctx.fake.name, h.ctx.fake.url);
+    h.ctx.fake.participant.set(ch, { hub: "alice.test", events: new Map(), heads: [] });
+    const r = await runOne(checkById("adv/participant/canonical-json@alice"), h.ctx);
+    expect([r.status, r.details[0]]).toEqual(["pass", undefined]);
+    const got = [...h.ctx.fake.participant.get(ch)!.events.values()].find((e) => e.type === "conformance:jcs")!;
+    // The data arrived in another member order than published: comparing JSON texts would have failed the check.
+    expect(Object.keys(got.data as object)[0]).toBe("big");
+  });
+
   it("adv/hub/unknown-type-and-members still fails an instance that drops the unknown member, and says it was dropped", async () => {
     const ctx = await participantOfFakeHub({ dropUnknownMembers: true });
     const r = await runOne(checkById("adv/hub/unknown-type-and-members@alice"), ctx);

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { canonicalJson } from "../protocol/canonical-json.ts";
 import { SmcpError } from "../protocol/errors.ts";
 import { eventProblem, finaliseEvent, signHead } from "../protocol/events.ts";
 import { createDispatcher, sendRaw } from "../protocol/http-client.ts";
@@ -27,6 +28,8 @@ export interface PerOriginFaults {
   membershipAnyOrigin?: boolean;
   /** Re-serves events with every object's members in reverse order: spec-correct (member order carries no meaning). */
   reorderMembers?: boolean;
+  /** Stores published data with its members in JCS order, as an implementation keeping the canonical form does: spec-correct. */
+  canonicalOrder?: boolean;
   /** Re-serves events without top-level members it does not know (EVT-16 forbids it). */
   dropUnknownMembers?: boolean;
   /** Keeps the key of the first peer it discovers only: later peers are listed but their requests are refused. */
@@ -75,6 +78,21 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
   const hosts = new Map<string, string>();
   const dispatcher = createDispatcher();
   let discovered = 0;
+  let txnCounter = 0;
+
+  /** Sends a hubbed event, with the channel's head, to every member it has a host for (spec §8.2). */
+  const fanOut = (channel: string, ev: Event): void => {
+    const chain = chains.get(channel)!;
+    const head = signHead(key, { channel, seq: chain.length, event_id: chain.at(-1)!.event_id, hub_ts: Date.now() });
+    for (const member of members.get(channel) ?? []) {
+      const to = hosts.get(member);
+      if (member === name || !to) continue;
+      const body = Buffer.from(JSON.stringify({ origin: name, origin_ts: Date.now(), events: [faults.reorderMembers ? reversed(ev) : ev], heads: [head] }));
+      const path = `/federation/v1/send/t${++txnCounter}`;
+      const auth = signRequest(key, { method: "PUT", uri: path, body, origin: name, destination: member });
+      void sendRaw(dispatcher, to + path, { method: "PUT", headers: { [AUTH_HEADER]: auth, "content-type": JSON_TYPE }, body }).catch(() => undefined);
+    }
+  };
 
   const take = (origin: string): void => {
     const id = faults.sharedRateBucket ? "*" : origin;
@@ -118,6 +136,7 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
       const ev = append(sub.channel, sub.type, sub.sender, sub.origin_ts, sub.data);
       done = { submission_id: sub.submission_id, event_id: ev.event_id, seq: ev.seq };
       submissions.set(k, done);
+      setImmediate(() => fanOut(sub.channel, ev));
     }
     result.processed.push(sub.submission_id);
     result.sequenced.push(done);
@@ -215,6 +234,14 @@ export async function perOriginInstance(name: string, key: SigningKey, trusted: 
     if (req.method === "POST" && url.pathname === "/control/v1/channels") {
       const channel = hubChannel((parseJsonBody(req, bytes) as { name: string }).name, []);
       return { status: 201, body: { channel, hub: name, role: "hub", members: [name], joined: true, local_seq: 1, known_seq: 1 } };
+    }
+    const publish = /^\/control\/v1\/channels\/([^/]+)\/events$/.exec(url.pathname);
+    if (req.method === "POST" && publish) {
+      const channel = decodeURIComponent(publish[1]!);
+      const { type, data } = parseJsonBody(req, bytes) as { type: string; data: unknown };
+      const ev = append(channel, type, name, Date.now(), faults.canonicalOrder ? JSON.parse(canonicalJson(data)) : data);
+      fanOut(channel, ev);
+      return { status: 200, body: { channel, event_id: ev.event_id, seq: ev.seq } };
     }
     const invites = /^\/control\/v1\/channels\/([^/]+)\/invites$/.exec(url.pathname);
     if (req.method === "POST" && invites) {
