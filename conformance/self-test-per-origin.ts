@@ -38,7 +38,7 @@ export interface PerOriginFaults {
   inviteFirstHost?: boolean;
 }
 
-export const PER_ORIGIN_LIMITS = { rate_per_second: 50, rate_burst: 60 };
+export const PER_ORIGIN_LIMITS = { rate_per_second: 5, rate_burst: 40 };
 
 const EVENT_MEMBERS = new Set(["channel", "seq", "prev_event", "type", "sender", "origin_ts", "hub_ts", "data", "event_id", "hub_signature"]);
 
