@@ -39,7 +39,7 @@ export interface SharedState {
   /** Task created by the Roshumba success criterion. */
   taskId?: string | number;
   /** Per target: the channel it hubs for adversarial checks, and the fake-peer-hubbed channel it joined. */
-  adv: Partial<Record<Role, { channel?: string; fakeChannel?: string; taskCount?: number }>>;
+  adv: Partial<Record<Role, { channel?: string; fakeChannel?: string; taskCount?: number; secondChannel?: string }>>;
   latency?: LatencyStats;
 }
 

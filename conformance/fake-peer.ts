@@ -11,7 +11,7 @@ import { InstanceDirectory } from "./fake-peer/directory.ts";
 import { faultHooks, type ReceiverFaults } from "./fake-peer/faults.ts";
 import { FakeHub, type HubChannel } from "./fake-peer/hub.ts";
 import { FakeIdentity } from "./fake-peer/identity.ts";
-import { Observation, type InboundRecord } from "./fake-peer/observation.ts";
+import { Observation, type InboundRecord, type StrayRecord } from "./fake-peer/observation.ts";
 import { Outbound } from "./fake-peer/outbound.ts";
 import { ownRoutes } from "./fake-peer/own-routes.ts";
 import { FakeParticipant, type ParticipantChannel } from "./fake-peer/participant.ts";
@@ -21,7 +21,7 @@ import { FakeServer } from "./fake-peer/server.ts";
 import { TransactionReceiver } from "./fake-peer/transactions.ts";
 
 export { FAKE_LIMITS } from "./fake-peer/identity.ts";
-export type { InboundRecord, OutboundOptions, ReceiverFaults, SendBehaviour, HubChannel, ParticipantChannel };
+export type { InboundRecord, OutboundOptions, ReceiverFaults, SendBehaviour, HubChannel, ParticipantChannel, StrayRecord };
 
 export interface FakePeerOptions {
   /** Wire log shared with the harness (a fresh one by default). */
@@ -42,6 +42,10 @@ export class FakePeer {
   readonly refuseSubmissions: FakeHub["refuseSubmissions"];
   readonly sendBehaviour: SendBehaviour;
   readonly maxInFlight: Map<string, number>;
+  /** Second (third, ...) signing identities started from this one; closed with it, their problems charged with its own. */
+  readonly siblings: FakePeer[] = [];
+  /** The check running now (set by the runner), so that a sibling started mid-check weighs its problems against it. */
+  private runningCheck: string | undefined;
 
   private constructor(
     readonly identity: FakeIdentity,
@@ -52,6 +56,7 @@ export class FakePeer {
     private readonly gate: SendGate,
     private readonly observation: Observation,
     private readonly server: FakeServer,
+    private readonly recorder: WireRecorder,
     private readonly ownsDispatcher: boolean,
   ) {
     this.records = observation.records;
@@ -77,18 +82,27 @@ export class FakePeer {
     const receiver = new TransactionReceiver(participant, hub, gate);
     const routes = new RouteTable([...ownRoutes(), participant.inviteRoute, receiver.route, hub.backfillRoute]);
     const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults) });
-    return new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, opts.dispatcher === undefined);
+    return new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
   }
 
   /**
    * A second signing identity: another server name with its own key and server, knowing the same instances and
    * writing to the same wire log (per-origin state — txn_id, call_id, nonce, rate bucket — is per identity).
    */
-  startSibling(name: string, recorder: WireRecorder, faults: ReceiverFaults = {}): Promise<FakePeer> {
-    return FakePeer.start(name, recorder, faults, { directory: this.directory, dispatcher: this.dispatcher });
+  async startSibling(name: string, recorder: WireRecorder, faults: ReceiverFaults = {}): Promise<FakePeer> {
+    const sibling = await FakePeer.start(name, recorder, faults, { directory: this.directory, dispatcher: this.dispatcher });
+    this.siblings.push(sibling);
+    if (this.runningCheck) sibling.observation.begin(this.runningCheck);
+    return sibling;
+  }
+
+  /** This identity and its siblings. */
+  get identities(): FakePeer[] {
+    return [this, ...this.siblings];
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.siblings.splice(0).map((s) => s.close()));
     await this.server.close();
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
@@ -176,7 +190,25 @@ export class FakePeer {
   waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
     return this.observation.waitUntil(cond, timeoutMs);
   }
+  /** A check starts (the runner calls this): problems found from now on are weighed against what this check does. */
+  beginCheck(checkId: string): void {
+    this.runningCheck = checkId;
+    for (const p of this.identities) p.observation.begin(checkId);
+  }
+  /**
+   * Problems in requests (to any identity) that the running check caused, since it began; the rest are kept as strays.
+   * Reads the running check's wire log from the shared recorder, so call it before the runner rotates that log.
+   */
   takeProblems(): InboundRecord[] {
-    return this.observation.takeProblems();
+    this.runningCheck = undefined;
+    return this.identities.flatMap((p) => p.observation.takeProblems(this.recorder.current));
+  }
+  /** Requests with problems no check was charged with (late traffic of an earlier check, or between checks). */
+  strays(): StrayRecord[] {
+    return this.identities.flatMap((p) => p.observation.strays);
+  }
+  /** When this identity first sent `target`, after `since`, a correctly signed request it authenticated (any answer but 401). */
+  authenticatedSendAfter(target: string, since: number): number | undefined {
+    return this.outbound.authenticatedSendAfter(target, since);
   }
 }

@@ -92,7 +92,7 @@ export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_00
   const note = ctx.note;
   ctx.note = (line) => details.push(line);
   ctx.recorder.rotate();
-  ctx.fake.takeProblems();
+  ctx.fake.beginCheck(check.id);
   const started = performance.now();
   let failure: unknown;
   let timer: NodeJS.Timeout | undefined;

@@ -1,11 +1,12 @@
 // Conformance harness: Roshumba remote calls sent by the fake peer to each instance under test — who may call, unknown
 // targets and tools, and idempotency per (origin, call_id) (spec §10).
 import type { RemoteCallResult } from "../../protocol/types.ts";
-import { ensure, expectError, expectOk, show } from "../assert.ts";
+import { ensure, expectError, expectOk } from "../assert.ts";
 import { perTarget, type Check } from "../context.ts";
 import { known } from "./support/state.ts";
 import { fakeCall, fakeListTasks, impostorKey, remoteCall, uid } from "./support/requests.ts";
 import { taskOf } from "./support/matchers.ts";
+import { expectSameJson } from "./support/json-value.ts";
 
 export const nonPeerCall = perTarget((role) => ({
   id: "adv/calls/non-peer-forbidden",
@@ -58,7 +59,7 @@ export const memberCalls: Check[] = [
     const body = remoteCall(ctx, t, "create_task", { title: uid(ctx, "once") });
     const first = expectOk<RemoteCallResult>(await fakeCall(ctx, t, body), "RemoteCallResult", "first call", 200);
     const second = expectOk<RemoteCallResult>(await fakeCall(ctx, t, body), "RemoteCallResult", "repeated call", 200);
-    ensure(show(second) === show(first), "a repeated call_id returned another result", first, second);
+    expectSameJson(second, first, "a repeated call_id returned another result");
     const after = (await fakeListTasks(ctx, t)).length;
     ensure(after === before + 1, "the tool ran more than once (list_tasks count)", before + 1, after);
     lastCall.set(role, { body, result: first });
@@ -70,7 +71,7 @@ export const memberCalls: Check[] = [
     const [a, b] = await Promise.all([0, 1].map(() => fakeCall(ctx, t, body)));
     const ra = expectOk<RemoteCallResult>(a!, "RemoteCallResult", "first copy", 200);
     const rb = expectOk<RemoteCallResult>(b!, "RemoteCallResult", "second copy", 200);
-    ensure(show(ra) === show(rb), "concurrent copies got different results", ra, rb);
+    expectSameJson(rb, ra, "concurrent copies got different results");
     ensure((await fakeListTasks(ctx, t)).length === before + 1, "the tool ran more than once", before + 1, "more");
   }),
   ...memberCall("adv/calls/call-id-conflict", "the same call_id with a different body gets 409 SMCP_CONFLICT and runs nothing", ["CALL-12"], async (ctx, role) => {

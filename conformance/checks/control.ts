@@ -8,6 +8,7 @@ import { freePort } from "../deployment.ts";
 import { advChannel, known, sharedChannel } from "./support/state.ts";
 import { uid } from "./support/requests.ts";
 import { taskOf, tasksOf } from "./support/matchers.ts";
+import { expectSameJson } from "./support/json-value.ts";
 
 export const controlChecks: Check[] = [
   ...perTarget((role) => ({
@@ -209,7 +210,7 @@ export const controlCallChecks: Check[] = [
       ensure(first.call_id === body.call_id, "the result does not carry the caller's call_id", body.call_id, first.call_id);
       taskOf(first, "create_task");
       const second = expectOk<RemoteCallResult>(await alice.request("POST", "/control/v1/calls", body), "RemoteCallResult", "repeated control call");
-      ensure(JSON.stringify(second) === JSON.stringify(first), "a repeated call_id returned another result", first, second);
+      expectSameJson(second, first, "a repeated call_id returned another result");
       ensure((await count()) === before + 1, "the tool ran more than once", before + 1, "more");
     },
   },

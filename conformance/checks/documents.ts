@@ -10,6 +10,7 @@ import { bodyText } from "../wire-log.ts";
 import { advChannel, known } from "./support/state.ts";
 import { uid } from "./support/requests.ts";
 import { taskOf, tasksOf } from "./support/matchers.ts";
+import { expectSameJson, sameJson } from "./support/json-value.ts";
 
 /** One raw request (control or unsigned federation), recorded in the check's wire log. */
 async function raw(ctx: CheckContext, role: Role, method: string, url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
@@ -22,7 +23,7 @@ async function raw(ctx: CheckContext, role: Role, method: string, url: string, h
 /** Names reserved for SMCP services (NAME-09); every other listed component is an MCP component. */
 const SERVICES = ["paulina", "naomi", "roshumba", "vendela", "gail", "judith", "kathy"];
 
-const sameSet = (a: string[], b: string[]): boolean => JSON.stringify([...new Set(a)].sort()) === JSON.stringify([...new Set(b)].sort());
+const sameSet = (a: string[], b: string[]): boolean => sameJson([...new Set(a)].sort(), [...new Set(b)].sort());
 
 const selfDescription = perTarget((role) => ({
   id: "adv/discovery/self-consistent",
@@ -153,7 +154,7 @@ const selfCall = perTarget((role) => ({
     const first = await t.control.call(body);
     const again = await t.control.call(body);
     taskOf(first, "create_task");
-    ensure(JSON.stringify(first) === JSON.stringify(again), "a repeated self call_id got another result", first, again);
+    expectSameJson(again, first, "a repeated self call_id got another result");
     ensure((await count()) === before + 1, "the self call ran the tool more or less than once", before + 1, "another count");
   },
 }));

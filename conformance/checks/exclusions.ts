@@ -81,7 +81,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "DISC-27": x("timing", "periodic pings every 30 s"),
   // §7 events
   // §8 transactions
-  "TXN-39": x("optional", "a sender MAY retry early once the destination shows it is reachable"),
   "TXN-36": x("sender-internal", "the order of heads vs. events inside one transaction only changes the evidence kept (DLV-15), which no endpoint exposes"),
   "TXN-06": x("scale", "splitting needs more queued items than a destination's max_txn_items; the fake peer's records flag any transaction over its limits"),
   "TXN-18": x("retention", "24 h retention of transaction results"),

@@ -17,6 +17,7 @@ import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
+import { identityAsMembers, identityBeforeMembership, rateBucketPerOrigin, setupSecondIdentity, setupSecondMember } from "./identity.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -36,16 +37,21 @@ export function allChecks(): Check[] {
     ...callRightsChecks,
     ...registryBeforeMembership,
     ...invited,
+    ...setupSecondIdentity,
+    ...identityBeforeMembership,
     ...asParticipant,
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
     ...poisonDataChecks,
     ...memberCalls,
+    ...setupSecondMember,
+    ...identityAsMembers,
     ...registryAsPeer,
     ...hubChecks,
     ...removalChecks,
     ...rateLimit,
+    ...rateBucketPerOrigin,
     ...fakePeerRequestsValid,
     finalIntegrity,
   ];

@@ -1,9 +1,9 @@
 // Conformance harness: the HTTP edge of the federation API — bad JSON, schema violations, media type, body size and
 // per-origin rate limiting — checked against each instance under test (spec §5.6, §5.7, §13).
-import type { Error as ErrorBody, Ping } from "../../protocol/types.ts";
-import { ensure, expectError, expectOk, fail } from "../assert.ts";
+import { ensure, expectError, fail } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
 import { known, limitsOf } from "./support/state.ts";
+import { awaitServedAgain, burst } from "./support/rate.ts";
 
 function edgeCheck(id: string, name: string, requirements: string[], run: (ctx: CheckContext, role: Role) => Promise<void>, level: Check["level"] = "MUST"): Check[] {
   return perTarget((role) => ({ id, name, requirements, level, prerequisites: ["adv/sign/baseline@@"], run: (ctx) => run(ctx, role) }));
@@ -54,32 +54,6 @@ export const edgeChecks: Check[] = [
   }, "SHOULD"),
 ];
 
-/** Signed pings in parallel waves until one is refused with 429, bounded by what the advertised limits allow. */
-async function burst(ctx: CheckContext, role: Role): Promise<{ sent: number; ms?: number; limited?: ErrorBody & { retryAfter?: string } }> {
-  const t = known(ctx, role);
-  const { rate_burst, rate_per_second } = limitsOf(t);
-  const started = Date.now();
-  const keep = ctx.recorder.current.length;
-  let sent = 0;
-  for (;;) {
-    const elapsed = Date.now() - started;
-    const allowed = rate_burst + (rate_per_second * elapsed) / 1000;
-    // Bounded: well past what the bucket can hold, or 10 s (an instance slower than its own rate cannot be overrun).
-    if (sent > allowed * 1.5 + 100 || elapsed > 10_000) return { sent, ms: elapsed };
-    const wave = await Promise.all(Array.from({ length: 50 }, () => ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/ping" })));
-    sent += wave.length;
-    ctx.recorder.current.length = Math.min(ctx.recorder.current.length, keep + 3);
-    const limited = wave.find((a) => a.status === 429);
-    if (limited) {
-      const body = expectError(limited, "SMCP_RATE_LIMITED", "rate-limited ping");
-      const h = limited.headers["retry-after"];
-      return { sent, limited: { ...body, ...(typeof h === "string" ? { retryAfter: h } : {}) } };
-    }
-    const wrong = wave.find((a) => a.status !== 200);
-    if (wrong) expectOk<Ping>(wrong, "Ping", "ping during the burst", 200);
-  }
-}
-
 export const rateLimit = perTarget((role) => ({
   id: "adv/limits/rate-limited",
   name: "a burst above limits.rate_burst gets 429 SMCP_RATE_LIMITED with retry_after_ms and Retry-After; service resumes after it",
@@ -94,14 +68,6 @@ export const rateLimit = perTarget((role) => ({
     const want = String(Math.max(1, Math.ceil(limited.retry_after_ms / 1000)));
     ensure(limited.retryAfter === want, "Retry-After header missing or not retry_after_ms in whole seconds, rounded up", want, limited.retryAfter);
     ctx.note(`first 429 after ${sent} requests; retry_after_ms ${limited.retry_after_ms}`);
-    // Later checks need the fake peer served again: wait as told, then confirm (bounded: 10 rounds).
-    let wait = limited.retry_after_ms;
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, Math.min(Math.max(wait, 50), 5_000)));
-      const a = await ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/ping" });
-      if (a.status === 200) return;
-      wait = (a.body as ErrorBody | undefined)?.retry_after_ms ?? 1_000;
-    }
-    fail("still rate-limited after waiting retry_after_ms ten times", "service resumes", "429");
+    await awaitServedAgain(ctx, role, limited.retry_after_ms);
   },
 }));

@@ -9,6 +9,7 @@ import { other, perTarget, target, type Check, type CheckContext, type Role } fr
 import { createdTask, known, noteLatency, notePublished, published, setCreatedTask, setSharedChannel, sharedChannel } from "./support/state.ts";
 import { uid, unsignedGet } from "./support/requests.ts";
 import { chainProblem, percentile, taskOf, tasksOf, verifyKeyOfDiscovery } from "./support/matchers.ts";
+import { expectJsonMembers, expectSameJson, sameJson } from "./support/json-value.ts";
 
 const SEVEN_DAYS = 7 * 24 * 3600 * 1000;
 
@@ -102,7 +103,7 @@ const channelCreate: Check = {
     const info = await a.control.createChannel(`conf-${ctx.runId}`);
     ensure(info.channel === `!conf-${ctx.runId}:${a.name}`, "channel ID is not !name:hub (§2.3)", `!conf-${ctx.runId}:${a.name}`, info.channel);
     ensure(info.hub === a.name && info.role === "hub" && info.joined, "creator is not the joined hub", { hub: a.name, role: "hub", joined: true }, info);
-    ensure(show(info.members) === show([a.name]), "a new channel's members are the hub alone", [a.name], info.members);
+    expectSameJson(info.members, [a.name], "a new channel's members are the hub alone");
     const evs = await a.control.events(info.channel);
     ensure(evs.events[0]?.type === "smcp:channel.create" && evs.events[0].seq === 1, "seq 1 is not smcp:channel.create (§7)", "smcp:channel.create at seq 1", evs.events[0]);
     setSharedChannel(ctx, info.channel);
@@ -135,7 +136,7 @@ const bobJoins: Check = {
     }
     for (const view of [hubView, bobView]) {
       const sorted = [...view.members].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
-      ensure(show(view.members) === show(sorted), "members are not sorted by byte order (§12.3)", sorted, view.members);
+      expectSameJson(view.members, sorted, "members are not sorted by byte order (§12.3)");
     }
   },
 };
@@ -177,7 +178,7 @@ function deliver(from: Role): Check {
         const seen = await t.control.waitForEvents(ch, (evs) => evs.some((e) => e.event_id === pub.event_id), ctx.options.deliveryTimeoutMs);
         const ev = seen.find((e) => e.event_id === pub.event_id);
         ensure(ev, `event ${pub.event_id} never appeared on ${t.role}`, pub.event_id, seen.map((e) => e.event_id));
-        ensure(ev.seq === pub.seq && ev.sender === src.name && ev.type === "conformance:message" && show(ev.data) === show(data), `event on ${t.role} differs from what was published`, { seq: pub.seq, sender: src.name, data }, ev);
+        expectJsonMembers(ev, { seq: pub.seq, sender: src.name, type: "conformance:message", data }, `event on ${t.role} differs from what was published`);
       }
     },
   };
@@ -193,7 +194,7 @@ async function sameChain(ctx: CheckContext): Promise<Event[]> {
   const p = chainProblem(hub) ?? chainProblem(bobSeen);
   if (p) fail(`the channel is not a gap-free chain: ${p}`, "seq 1..n, each prev_event naming seq-1", hub.map((e) => [e.seq, e.event_id]));
   const ids = (evs: Event[]): string[] => evs.map((e) => e.event_id);
-  ensure(show(ids(hub)) === show(ids(bobSeen)), "alice and bob hold different events or orders", ids(hub), ids(bobSeen));
+  expectSameJson(ids(bobSeen), ids(hub), "alice and bob hold different events or orders");
   for (const e of hub) {
     const problem = eventProblem(a.key, e);
     if (problem) fail(`event seq ${e.seq} does not verify: ${problem}`, "content-addressed event_id and valid hub_signature (§7.3, §7.4)", e);
@@ -279,7 +280,7 @@ const completeTask: Check = {
     const done = taskOf(r, "complete_task");
     ensure(done.id === createdTask(ctx) && done.done === true, "complete_task did not return the task done", { id: createdTask(ctx), done: true }, done);
     const again = taskOf(await alice.call({ target: callTarget(ctx), tool: "complete_task", params: { id: createdTask(ctx) } as never }), "complete_task again");
-    ensure(JSON.stringify(again) === JSON.stringify(done), "completing a done task again does not return the same", done, again);
+    expectSameJson(again, done, "completing a done task again does not return the same");
     const tasks = tasksOf(await alice.call({ target: callTarget(ctx), tool: "list_tasks", params: {} as never }), "list_tasks");
     ensure(tasks.find((t) => t.id === createdTask(ctx))?.done === true, "task not done after complete_task", true, tasks);
   },
@@ -294,7 +295,7 @@ const defaultLimits = perTarget((role) => ({
   async run(ctx) {
     const want = { max_body_bytes: 1_048_576, max_txn_items: 100, max_event_data_bytes: 65_536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60_000 };
     const got = known(ctx, role).discovery.limits;
-    ensure(show(Object.fromEntries(Object.keys(want).map((k) => [k, got[k as keyof typeof got]]))) === show(want), "limits differ from the defaults", want, got);
+    expectJsonMembers(got, want, "limits differ from the defaults");
   },
 }));
 
@@ -309,7 +310,7 @@ const textMirror: Check = {
     const texts = r.result.content.filter((c) => c.type === "text").map((c) => (c as { text?: unknown }).text);
     const mirrored = texts.some((t) => {
       try {
-        return typeof t === "string" && show(JSON.parse(t)) === show(r.result.structuredContent);
+        return typeof t === "string" && sameJson(JSON.parse(t), r.result.structuredContent);
       } catch {
         return false;
       }

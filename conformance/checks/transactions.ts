@@ -3,9 +3,10 @@
 import { finaliseEvent } from "../../protocol/events.ts";
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { Event, Submission, TransactionResult } from "../../protocol/types.ts";
-import { answerSummary, ensure, expectError, expectOk, show } from "../assert.ts";
+import { answerSummary, ensure, expectError, expectOk } from "../assert.ts";
 import { perTarget, type Check, type Role } from "../context.ts";
 import { advChannel, known, noteAdv } from "./support/state.ts";
+import { expectSameJson } from "./support/json-value.ts";
 import { backfillPath, markerOf, sendTxn, submission, transaction, uid, withMarker } from "./support/requests.ts";
 
 /** The transaction answered 200 with the item rejected per item (a rejected item never fails the transaction, §8.5). */
@@ -135,7 +136,7 @@ export const memberTransactions: Check[] = [
       const held = await withMarker(ctx, role, markerOf(sub));
       ensure(held.length === 1 && held[0]!.event_id === seqd.event_id && held[0]!.seq === seqd.seq && held[0]!.sender === ctx.fake.name, "hub's stored event differs from the sequenced answer", seqd, held);
       const ev = held[0]!;
-      ensure(ev.type === sub.type && ev.origin_ts === sub.origin_ts && show(ev.data) === show(sub.data), "the hub changed the submission's content (§7.2)", { type: sub.type, origin_ts: sub.origin_ts, data: sub.data }, { type: ev.type, origin_ts: ev.origin_ts, data: ev.data });
+      expectSameJson({ type: ev.type, origin_ts: ev.origin_ts, data: ev.data }, { type: sub.type, origin_ts: sub.origin_ts, data: sub.data }, "the hub changed the submission's content (§7.2, EVT-11)");
       const ch = advChannel(ctx, role);
       const back = await ctx.fake.waitUntil(() => ctx.fake.participant.get(ch)?.events.get(seqd.seq)?.event_id === seqd.event_id, ctx.options.deliveryTimeoutMs);
       ensure(back, "the hub did not send the sequenced event back to its sender (fan-out includes the sender)", seqd.event_id, "nothing within the delivery timeout");
@@ -152,7 +153,7 @@ export const memberTransactions: Check[] = [
       const prior = lastTxn.get(role)!;
       const a = await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${prior.txnId}`, rawBody: prior.bytes });
       const r = expectOk<TransactionResult>(a, "TransactionResult", "repeated transaction", 200);
-      ensure(show(r) === show(prior.result), "a repeated transaction returned another result", prior.result, r);
+      expectSameJson(r, prior.result, "a repeated transaction returned another result");
       const held = await withMarker(ctx, role, markerOf(prior.sub));
       ensure(held.length === 1, "a repeated transaction sequenced the submission again", 1, held.length);
     },
@@ -171,7 +172,7 @@ export const memberTransactions: Check[] = [
       const [a, b] = await Promise.all([0, 1].map(() => ctx.fake.send(t.name, { method: "PUT", path, rawBody: bytes })));
       const ra = expectOk<TransactionResult>(a!, "TransactionResult", "first copy", 200);
       const rb = expectOk<TransactionResult>(b!, "TransactionResult", "second copy", 200);
-      ensure(show(ra) === show(rb), "concurrent copies got different results", ra, rb);
+      expectSameJson(rb, ra, "concurrent copies got different results");
       const held = await withMarker(ctx, role, markerOf(sub));
       ensure(held.length === 1, "concurrent copies sequenced the submission more than once", 1, held.length);
     },

@@ -132,7 +132,9 @@ export class FakeHub {
       rec.problems.push(`backfill of ${channel}, which the fake peer does not hub`);
       throw new SmcpError("SMCP_UNKNOWN_CHANNEL", `${channel} is not hubbed here`);
     }
-    if (!ch.members.has(origin)) {
+    // DLV-20: a removed server may still backfill up to its leave; only one that never was a member asks for nothing it may have.
+    const leave = ch.members.has(origin) ? undefined : leaveSeq(ch, origin);
+    if (!ch.members.has(origin) && leave === undefined) {
       rec.problems.push(`backfill of ${channel} by non-member ${origin}`);
       throw new SmcpError("SMCP_NOT_MEMBER", `${origin} is not a member`);
     }
@@ -142,8 +144,18 @@ export class FakeHub {
       rec.problems.push(`backfill with invalid after/limit: ${url.search}`);
       throw new SmcpError("SMCP_INVALID", `after must be an integer >= 0 and limit 1..${BACKFILL_MAX_LIMIT}`);
     }
-    const upTo = Math.min(ch.servedUpTo, ch.events.length);
+    if (leave !== undefined && after >= leave) throw new SmcpError("SMCP_NOT_MEMBER", `${origin} left at seq ${leave}`);
+    const upTo = Math.min(ch.servedUpTo, ch.events.length, leave ?? Number.MAX_SAFE_INTEGER);
     const events = ch.events.slice(after, Math.min(upTo, after + limit)).map((e) => ch.backfillOverride?.get(e.seq) ?? e);
     return { status: 200, body: { channel, events, head: this.head(channel, upTo) } };
   }
+}
+
+/** The seq of the last smcp:member.leave removing `server` from the channel, if any. */
+function leaveSeq(ch: HubChannel, server: string): number | undefined {
+  for (let i = ch.events.length - 1; i >= 0; i--) {
+    const e = ch.events[i]!;
+    if (e.type === "smcp:member.leave" && (e.data as { server?: unknown }).server === server) return e.seq;
+  }
+  return undefined;
 }

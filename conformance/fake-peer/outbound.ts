@@ -13,6 +13,8 @@ import type { FakeIdentity } from "./identity.ts";
 export class Outbound {
   private readonly startedAt = Date.now();
   private txnCounter = 0;
+  /** When each signed request went out and how it was answered, per target (TXN-39: the destination showed it is reachable). */
+  private readonly signedSends = new Map<string, Array<{ at: number; status: number }>>();
 
   constructor(
     private readonly identity: FakeIdentity,
@@ -35,13 +37,27 @@ export class Outbound {
     const started = performance.now();
     const entry = { dir: "out" as const, via: `${this.identity.name}->${target}`, method: opts.method, url, headers: loggable(headers), body: bodyText(body) };
     try {
+      const at = Date.now();
       const a = await sendRaw(this.dispatcher, url, { method: opts.method, headers, body, timeoutMs: opts.timeoutMs ?? 35_000 });
+      if (auth === "sign" && opts.sign === undefined) this.noteSigned(target, at, a.status);
       this.recorder.record({ ...entry, status: a.status, response: bodyText(a.raw), ms: Math.round(performance.now() - started) });
       return a;
     } catch (err) {
       this.recorder.record({ ...entry, problems: [`network error: ${(err as Error).message}`] });
       throw new SmcpError("SMCP_PEER_UNREACHABLE", `${target} unreachable: ${(err as Error).message}`);
     }
+  }
+
+  private noteSigned(target: string, at: number, status: number): void {
+    const list = this.signedSends.get(target) ?? [];
+    list.push({ at, status });
+    if (list.length > 1_000) list.splice(0, list.length - 1_000);
+    this.signedSends.set(target, list);
+  }
+
+  /** The first correctly signed request sent to `target` after `since` that it authenticated (any answer but 401). */
+  authenticatedSendAfter(target: string, since: number): number | undefined {
+    return this.signedSends.get(target)?.find((s) => s.at > since && s.status !== 401)?.at;
   }
 
   /** A transaction ID unique to this fake and run. */

@@ -9,7 +9,7 @@ import type { InstanceDirectory } from "./directory.ts";
 import type { FaultHooks } from "./faults.ts";
 import { FAKE_LIMITS, type FakeIdentity } from "./identity.ts";
 import { authenticate, parseInbound, type InboundAuth } from "./inbound.ts";
-import type { InboundRecord, Observation } from "./observation.ts";
+import { channelsIn, type InboundRecord, type Observation } from "./observation.ts";
 import type { Answer, RouteRequest, RouteTable } from "./routes.ts";
 
 export interface FakeServerParts {
@@ -78,6 +78,7 @@ export class FakeServer {
       response: answer ? bodyText(JSON.stringify(answer.body)) : undefined,
       ...(rec.problems.length ? { problems: rec.problems } : {}),
     });
+    rec.concerns = [...new Set([...channelsIn(path), ...channelsIn(bytes?.toString("utf8"))])];
     observation.close(rec);
     for (const fn of later) void fn();
   }

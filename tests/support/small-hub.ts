@@ -23,6 +23,8 @@ export interface HubFaults {
   ignoreRetryAfter?: boolean;
   /** Resends a transaction answered with a final 4xx such as 404 (TXN-38 forbids it). */
   resend4xx?: boolean;
+  /** Not a fault: after a 5xx, pings the participant and, once it answers 200, retries at once (TXN-39 permits it). */
+  pingThenRetryEarly?: boolean;
 }
 
 /** 4xx answers a sender may retry (TXN-38); every other 4xx abandons the transaction. */
@@ -43,6 +45,11 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
   };
   append("smcp:channel.create", { creator: name });
 
+  const ping = async (): Promise<number> => {
+    const auth = signRequest(key, { method: "GET", uri: "/federation/v1/ping", body: Buffer.alloc(0), origin: name, destination: participant.name });
+    return (await sendRaw(dispatcher, `${participant.url}/federation/v1/ping`, { method: "GET", headers: { [AUTH_HEADER]: auth } })).status;
+  };
+
   /** Sends one transaction; returns the answer status and any retry_after_ms. */
   const sendTxn = async (txnId: string, batch: Event[]): Promise<{ status: number; retryAfterMs?: number }> => {
     const last = events[events.length - 1]!;
@@ -59,7 +66,8 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
     const final = (status: number): boolean => status >= 400 && status < 500 && !RETRYABLE_4XX.includes(status) && !faults.resend4xx;
     while (result.status !== 200 && !faults.noRetry && !final(result.status)) {
       const backoff = backoffDelay(++failures, TXN_RETRY_BACKOFF);
-      const wait = faults.ignoreRetryAfter ? TXN_RETRY_BACKOFF.baseMs : Math.max(backoff, result.retryAfterMs ?? 0);
+      const early = faults.pingThenRetryEarly && result.status >= 500 && (await ping()) === 200;
+      const wait = early ? 0 : faults.ignoreRetryAfter ? TXN_RETRY_BACKOFF.baseMs : Math.max(backoff, result.retryAfterMs ?? 0);
       await new Promise((r) => setTimeout(r, wait));
       if (faults.retryAsNew) return sendTxn(`${txnId}-again`, batch);
       result = await attempt();

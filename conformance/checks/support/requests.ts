@@ -73,9 +73,9 @@ export function markerOf(x: { data: unknown }): unknown {
   return (x.data as { marker?: unknown }).marker;
 }
 
-/** Events on `role`'s adversarial channel carrying `marker` (to prove something was sequenced once, or never). */
-export async function withMarker(ctx: CheckContext, role: Role, marker: unknown): Promise<Event[]> {
-  const evs = await known(ctx, role).control.allEvents(advChannel(ctx, role));
+/** Events on `role`'s adversarial channel (or `channel`) carrying `marker` (to prove something was sequenced once, or never). */
+export async function withMarker(ctx: CheckContext, role: Role, marker: unknown, channel = advChannel(ctx, role)): Promise<Event[]> {
+  const evs = await known(ctx, role).control.allEvents(channel);
   return evs.filter((e) => markerOf(e) === marker);
 }
 

@@ -1,5 +1,6 @@
 // Conformance harness, check support: typed accessors for the facts one check establishes for later ones (CheckContext.state, targets).
 import type { ServerDiscovery } from "../../../protocol/types.ts";
+import type { FakePeer } from "../../fake-peer.ts";
 import { CheckFailure, fail } from "../../assert.ts";
 import { target, type CheckContext, type LatencyStats, type Role, type SharedState, type Target } from "../../context.ts";
 
@@ -72,5 +73,24 @@ export function advChannel(ctx: CheckContext, role: Role): string {
 export function fakeChannel(ctx: CheckContext, role: Role): string {
   const ch = ctx.state.adv[role]?.fakeChannel;
   if (!ch) fail(`${role} never joined the fake peer's channel`);
+  return ch;
+}
+
+/** The harness's second signing identity (eve), started once per run by adv/setup/second-identity. */
+export async function startSecondIdentity(ctx: CheckContext): Promise<FakePeer> {
+  return ctx.fake.siblings[0] ?? ctx.fake.startSibling(`eve-${ctx.runId}.test`, ctx.recorder);
+}
+
+/** The second signing identity; a check that needs it lists adv/setup/second-identity as a prerequisite. */
+export function secondIdentity(ctx: CheckContext): FakePeer {
+  const eve = ctx.fake.siblings[0];
+  if (!eve) throw harnessError("the second signing identity has not been started");
+  return eve;
+}
+
+/** The channel `role` hubs with the second identity (and not the fake peer) as member. */
+export function secondChannel(ctx: CheckContext, role: Role): string {
+  const ch = ctx.state.adv[role]?.secondChannel;
+  if (!ch) fail(`the second identity is no member of a channel on ${role}`);
   return ch;
 }
