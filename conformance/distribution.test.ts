@@ -65,8 +65,9 @@ describe("npm package", () => {
     for (const f of ["bin/smcp.js", "bin/smcp-conformance.js", "conformance/cli.ts", "conformance/report.schema.json", "reference-impl/cli.ts", "protocol/signing.ts", "schemas/json-schema/Event.json", "spec/requirements.json", "action.yml", "Dockerfile.harness"]) {
       expect(files, f).toContain(f);
     }
-    expect(files.filter((f) => /\.test\.ts$|(^|\/)test-fixtures\/|^reference-impl\/testing\.ts$|self-test-|^(bench|tests|scripts|\.ci)\/|\.tsp$/.test(f))).toEqual([]);
-    expect(files.length).toBeLessThan(400);
+    expect(files.filter((f) => /\.test\.ts$|^conformance\/mutants\/|^(bench|tests|scripts|\.ci)\/|\.tsp$/.test(f))).toEqual([]);
+    // A guard against shipping whole folders by mistake (about 400 today, most of them fixture examples).
+    expect(files.length).toBeLessThan(450);
   });
 });
 

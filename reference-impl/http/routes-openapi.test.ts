@@ -32,13 +32,18 @@ const refName = (s: Schema | undefined, where: string): string => {
   return name;
 };
 
-/** Authentication as the OpenAPI states it: no security (public), the signature header (federation), the bearer token (control). */
-function kindOf(op: Operation, where: string): Route["kind"] {
+/**
+ * Authentication as the OpenAPI states it: the required `X-SMCP-Authorization` header (federation, spec §5; declared as a
+ * header, never as a security scheme, so that a generated client cannot send the control token to a peer), the bearer
+ * token (control), or nothing (public).
+ */
+function kindOf(op: Operation, params: Parameter[], where: string): Route["kind"] {
   const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
+  const signed = params.some((p) => p.in === "header" && p.name.toLowerCase() === "x-smcp-authorization" && p.required === true);
+  if (signed && schemes.length === 0) return "federation";
   if (schemes.length === 0) return "public";
-  if (schemes.length === 1 && schemes[0] === "ApiKeyAuth") return "federation";
-  if (schemes.length === 1 && schemes[0] === "BearerAuth") return "control";
-  throw new Error(`${where}: unexpected security ${JSON.stringify(op.security)}`);
+  if (schemes.length === 1 && schemes[0] === "BearerAuth" && !signed) return "control";
+  throw new Error(`${where}: unexpected security ${JSON.stringify(op.security)} (signature header: ${signed})`);
 }
 
 function openapiShape(op: Operation, where: string): Shape {
@@ -48,7 +53,7 @@ function openapiShape(op: Operation, where: string): Shape {
   if (ok.length !== 1) throw new Error(`${where}: expected one 2xx answer, got ${ok.map(([c]) => c).join(", ")}`);
   const answer = ok[0]![1].content?.["application/json"];
   return {
-    kind: kindOf(op, where),
+    kind: kindOf(op, params, where),
     ...(body ? { body: refName(body.schema, `${where} body`) } : {}),
     params: Object.fromEntries(params.filter((p) => p.in === "path").map((p) => [p.name, refName(p.schema, `${where} {${p.name}}`)])),
     query: Object.fromEntries(params.filter((p) => p.in === "query").map((p) => [p.name, {

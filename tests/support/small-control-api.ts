@@ -1,5 +1,6 @@
 // Conformance harness self-tests' target: just enough of a Control API for the contract checks (spec §6.4, §12.5),
 // correct by default and with one deliberate fault each (ControlFaults).
+import { SELF_TEST_TOKEN } from "./harness-self-test.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SmcpError } from "../../protocol/errors.ts";
@@ -29,7 +30,7 @@ const ROUTES: Array<[RegExp, string]> = [
 export async function controlApi(faults: ControlFaults): Promise<{ url: string; close(): Promise<void> }> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
-    const tokenOk = req.headers.authorization === "Bearer token";
+    const tokenOk = req.headers.authorization === `Bearer ${SELF_TEST_TOKEN}`;
     if (faults.tokenFirst && !tokenOk) throw new SmcpError("SMCP_UNAUTHORIZED", "token");
     const route = ROUTES.find(([re]) => re.test(path));
     if (!route) throw new SmcpError("SMCP_NOT_FOUND", "no route");
