@@ -51,7 +51,7 @@ async function drive(deployment: Deployment, s: PairSettings, started: number): 
   const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
   const target = (role: Role): Target => {
     const ep = deployment[role];
-    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
+    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, ...(ep.dataDir ? { dataDir: ep.dataDir } : {}), control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
   };
   const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options: s.options, runId, state: { published: [], adv: {} }, note: () => {} };
   s.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);

@@ -15,6 +15,8 @@ import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
+import { hardeningChecks, lateHardeningChecks, privateFiles } from "./hardening.ts";
+import { spec101EdgeChecks, spec101HubChecks, spec101MemberChecks } from "./spec-101.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -24,6 +26,8 @@ export function allChecks(): Check[] {
     ...documentChecks,
     ...edgeChecks,
     ...jsonChecks,
+    ...hardeningChecks,
+    ...spec101EdgeChecks,
     ...keyChecks,
     ...setupChannel,
     ...controlChecks,
@@ -34,15 +38,19 @@ export function allChecks(): Check[] {
     ...registryBeforeMembership,
     ...invited,
     ...asParticipant,
+    ...spec101MemberChecks,
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
     ...memberCalls,
     ...registryAsPeer,
     ...hubChecks,
+    ...spec101HubChecks,
     ...removalChecks,
     ...rateLimit,
+    ...lateHardeningChecks,
     ...fakePeerRequestsValid,
+    ...privateFiles,
     finalIntegrity,
   ];
   const seen = new Set<string>();
