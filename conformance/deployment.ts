@@ -5,9 +5,9 @@ import { chmodSync, mkdtempSync, rmSync, createWriteStream, type WriteStream } f
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { randomId } from "../protocol/random-id.ts";
 import type { Role } from "./context.ts";
 import { spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
 
@@ -39,7 +39,7 @@ const DEFAULT_NAMES: Record<Role, string> = { alice: "alice.example", bob: "bob.
 
 /** Hex, so that a token never starts with "-", which argument parsers take for an option. */
 export function randomToken(): string {
-  return randomBytes(24).toString("hex");
+  return randomId(24, "hex");
 }
 
 export function freePort(): Promise<number> {
