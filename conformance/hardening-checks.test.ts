@@ -316,7 +316,7 @@ const CASES: Case[] = [
 ];
 
 /** Registered checks this file proves able to fail (the pending EVT-20 check has its own test below). */
-export const PROVEN_TO_FAIL = [...new Set(CASES.flatMap((c) => c.proves)), "adv/keys/private-files"];
+export const PROVEN_TO_FAIL = [...new Set(CASES.flatMap((c) => c.proves)), "adv/keys/private-files", "adv/removal/head-fresh"];
 
 describe("issue-10 and spec-1.0.1 checks against a reference instance behind a bug-planting proxy", () => {
   for (const id of [...new Set(CASES.flatMap((c) => c.proves))]) {
@@ -397,4 +397,26 @@ describe("adv/keys/private-files (KEY-26)", () => {
     expect([r.status, r.category]).toEqual(["not-testable", "prerequisite"]);
     expect(r.details[0]).toMatch(/not testable: alice was given by URL/);
   });
+});
+
+describe("adv/removal/head-fresh (DLV-33), after the fake peer's removal (last: it ends the fake's membership)", () => {
+  it("passes against the untouched instance, and proves adv/removal/head-fresh can fail: against a hub that serves the head it signed at the leave", async () => {
+    for (const id of ["adv/removal/leave-delivered@alice", "adv/removal/backfill-bounded@alice"]) {
+      const r = await runOne(checkById(id), h.ctx);
+      expect([id, r.status, r.details[0]]).toEqual([id, "pass", r.details[0]]);
+    }
+    const good = await run("adv/removal/head-fresh");
+    expect([good.status, good.details[0], good.actual]).toEqual(["pass", good.details[0], undefined]);
+    // The stale head as a hub that kept it would serve it 2 s after the leave (the self-test does not wait 2 s).
+    const stale: Bug = {
+      after: (r, a) => {
+        const page = a.body as { head?: { hub_ts: number }; events?: Array<{ type: string; hub_ts: number }> } | undefined;
+        const leave = page?.events?.find((e) => e.type === "smcp:member.leave");
+        return r.url.pathname.startsWith("/federation/v1/channels/") && page?.head && leave ? { status: 200, body: { ...page, head: { ...page.head, hub_ts: leave.hub_ts - 2_000 } } } : undefined;
+      },
+    };
+    const bad = await run("adv/removal/head-fresh", stale);
+    expect([bad.status, bad.category]).toEqual(["fail", "requirement"]);
+    expect(bad.details[0]).toMatch(/not signed afresh \(DLV-33\)/);
+  }, 30_000);
 });

@@ -117,7 +117,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "DLV-30": x("environment", "needs a network partition that heals"),
   "DLV-31": x("environment", "needs a network partition that heals"),
   "CHAN-24": x("sender-internal", "a log line or metric for the hub's operator; a participant that lost its state needs a wiped store mid-run as well"),
-  "DLV-33": x("not-yet-automated", "the fresh hub_ts of a removed server's head is observable in the removal checks' backfill page (hub_ts at or after the request); the rule on kept evidence is internal (DLV-15)"),
   "DLV-35": x("not-yet-automated", "needs a participant whose submissions are queued for an unreachable hub while the control API's OutboundQueue of that hub is read"),
   // §10 calls
   "CALL-01": x("sender-internal", "the fake peer accepts no calls (it offers no tools), so call IDs chosen by an instance are only seen by the other instance"),

@@ -131,42 +131,58 @@ interface StreamOutcome {
   closed: boolean;
 }
 
-/** Declares DECLARED_BYTES, then writes as fast as the socket takes them until it is closed, the bound is passed, or time is up. */
+/** A receiver that answers only once it has read max_body_bytes + 1 gets the body after this long without an answer. */
+const HEAD_FIRST_WAIT_MS = 2_000;
+
+/**
+ * Declares DECLARED_BYTES and waits for the answer before sending any body byte (a receiver answering from the
+ * declared length has nothing unread when it closes, so no reset can destroy its 413 in flight), then writes as fast
+ * as the socket takes them until it is closed, the bound is passed, or time is up.
+ */
 export function streamHugeBody(baseUrl: string, path: string, headers: Record<string, string>): Promise<StreamOutcome> {
   const url = new URL(baseUrl);
   return new Promise((resolve) => {
     const sock: Socket = connect(Number(url.port || 80), url.hostname);
     let head = "";
     let done = false;
+    let pumping = false;
     const accepted = (): number => sock.bytesWritten - sock.writableLength;
+    const timers: NodeJS.Timeout[] = [];
     const finish = (closed: boolean): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
-      const got = accepted();
+      timers.forEach(clearTimeout);
+      const got = Math.max(0, accepted() - headerBytes);
       sock.destroy();
       resolve({ head, accepted: got, closed });
     };
-    const timer = setTimeout(() => finish(false), 15_000);
+    timers.push(setTimeout(() => finish(false), 15_000));
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const pump = (): void => {
+      pumping = true;
+      while (!done && sent < DECLARED_BYTES) {
+        if (accepted() - headerBytes > SIGN50_MAX_ACCEPTED) return finish(false);
+        sent += chunk.length;
+        if (!sock.write(chunk)) return void sock.once("drain", pump);
+      }
+    };
     sock.on("data", (d: Buffer) => {
+      const first = !head.includes("\r\n\r\n");
       if (head.length < 4096) head += d.toString("latin1");
-      if (head.includes("\r\n\r\n")) setTimeout(() => finish(false), CLOSE_WITHIN_MS).unref();
+      if (first && head.includes("\r\n\r\n")) {
+        timers.push(setTimeout(() => finish(false), CLOSE_WITHIN_MS));
+        if (!pumping) pump();
+      }
     });
     sock.on("end", () => finish(true));
     sock.on("close", () => finish(true));
     sock.on("error", () => finish(true));
     const lines = [`PUT ${path} HTTP/1.1`, `host: ${url.host}`, `content-length: ${DECLARED_BYTES}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-    sock.write(lines.join("\r\n") + "\r\n\r\n");
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    let sent = 0;
-    const pump = (): void => {
-      while (!done && sent < DECLARED_BYTES) {
-        if (accepted() > SIGN50_MAX_ACCEPTED) return finish(false);
-        sent += chunk.length;
-        if (!sock.write(chunk)) return void sock.once("drain", pump);
-      }
-    };
-    sock.once("connect", pump);
+    const text = lines.join("\r\n") + "\r\n\r\n";
+    const headerBytes = Buffer.byteLength(text);
+    sock.write(text);
+    timers.push(setTimeout(() => !pumping && !done && pump(), HEAD_FIRST_WAIT_MS));
   });
 }
 

@@ -16,7 +16,7 @@ import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
 import { hardeningChecks, lateHardeningChecks, privateFiles } from "./hardening.ts";
-import { spec101EdgeChecks, spec101HubChecks, spec101MemberChecks } from "./spec-101.ts";
+import { spec101EdgeChecks, spec101HubChecks, spec101LateChecks, spec101MemberChecks } from "./spec-101.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -49,6 +49,7 @@ export function allChecks(): Check[] {
     ...removalChecks,
     ...rateLimit,
     ...lateHardeningChecks,
+    ...spec101LateChecks,
     ...fakePeerRequestsValid,
     ...privateFiles,
     finalIntegrity,

@@ -1,6 +1,7 @@
 // Conformance harness: the points spec 1.0.1 settled that a black box can see — missing bodies, the bound of `after`,
 // ValidationIssue paths, events of the receiver's own channel, an invitee before its join, key validity, member order,
-// events without a head (spec §3.1 JCS-17, §4.3 KEY-24, §5.6 SIGN-45/47, §8.5 TXN-41, §9 CHAN-23/DLV-34, §12 CTRL-37, §13 ERR-10).
+// events without a head, a removed server's fresh head (spec §3.1 JCS-17, §4.3 KEY-24, §5.6 SIGN-45/47, §8.5 TXN-41,
+// §9 CHAN-23/DLV-33/DLV-34, §12 CTRL-37, §13 ERR-10).
 import { KEY_VALIDITY_MS } from "../../protocol/key-document.ts";
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { BackfillPage, EventList, KeyDocument, TransactionResult } from "../../protocol/types.ts";
@@ -155,9 +156,26 @@ const headlessEvents = check("adv/hub/headless-events", "an event of the fake hu
   ensure(seen.some((e) => e.event_id === ev.event_id), "the processed event is not exposed", ev.event_id, "absent");
 });
 
+/** A hub may reuse a head it signed this recently (the reference's cache): "afresh" allows that much age. */
+export const FRESH_HEAD_SLACK_MS = 1_000;
+
+const removedHeadFresh = check("adv/removal/head-fresh", "the head of a removed server's backfill page states its leave and is signed afresh: hub_ts is the hub's current time, not the leave's", ["DLV-33", "DLV-20"], "adv/removal/backfill-bounded@@", async (ctx, role) => {
+  const t = known(ctx, role);
+  const ch = advChannel(ctx, role);
+  const leave = [...(ctx.fake.participant.get(ch)?.events.values() ?? [])].find((e) => e.type === "smcp:member.leave" && (e.data as { server?: unknown }).server === ctx.fake.name);
+  ensure(leave, "the fake peer holds no leave of its own", "smcp:member.leave", "none");
+  const asked = Date.now();
+  const page = expectOk<BackfillPage>(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(ch, `after=${leave.seq - 1}`) }), "BackfillPage", "backfill up to the leave", 200);
+  ensure(page.head.seq === leave.seq && page.head.event_id === leave.event_id, "the removed server's head does not state its leave (DLV-20)", { seq: leave.seq, event_id: leave.event_id }, page.head);
+  ensure(page.head.hub_ts >= asked - FRESH_HEAD_SLACK_MS, "the removed server's head is not signed afresh (DLV-33)", `hub_ts ≥ ${asked - FRESH_HEAD_SLACK_MS} (the request's time)`, `hub_ts ${page.head.hub_ts}, ${asked - page.head.hub_ts} ms old; the leave's hub_ts ${leave.hub_ts}`);
+  ctx.note(`leave sequenced ${asked - leave.hub_ts} ms before the request`);
+});
+
 /** Before any channel with the fake peer. */
 export const spec101EdgeChecks: Check[] = [...missingBody, ...memberOrder, ...keyValidity, ...inviteeBeforeJoin];
 /** With the fake peer a member of each instance's channel (after adv/participant/backfill). */
 export const spec101MemberChecks: Check[] = [...afterBound, ...issuePathsCheck, ...ownChannelEvents];
+/** Late in the run, seconds after the removal, so that a head kept from the leave's time is told from a fresh one. */
+export const spec101LateChecks: Check[] = [...removedHeadFresh];
 /** After the fake hub's channel checks. */
 export const spec101HubChecks: Check[] = [...headlessEvents];
