@@ -20,6 +20,8 @@ export interface Target {
   /** Base URL of its federation API and well-known document (InstanceInfo.endpoint; often the same as baseUrl). */
   federationUrl?: string;
   control: ControlClient;
+  /** Its data directory, where the harness started the instance itself (reference, --*-cmd); absent for URLs and images. */
+  dataDir?: string;
   /** Its Control API bearer token (for checks that must send raw bytes to the Control API). */
   token: string;
   /** Filled by the discovery checks. */

@@ -1,13 +1,13 @@
 // Conformance harness: where the two instances under test come from — reference instances started locally, URLs of
 // running instances, any implementation started from a command line, or Docker images (testcontainers).
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { randomId } from "../protocol/random-id.ts";
 import type { Role } from "./context.ts";
 import { spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
 
@@ -17,6 +17,8 @@ export interface Endpoint {
   name?: string;
   baseUrl: string;
   token: string;
+  /** The data directory of an instance the harness started as a process (KEY-26 reads its file modes). */
+  dataDir?: string;
 }
 
 export interface Deployment {
@@ -37,7 +39,7 @@ const DEFAULT_NAMES: Record<Role, string> = { alice: "alice.example", bob: "bob.
 
 /** Hex, so that a token never starts with "-", which argument parsers take for an option. */
 export function randomToken(): string {
-  return randomBytes(24).toString("hex");
+  return randomId(24, "hex");
 }
 
 export function freePort(): Promise<number> {
@@ -234,12 +236,14 @@ async function startProcess(role: Role, name: string, opts: LocalOptions, spec: 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const v = { name, port, data: mkdtempSync(join(tmpdir(), `smcp-conformance-${role}-`)), token: randomToken() };
+    // KEY-26: a pre-existing 0755 directory (like a bind mount or a Dockerfile VOLUME); the instance's files must be private anyway.
+    chmodSync(v.data, 0o755);
     const { command, args, shell, announcesUrl } = spec(v);
     const started = launch(role, command, args, shell, opts.verbose, v.data);
     const base = `http://127.0.0.1:${port}`;
     try {
       const url = await awaitReady(`${role} (${name})`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
-      return { endpoint: { role, name, baseUrl: url ?? base, token: v.token }, logFile: started.logFile, stop: (keep) => stop(started, keep) };
+      return { endpoint: { role, name, baseUrl: url ?? base, token: v.token, dataDir: v.data }, logFile: started.logFile, stop: (keep) => stop(started, keep) };
     } catch (err) {
       const exitedEarly = started.child.exitCode !== null || started.child.signalCode !== null;
       await stop(started, !exitedEarly || attempt >= 3);

@@ -1,7 +1,7 @@
 // Conformance harness: one run — deploy alice and bob, drive them through the selected checks, write the reports,
 // stop everything that was started (also on failure). Shared by `run` and each pair of `matrix`.
-import { randomBytes } from "node:crypto";
 import { createDispatcher } from "../protocol/http-client.ts";
+import { randomId } from "../protocol/random-id.ts";
 import { allChecks } from "./checks/index.ts";
 import type { CheckContext, Options, Role, Target } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
@@ -47,11 +47,11 @@ export async function runPair(specs: Record<Role, RoleSpec>, s: PairSettings): P
 async function drive(deployment: Deployment, s: PairSettings, started: number): Promise<PairOutcome> {
   const recorder = new WireRecorder();
   const dispatcher = createDispatcher({ connections: 32 });
-  const runId = randomBytes(3).toString("hex");
+  const runId = randomId(3, "hex");
   const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
   const target = (role: Role): Target => {
     const ep = deployment[role];
-    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
+    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, ...(ep.dataDir ? { dataDir: ep.dataDir } : {}), control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
   };
   const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options: s.options, runId, state: { published: [], adv: {} }, note: () => {} };
   s.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);

@@ -124,6 +124,8 @@ export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_00
 function describeFailure(r: CheckResult, err: unknown): void {
   r.status = "fail";
   if (err instanceof CheckFailure) {
+    // A check that cannot observe its requirement in this deployment says so with category "prerequisite".
+    if (err.category === "prerequisite") r.status = "not-testable";
     r.category = err.category;
     r.details.unshift(err.message);
     r.expected = err.expected;

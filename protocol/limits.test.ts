@@ -5,7 +5,7 @@ import { validate } from "./schemas.ts";
 import {
   DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, DISCOVERY_FAILURE_BACKOFF, DISCOVERY_FETCH_TIMEOUT_MS, DISCOVERY_MAX_DOCUMENT_BYTES,
   LONG_POLL_MAX_WAIT_MS, OUTBOUND_QUEUE_BOUND, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, TXN_RETRY_BACKOFF,
-  CALL_ANSWER_MARGIN_MS, CALL_TIMEOUT_MAX_MS, DISCOVERY_CACHE, IDLE_BACKFILL_MS, MIN_RESULT_RETENTION_MS,
+  CALL_ANSWER_MARGIN_MS, CALL_TIMEOUT_MAX_MS, DISCOVERY_CACHE, IDLE_BACKFILL_MS, MIN_RESULT_RETENTION_MS, KEY_REFETCH_INTERVAL_MS,
 } from "./limits.ts";
 
 const spec = readFileSync(new URL("../spec/smcp-federation.md", import.meta.url), "utf8");
@@ -63,6 +63,10 @@ describe("protocol/limits.ts against the spec", () => {
     expect(requirement("RATE-02")).toContain(`\`rate_per_second\` = ${DEFAULT_LIMITS.rate_per_second} and \`rate_burst\` = ${DEFAULT_LIMITS.rate_burst}`);
     expect(requirement("TXN-05")).toContain(`(default ${DEFAULT_LIMITS.max_txn_items})`);
     expect(requirement("TXN-06")).toContain(`(default ${DEFAULT_LIMITS.max_body_bytes / 1_048_576} MiB)`);
+  });
+
+  it("KEY-10: unknown key IDs re-fetch at most once per 5 seconds (spec §4.2)", () => {
+    expect(requirement("KEY-10")).toContain(`at most once per origin per ${KEY_REFETCH_INTERVAL_MS / 1000} seconds`);
   });
 
   it("DISC-12: 64 KiB discovery documents, 10 s fetches (spec §6.2)", () => {

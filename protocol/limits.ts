@@ -16,6 +16,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export const DISCOVERY_MAX_DOCUMENT_BYTES = 64 * 1024;
 export const DISCOVERY_FETCH_TIMEOUT_MS = 10_000;
 
+/** An unknown key ID makes a receiver re-fetch an origin's keys at most once per this interval (KEY-10). */
+export const KEY_REFETCH_INTERVAL_MS = 5_000;
+
 /** A failed discovery is cached 1 s after the first consecutive failure, doubling, never more than 1 hour (DISC-17). */
 export const DISCOVERY_FAILURE_BACKOFF = Object.freeze({ baseMs: 1_000, maxMs: 3_600_000 });
 

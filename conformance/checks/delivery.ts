@@ -1,5 +1,6 @@
 // Conformance harness: the hub's delivery discipline as the fake participant observes it — one transaction in flight,
 // ascending seq across transactions, batching, retries with identical bytes and back-off, honouring 429 (spec §8.6, §5.7).
+import { TXN_RETRY_BACKOFF } from "../../protocol/limits.ts";
 import type { BackfillPage, PeerInfo, PeerList, Transaction } from "../../protocol/types.ts";
 import { ensure, expectOk, fail } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
@@ -95,10 +96,10 @@ export const deliveryChecks: Check[] = [
       ensure(retry.nonce !== failed.nonce, "the retry reused the signature nonce", "a fresh nonce", retry.nonce);
       const gap = retry.at - failed.at;
       const reachable = reachableAgain(ctx, t.name, failed.at, retry.at);
-      ensure(gap >= 240 || reachable, "the retry came sooner than the 250 ms back-off, with no sign in between that the fake peer is reachable again (TXN-39)", "≥ 250 ms, or an early retry after a 200 answer or an authenticated request from the fake peer", `${gap} ms`);
+      ensure(gap >= TXN_RETRY_BACKOFF.baseMs - 10 || reachable, `the retry came sooner than the ${TXN_RETRY_BACKOFF.baseMs} ms back-off, with no sign in between that the fake peer is reachable again (TXN-39)`, `≥ ${TXN_RETRY_BACKOFF.baseMs} ms, or an early retry after a 200 answer or an authenticated request from the fake peer`, `${gap} ms`);
       // The planted 500 may have hit another transaction still on its way (an earlier check's): that one's retry is tested then.
       if (eventSeqs(failed, ch).includes(out.seqs[0]!)) ensure(eventSeqs(retry, ch).includes(out.seqs[0]!), "the retry does not carry the event", out.seqs[0], eventSeqs(retry, ch));
-      ctx.note(gap >= 240 ? `retried after ${gap} ms` : `retried early, after ${gap} ms: ${reachable} (TXN-39)`);
+      ctx.note(gap >= TXN_RETRY_BACKOFF.baseMs - 10 ? `retried after ${gap} ms` : `retried early, after ${gap} ms: ${reachable} (TXN-39)`);
     },
   })),
   ...perTarget((role) => ({

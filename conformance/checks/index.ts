@@ -18,6 +18,8 @@ import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
 import { identityAsMembers, identityBeforeMembership, rateBucketPerOrigin, setupSecondIdentity, setupSecondMember } from "./identity.ts";
+import { hardeningChecks, lateHardeningChecks, privateFiles } from "./hardening.ts";
+import { spec101EdgeChecks, spec101HubChecks, spec101LateChecks, spec101MemberChecks } from "./spec-101.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -27,6 +29,8 @@ export function allChecks(): Check[] {
     ...documentChecks,
     ...edgeChecks,
     ...jsonChecks,
+    ...hardeningChecks,
+    ...spec101EdgeChecks,
     ...keyChecks,
     ...setupChannel,
     ...controlChecks,
@@ -40,6 +44,7 @@ export function allChecks(): Check[] {
     ...setupSecondIdentity,
     ...identityBeforeMembership,
     ...asParticipant,
+    ...spec101MemberChecks,
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
@@ -49,10 +54,14 @@ export function allChecks(): Check[] {
     ...identityAsMembers,
     ...registryAsPeer,
     ...hubChecks,
+    ...spec101HubChecks,
     ...removalChecks,
     ...rateLimit,
     ...rateBucketPerOrigin,
+    ...lateHardeningChecks,
+    ...spec101LateChecks,
     ...fakePeerRequestsValid,
+    ...privateFiles,
     finalIntegrity,
   ];
   const seen = new Set<string>();

@@ -1,8 +1,10 @@
 // Conformance harness: the seed's success criteria — discovery both ways, a shared channel, events both ways through the
 // hub in one order, a Roshumba tool call Alice → Bob's vikunja, and the latency bound (spec §6, §7-§10).
 import { keyDocumentVerifies } from "../../protocol/key-document.ts";
+import { parseIJson } from "../../protocol/canonical-json.ts";
 import { keyIdFor, parsePublicKey } from "../../protocol/keys.ts";
-import { eventProblem } from "../../protocol/events.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
+import { eventProblem, isReservedType } from "../../protocol/events.ts";
 import type { Event, InstanceInfo, KeyDocument, ServerDiscovery } from "../../protocol/types.ts";
 import { ensure, expectOk, fail, show } from "../assert.ts";
 import { other, perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
@@ -198,7 +200,7 @@ async function sameChain(ctx: CheckContext): Promise<Event[]> {
   for (const e of hub) {
     const problem = eventProblem(a.key, e);
     if (problem) fail(`event seq ${e.seq} does not verify: ${problem}`, "content-addressed event_id and valid hub_signature (§7.3, §7.4)", e);
-    if (e.type.startsWith("smcp:") && e.sender !== a.name) fail(`smcp: event at seq ${e.seq} not sent by the hub`, a.name, e.sender);
+    if (isReservedType(e.type) && e.sender !== a.name) fail(`smcp: event at seq ${e.seq} not sent by the hub`, a.name, e.sender);
   }
   for (const p of published(ctx)) {
     const n = hub.filter((e) => e.event_id === p.event_id).length;
@@ -293,7 +295,7 @@ const defaultLimits = perTarget((role) => ({
   level: "SHOULD",
   prerequisites: ["sc/discovery/well-known@@"],
   async run(ctx) {
-    const want = { max_body_bytes: 1_048_576, max_txn_items: 100, max_event_data_bytes: 65_536, rate_per_second: 200, rate_burst: 400, max_clock_skew_ms: 60_000 };
+    const want = DEFAULT_LIMITS;
     const got = known(ctx, role).discovery.limits;
     expectJsonMembers(got, want, "limits differ from the defaults");
   },
@@ -310,7 +312,7 @@ const textMirror: Check = {
     const texts = r.result.content.filter((c) => c.type === "text").map((c) => (c as { text?: unknown }).text);
     const mirrored = texts.some((t) => {
       try {
-        return typeof t === "string" && sameJson(JSON.parse(t), r.result.structuredContent);
+        return typeof t === "string" && sameJson(parseIJson(Buffer.from(t, "utf8")), r.result.structuredContent);
       } catch {
         return false;
       }

@@ -9,6 +9,9 @@ import { advChannel, known, noteAdv } from "./support/state.ts";
 import { expectSameJson } from "./support/json-value.ts";
 import { backfillPath, markerOf, sendTxn, submission, transaction, uid, withMarker } from "./support/requests.ts";
 
+/** The Transaction schema's `maxItems` for `submissions` (schemas/json-schema/Transaction.json): one more is schema-invalid. */
+const SCHEMA_MAX_SUBMISSIONS = 1000;
+
 /** The transaction answered 200 with the item rejected per item (a rejected item never fails the transaction, §8.5). */
 function expectItemRejected(a: HttpAnswer, id: string, codes: string[], where: string): void {
   const r = expectOk<TransactionResult>(a, "TransactionResult", where, 200);
@@ -335,14 +338,14 @@ export const memberTransactions: Check[] = [
   })),
   ...perTarget((role) => ({
     id: "adv/txn/schema-array-bound",
-    name: "a transaction with 1001 submissions (over the schema's 1000) gets 400 SMCP_INVALID, not the item limit's 413",
+    name: `a transaction with ${SCHEMA_MAX_SUBMISSIONS + 1} submissions (over the schema's ${SCHEMA_MAX_SUBMISSIONS}) gets 400 SMCP_INVALID, not the item limit's 413`,
     requirements: ["TXN-40", "SIGN-28"],
     level: "MUST",
     prerequisites: ["adv/participant/invited@@"],
     async run(ctx) {
       const marker = uid(ctx, "schema-bound");
-      const subs = Array.from({ length: 1001 }, (_, i) => submission(ctx, role, { submission_id: `sb${i}-${ctx.runId}`, data: { marker } as never }));
-      expectError(await sendTxn(ctx, role, { submissions: subs }), "SMCP_INVALID", "1001 submissions");
+      const subs = Array.from({ length: SCHEMA_MAX_SUBMISSIONS + 1 }, (_, i) => submission(ctx, role, { submission_id: `sb${i}-${ctx.runId}`, data: { marker } as never }));
+      expectError(await sendTxn(ctx, role, { submissions: subs }), "SMCP_INVALID", `${SCHEMA_MAX_SUBMISSIONS + 1} submissions`);
       ensure((await withMarker(ctx, role, marker)).length === 0, "items of a refused transaction were sequenced", 0, "sequenced");
     },
   })),

@@ -2,6 +2,7 @@
 import type { Dispatcher } from "undici";
 import { sendRaw } from "../../protocol/http-client.ts";
 import { parsePublicKey, verifyKeyFrom, type VerifyKey } from "../../protocol/keys.ts";
+import { KEY_REFETCH_INTERVAL_MS } from "../../protocol/limits.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { ServerDiscovery } from "../../protocol/types.ts";
 
@@ -10,9 +11,6 @@ export interface KnownInstance {
   baseUrl: string;
   key: VerifyKey;
 }
-
-/** Spec §4.2: an unknown key ID re-fetches the origin's discovery document at most once per this interval. */
-const REDISCOVERY_INTERVAL_MS = 5_000;
 
 /** Known instances; several fake identities may share one directory. */
 export class InstanceDirectory {
@@ -54,7 +52,7 @@ export class InstanceDirectory {
     const inst = this.instances.get(origin);
     if (!inst) return null;
     if (inst.key.keyId === keyId) return inst.key;
-    if (Date.now() - (this.lastRediscovery.get(origin) ?? 0) < REDISCOVERY_INTERVAL_MS) return null;
+    if (Date.now() - (this.lastRediscovery.get(origin) ?? 0) < KEY_REFETCH_INTERVAL_MS) return null;
     this.lastRediscovery.set(origin, Date.now());
     const fresh = await this.fetchKey(origin, inst.baseUrl);
     if (!fresh) return null;

@@ -1,6 +1,7 @@
 // Conformance harness, fake peer as a hub: channels `!name:<fake>` it sequences, submissions, fan-out and backfill (spec §7.3, §8.2-§8.4).
 import { SmcpError } from "../../protocol/errors.ts";
-import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import { finaliseEvent, isReservedType, signHead } from "../../protocol/events.ts";
+import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import type { ChannelHead, Event, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { InstanceDirectory } from "./directory.ts";
 import type { FakeIdentity } from "./identity.ts";
@@ -21,8 +22,6 @@ export interface HubChannel {
 }
 
 /** Spec §8.4: backfill pages hold 1..1000 events, 100 by default. */
-const BACKFILL_DEFAULT_LIMIT = 100;
-const BACKFILL_MAX_LIMIT = 1000;
 
 export class FakeHub {
   readonly channels = new Map<string, HubChannel>();
@@ -93,7 +92,7 @@ export class FakeHub {
     if (!ch) return reject("SMCP_NOT_HUB", `${this.self.name} does not hub ${sub.channel}`);
     if (sub.sender !== origin) return reject("SMCP_ORIGIN_MISMATCH", `sender ${sub.sender} is not the origin ${origin}`);
     if (!ch.members.has(origin)) return reject("SMCP_NOT_MEMBER", `${origin} is not a member`);
-    if (sub.type.startsWith("smcp:")) return reject("SMCP_INVALID", "the smcp: namespace is reserved");
+    if (isReservedType(sub.type)) return reject("SMCP_INVALID", "the smcp: namespace is reserved");
     const key = `${origin} ${sub.submission_id}`;
     let done = ch.submissions.get(key);
     if (!done) {
@@ -139,10 +138,10 @@ export class FakeHub {
       throw new SmcpError("SMCP_NOT_MEMBER", `${origin} is not a member`);
     }
     const after = Number(url.searchParams.get("after") ?? "NaN");
-    const limit = Number(url.searchParams.get("limit") ?? String(BACKFILL_DEFAULT_LIMIT));
-    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > BACKFILL_MAX_LIMIT) {
+    const limit = Number(url.searchParams.get("limit") ?? String(PAGE_LIMIT_DEFAULT));
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_LIMIT_MAX) {
       rec.problems.push(`backfill with invalid after/limit: ${url.search}`);
-      throw new SmcpError("SMCP_INVALID", `after must be an integer >= 0 and limit 1..${BACKFILL_MAX_LIMIT}`);
+      throw new SmcpError("SMCP_INVALID", `after must be an integer >= 0 and limit 1..${PAGE_LIMIT_MAX}`);
     }
     if (leave !== undefined && after >= leave) throw new SmcpError("SMCP_NOT_MEMBER", `${origin} left at seq ${leave}`);
     const upTo = Math.min(ch.servedUpTo, ch.events.length, leave ?? Number.MAX_SAFE_INTEGER);

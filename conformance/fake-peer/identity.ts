@@ -1,16 +1,10 @@
 // Conformance harness, fake peer: who the fake server is — its server name, Ed25519 key and discovery document (spec §4.1, §4.2).
 import { formatPublicKey, generateSeed, keyIdFor, parsePublicKey, signingKeyFromSeed, type SigningKey } from "../../protocol/keys.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import type { ServerDiscovery } from "../../protocol/types.ts";
 
 /** The limits the fake advertises: the spec's defaults, so that instances under test send it ordinary traffic. */
-export const FAKE_LIMITS = {
-  max_body_bytes: 1_048_576,
-  max_txn_items: 100,
-  max_event_data_bytes: 65_536,
-  rate_per_second: 200,
-  rate_burst: 400,
-  max_clock_skew_ms: 60_000,
-};
+export const FAKE_LIMITS = DEFAULT_LIMITS;
 
 /** One signing identity: a second fake server name is a second FakeIdentity (and server), never a flag. */
 export class FakeIdentity {

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { errorFromAnswer } from "../../protocol/http-client.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
+import { PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { BackfillPage } from "../../protocol/types.ts";
 import type { FederationSender } from "../federation-sender.ts";
@@ -153,7 +154,7 @@ export class Backfill {
 
   /** One page from the hub, or undefined (logged) when it cannot be had. */
   private async fetch(hub: string, channel: string, after: number): Promise<BackfillPage | undefined> {
-    const path = `/federation/v1/channels/${encodeURIComponent(channel)}/events?after=${after}&limit=1000`;
+    const path = `/federation/v1/channels/${encodeURIComponent(channel)}/events?after=${after}&limit=${PAGE_LIMIT_MAX}`;
     try {
       const answer = await this.opts.sender.request(hub, "GET", path, undefined, { timeoutMs: 15_000 });
       if (answer.status !== 200) throw errorFromAnswer(answer, hub);

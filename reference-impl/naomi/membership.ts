@@ -1,9 +1,10 @@
 // Naomi (event bus): membership changes are events, applied in seq order by the hub and by participants alike (spec §9).
+import { isReservedType } from "../../protocol/events.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { Event } from "../../protocol/types.ts";
 import type { ChannelRow, Store } from "../storage/db.ts";
 import type { HubLog } from "./hub-log.ts";
-import { memberOf, RESERVED_PREFIX } from "./reserved-types.ts";
+import { memberOf } from "./reserved-types.ts";
 
 export class Membership {
   constructor(
@@ -14,7 +15,7 @@ export class Membership {
 
   /** Applies a reserved membership event to the member table; `row` (a batch's copy) is kept in step with joined. */
   apply(event: Event, row?: ChannelRow): void {
-    if (!event.type.startsWith(RESERVED_PREFIX)) return;
+    if (!isReservedType(event.type)) return;
     this.log.membershipChanged(event.channel);
     const server = memberOf(event);
     if (event.type === "smcp:channel.create") this.store.memberJoin(event.channel, parseChannelId(event.channel)!.hub, event.seq);

@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import { hubSignatureVerifies } from "../../protocol/events.ts";
 import type { SigningKey, VerifyKey } from "../../protocol/keys.ts";
+import { IDLE_BACKFILL_MS } from "../../protocol/limits.ts";
 import type {
   BackfillPage, ChannelInfo, Event, EventList, Invite, InviteAnswer, InviteOutcome, OutboundQueue, PublishResult, Transaction,
   TransactionResult,
@@ -114,7 +115,7 @@ export class Naomi {
     this.outbound.start();
     this.transactions.expireResults();
     this.backfiller.catchUp();
-    const tick = Math.max(50, Math.min(this.opts.idleBackfillMs, 30_000));
+    const tick = Math.max(50, Math.min(this.opts.idleBackfillMs, IDLE_BACKFILL_MS));
     this.idleTimer = setInterval(() => this.tick(), tick);
     this.idleTimer.unref();
   }

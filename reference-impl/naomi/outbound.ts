@@ -1,9 +1,11 @@
 // Naomi (event bus): the durable, bounded outbound queue per destination — one transaction in flight, batched,
 // retried with the same bytes and exponential back-off; participants' submissions ride the same queue (spec §8, §9.2).
-import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { backoffDelay, type RandomSource } from "../../protocol/backoff.ts";
 import { SmcpError } from "../../protocol/errors.ts";
 import { errorFromAnswer, type JsonText } from "../../protocol/http-client.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
+import { randomId } from "../../protocol/random-id.ts";
 import { validate } from "../../protocol/schemas.ts";
 import type { OutboundQueue, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { FederationSender } from "../federation-sender.ts";
@@ -30,6 +32,8 @@ export interface OutboundOptions {
   queueBound: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Jitter of the back-off (protocol/backoff.ts); tests that assert exact retry times pass () => 0. */
+  random?: RandomSource;
   /**
    * How long a transaction that could still take more events waits for the ones being published right now, so
    * that concurrent publishes share one transaction (and its signature, commit and HTTP exchange); 0 sends at once.
@@ -86,7 +90,7 @@ export class OutboundQueues {
   private readonly states = new Map<string, DestinationState>();
   private readonly publishers = new Publishers();
   private readonly now: () => number;
-  private readonly txnPrefix = randomBytes(9).toString("base64url");
+  private readonly txnPrefix = randomId(9);
   private txnCounter = 0;
   private closed = false;
 
@@ -320,7 +324,7 @@ export class OutboundQueues {
     if (queuedRows.length === 0) st.pendingEvents = 0;
     if (queuedRows.length === 0 && queuedSubs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
     const heads = this.opts.log.headsFor(destination).slice(0, 1000);
-    const budget = (limits?.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
+    const budget = (limits?.max_body_bytes ?? DEFAULT_LIMITS.max_body_bytes) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
       Buffer.byteLength(JSON.stringify(heads));
     const { subs, rows } = withinBytes(queuedSubs, queuedRows, budget);
     const upTo = new Map<string, number>();
@@ -409,10 +413,10 @@ export class OutboundQueues {
     st.lastError = undefined;
   }
 
-  /** Back-off 250 ms doubling to 30 s, never shorter than a 429's retry_after_ms (spec §8.6 TXN-31). */
+  /** Back-off 250 ms doubling to 30 s (with protocol/backoff.ts jitter above that floor), never shorter than a 429's retry_after_ms (spec §8.6 TXN-31). */
   private retryLater(destination: string, st: DestinationState, cur: Attempt, err: SmcpError): void {
     st.failures++;
-    const backoff = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** Math.min(st.failures - 1, 20));
+    const backoff = backoffDelay(st.failures, { baseMs: this.opts.backoffBaseMs, maxMs: this.opts.backoffMaxMs }, this.opts.random);
     // Never sooner than a 429 from this destination allows, whichever request it answered (RATE-07).
     const held = Math.max(err.errcode === "SMCP_RATE_LIMITED" ? err.extra.retryAfterMs ?? 0 : 0, this.opts.sender.heldFor?.(destination) ?? 0);
     const delay = Math.max(backoff, held);
@@ -422,9 +426,6 @@ export class OutboundQueues {
     this.publishers.rejectHub(destination, () => unreachable(destination, err.message, delay));
   }
 }
-
-/** max_body_bytes assumed for a destination whose limits are unknown (the default of spec §6.2). */
-const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** A destination whose previous transaction was answered this recently is receiving a stream of events. */
 const STREAMING_WINDOW_MS = 100;
 

@@ -1,7 +1,8 @@
 // Naomi (event bus): publishing through the control API — sequenced with group commit on the hub, or submitted to the
 // hub through the outbound queue by a participant (spec §8.4, §12.3 CTRL-19, CTRL-20).
-import { randomBytes } from "node:crypto";
 import { SmcpError } from "../../protocol/errors.ts";
+import { isReservedType } from "../../protocol/events.ts";
+import { randomId } from "../../protocol/random-id.ts";
 import type { Event, PublishResult, Submission } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
 import type { AfterCommit } from "./after-commit.ts";
@@ -10,7 +11,6 @@ import { newEffects } from "./effects.ts";
 import { dataProblem } from "./event-data.ts";
 import type { HubLog } from "./hub-log.ts";
 import type { OutboundQueues } from "./outbound.ts";
-import { RESERVED_PREFIX } from "./reserved-types.ts";
 import type { Sequencer } from "./sequencer.ts";
 
 export interface PublisherOptions {
@@ -46,7 +46,7 @@ export class Publisher {
     // A channel this instance hubs is always joined by it (the hub cannot be removed): no row to read.
     const row = log.hasTip(channel) ? { joined: 1, role: "hub", hub: self } : channelRow(this.opts.store, channel);
     if (row.joined !== 1) throw new SmcpError("SMCP_NOT_MEMBER", `this instance is not a member of ${channel}`);
-    if (type.startsWith(RESERVED_PREFIX)) throw new SmcpError("SMCP_INVALID", "the smcp: event namespace is reserved for the protocol", {
+    if (isReservedType(type)) throw new SmcpError("SMCP_INVALID", "the smcp: event namespace is reserved for the protocol", {
       details: [{ path: "/type", message: "smcp: types are sequenced by the hub only" }],
     });
     // On a participant the hub's advertised limit applies (CTRL-19); our own is only the fallback when it is unknown.
@@ -60,7 +60,7 @@ export class Publisher {
       return { channel, event_id: event.event_id, seq: event.seq };
     }
     const submission: Submission = {
-      submission_id: randomBytes(12).toString("base64url"), channel, type, sender: self, origin_ts: this.opts.now(),
+      submission_id: randomId(12), channel, type, sender: self, origin_ts: this.opts.now(),
       data: data as Submission["data"],
     };
     const s = await this.opts.outbound.submit(row.hub, submission);

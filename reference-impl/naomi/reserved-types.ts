@@ -1,14 +1,12 @@
 // Naomi (event bus): the reserved `smcp:` event types and their rules (spec §7.1 EVT-02..06).
+import { isReservedType } from "../../protocol/events.ts";
 import { isServerName } from "../../protocol/identity.ts";
 import type { Event } from "../../protocol/types.ts";
-
-/** Event types under this prefix are the protocol's: only the hub sequences them. */
-export const RESERVED_PREFIX = "smcp:";
 
 /** The rules of the reserved `smcp:` types (spec §7.1 EVT-02..06); unknown `smcp:` types only need the hub as sender. */
 export function reservedProblem(event: Event, hub: string): string | null {
   if ((event.seq === 1) !== (event.type === "smcp:channel.create")) return "seq 1 is smcp:channel.create, and only seq 1";
-  if (!event.type.startsWith(RESERVED_PREFIX)) return null;
+  if (!isReservedType(event.type)) return null;
   if (event.sender !== hub) return `${event.type} must be sent by the hub`;
   const d = event.data as Record<string, unknown>;
   if (event.type === "smcp:channel.create" && d.creator !== hub) return "smcp:channel.create must name the hub as creator";

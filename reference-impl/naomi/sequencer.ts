@@ -2,13 +2,14 @@
 // every member, the sender included (spec §7.2, §9, §9.2); a rolled-back SQLite transaction re-reads every cache.
 import { channelId as makeChannelId } from "../../protocol/identity.ts";
 import { SmcpError } from "../../protocol/errors.ts";
+import { isReservedType } from "../../protocol/events.ts";
 import type { Event } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
 import type { Effects } from "./effects.ts";
 import type { HubLog } from "./hub-log.ts";
 import type { Membership } from "./membership.ts";
 import type { OutboundQueues } from "./outbound.ts";
-import { memberOf, RESERVED_PREFIX } from "./reserved-types.ts";
+import { memberOf } from "./reserved-types.ts";
 
 export interface SequencerOptions {
   self: string;
@@ -44,7 +45,7 @@ export class Sequencer {
     const seq = event.seq;
     const recipients = new Set(log.membersOf(channel));
     // Only the reserved membership types change the member list; the leave event still reaches the leaver.
-    if (type.startsWith(RESERVED_PREFIX)) {
+    if (isReservedType(type)) {
       this.opts.membership.apply(event);
       for (const m of log.membersOf(channel)) recipients.add(m);
       const server = memberOf(event);

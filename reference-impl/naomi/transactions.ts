@@ -1,6 +1,8 @@
 // Naomi (event bus): incoming federation transactions — idempotent per (origin, txn_id), events and heads to the
 // receiver, submissions sequenced by the hub at most once, answered after everything is stored (spec §8.3–§8.5).
 import { SmcpError } from "../../protocol/errors.ts";
+import { isReservedType } from "../../protocol/events.ts";
+import { MIN_RESULT_RETENTION_MS } from "../../protocol/limits.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import type { RejectedItem, SequencedSubmission, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
@@ -11,11 +13,10 @@ import type { Effects } from "./effects.ts";
 import { dataProblem } from "./event-data.ts";
 import type { OutboundQueues } from "./outbound.ts";
 import { newBatch, type Receiver } from "./receiver.ts";
-import { RESERVED_PREFIX } from "./reserved-types.ts";
 import type { Sequencer } from "./sequencer.ts";
 
-/** How long an answered transaction's result is kept for retries of the same txn_id (spec §8.4). */
-const TXN_RESULT_TTL_MS = 48 * 3600_000;
+/** How long an answered transaction's result is kept for retries of the same txn_id (spec §8.4): twice the 24 h minimum (TXN-18). */
+const TXN_RESULT_TTL_MS = 2 * MIN_RESULT_RETENTION_MS;
 
 export interface TransactionsOptions {
   self: string;
@@ -86,7 +87,7 @@ export class Transactions {
     if (!store.channel(sub.channel)) return reject("SMCP_UNKNOWN_CHANNEL", `no channel ${sub.channel} here`);
     if (sub.sender !== origin) return reject("SMCP_ORIGIN_MISMATCH", `sender ${sub.sender} is not the transaction origin ${origin}`);
     if (store.member(sub.channel, origin)?.left_seq !== null) return reject("SMCP_NOT_MEMBER", `${origin} is not a member of ${sub.channel}`);
-    if (sub.type.startsWith(RESERVED_PREFIX)) return reject("SMCP_BAD_EVENT", "the smcp: event namespace is reserved for the hub");
+    if (isReservedType(sub.type)) return reject("SMCP_BAD_EVENT", "the smcp: event namespace is reserved for the hub");
     const problem = dataProblem(sub.data, this.opts.maxEventDataBytes);
     if (problem) return reject(problem.errcode === "SMCP_TOO_LARGE" ? "SMCP_TOO_LARGE" : "SMCP_BAD_EVENT", problem.error);
     const done = store.submission(origin, sub.submission_id);
