@@ -2,7 +2,6 @@
 import canonicalizeImpl from "canonicalize";
 import { MAX_JSON_DEPTH, textWithinDepth, tooDeep } from "./json-depth.ts";
 
-export { MAX_EVENT_DATA_DEPTH, MAX_JSON_DEPTH } from "./json-depth.ts";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
