@@ -1,6 +1,6 @@
 // Conformance harness: where the two instances under test come from — reference instances started locally, URLs of
 // running instances, any implementation started from a command line, or Docker images (testcontainers).
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -310,18 +310,24 @@ async function reachable(label: string, url: string): Promise<void> {
   }
 }
 
+/**
+ * Runs the user's restart command in a process group of its own. What it leaves running after exiting 0 is the
+ * restarted instance (`./server &` in a script), so that group is not stopped; one that fails or hangs is killed.
+ */
 async function runRestartCommand(role: Role, command: string, probeUrl: string, opts: LocalOptions): Promise<void> {
-  const child = spawnGroup(command, [], true);
+  const child = spawn(command, [], { shell: true, detached: true, stdio: ["ignore", "ignore", "pipe"], cwd: process.cwd(), env: process.env });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => void (stderr = (stderr + chunk.toString("utf8")).slice(-2_000)));
-  child.stdout!.resume();
   const code = await new Promise<number | string>((resolve) => {
     const timer = setTimeout(() => resolve("timeout"), opts.startupTimeoutMs);
     child.once("exit", (c, signal) => (clearTimeout(timer), resolve(c ?? signal ?? "?")));
     child.once("error", (err) => (clearTimeout(timer), resolve(err.message)));
   });
-  if (child.pid !== undefined) await stopGroup(child.pid);
-  if (code !== 0) throw new DeploymentError(`--${role}-restart-cmd ended with ${code === "timeout" ? `no exit within ${opts.startupTimeoutMs} ms` : `exit ${code}`}: ${stderr.trim() || "(no stderr)"}`);
+  child.stderr!.destroy();
+  if (code !== 0) {
+    if (child.pid !== undefined) await killGroup(child.pid);
+    throw new DeploymentError(`--${role}-restart-cmd ended with ${code === "timeout" ? `no exit within ${opts.startupTimeoutMs} ms` : `exit ${code}`}: ${stderr.trim() || "(no stderr)"}`);
+  }
   const deadline = Date.now() + opts.startupTimeoutMs;
   if (!(await probe(probeUrl, () => Date.now() > deadline))) throw new DeploymentError(`${role} did not answer ${probeUrl} within ${opts.startupTimeoutMs} ms of its restart command`);
 }
