@@ -5,7 +5,7 @@ import { canonicalJson } from "../../protocol/canonical-json.ts";
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import { newNonce } from "../../protocol/signing.ts";
 import type { Event, PeerList, RemoteCall, RemoteCallResult, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
-import { CheckFailure, ensure, expectError, expectOk, fail } from "../assert.ts";
+import { answerSummary, CheckFailure, ensure, expectError, expectOk, fail } from "../assert.ts";
 import { other, perTarget, type Check, type CheckContext, type Role, type Target } from "../context.ts";
 import { FAKE_LIMITS } from "../fake-peer.ts";
 import { tasksOf } from "./support/matchers.ts";
@@ -288,7 +288,9 @@ export const durabilityChecks: Check[] = [
   ...durCheck("dur/calls/outcome-kept", "a call answered before the restart is answered with the stored result after it without running the tool again (task count), task IDs are not reused, and the call_id with other params is 409", ["CALL-10", "CALL-12", "CONF-06"], async (ctx, role) => {
     const t = known(ctx, role);
     const s = stateOf(ctx, role);
-    const again = expectOk<RemoteCallResult>(await fakeCall(ctx, t, s.call.body), "RemoteCallResult", "the same call after the restart", 200);
+    const answer = await fakeCall(ctx, t, s.call.body);
+    if (answer.status !== 200) fail(`a call answered before the restart got no stored result after it (${answerSummary(answer)})`, s.call.result, answer.body ?? answer.status);
+    const again = expectOk<RemoteCallResult>(answer, "RemoteCallResult", "the same call after the restart", 200);
     ensure(same(again, s.call.result), "the repeated call_id got another result after the restart", s.call.result, again);
     const ids = (await fakeListTasks(ctx, t)).map((x) => x.id);
     ensure(same(ids, s.call.taskIds), "the tasks changed across the restart (the repeated call ran the tool again, or tasks were lost)", s.call.taskIds, ids);
