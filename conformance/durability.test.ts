@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { allChecks } from "./checks/index.ts";
 import { main } from "./cli.ts";
 import { freePort, randomToken } from "./deployment.ts";
+import { durabilityUnavailable } from "./pair-run.ts";
+import { plan } from "./runner.ts";
 
 const SMCP_BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
 const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
@@ -18,6 +20,7 @@ const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
 export const PROVES_CAN_FAIL: Record<string, string[]> = {
   "state wiped at each start": ["dur/keys/unchanged", "dur/events/kept", "dur/channels/kept", "dur/queue/delivered", "dur/calls/outcome-kept", "dur/txn/results-kept"],
   "replay cache forgotten, requests signed before the restart accepted": ["dur/sign/replay-across-restart"],
+  "does not come back after a restart": ["dur/restart"],
 };
 
 type Report = { checks: Array<{ id: string; status: string; details: string[]; actual?: string }> };
@@ -79,18 +82,42 @@ describe.skipIf(!existsSync(REFERENCE))("the durability phase against broken ins
     expect(failure("dur/queue/delivered@alice")).toMatch(/lost/);
   }, 180_000);
 
-  it(`an instance that forgets its replay cache at a restart and still accepts requests signed before it fails ${PROVES_CAN_FAIL["replay cache forgotten, requests signed before the restart accepted"]!.join(", ")} and nothing else`, async () => {
+  it(`an instance that forgets its replay cache at a restart and still accepts requests signed before it (alice) fails ${PROVES_CAN_FAIL["replay cache forgotten, requests signed before the restart accepted"]!.join(", ")} and nothing else; one that does not start a second time (bob) fails ${PROVES_CAN_FAIL["does not come back after a restart"]!.join(", ")}`, async () => {
     const dir = tempDir("replay");
     // Its clock runs 20 s slow: the non-persistent cache's start (SIGN-42) then lies before requests it accepted in
     // its previous life, which the new, empty cache lets through again. Everything else it stores is kept.
     writeFileSync(join(dir, "slow-clock.mjs"), "const real = Date.now;\nDate.now = () => real() - 20_000;\n");
     const slow = launcher(dir, "slow.sh", 'DATA="$3"', `--import "${join(dir, "slow-clock.mjs")}"`);
+    const once = launcher(dir, "once.sh", 'DATA="$3"; if [ -e "$DATA/started-once" ]; then echo "refusing to start again" >&2; exit 3; fi; touch "$DATA/started-once"');
     quiet();
-    const { code, report } = await run(["--alice-cmd", slow, "--only", "dur/*@alice"], dir);
+    const { code, report } = await run(["--alice-cmd", slow, "--bob-cmd", once, "--only", "dur/*"], dir);
     expect(code).toBe(1);
     expect(failedIds(report, "alice")).toEqual(withRole(PROVES_CAN_FAIL["replay cache forgotten, requests signed before the restart accepted"]!, "alice"));
     expect(report.checks.find((c) => c.id === "dur/sign/replay-across-restart@alice")!.details[0]).toMatch(/accepted again after it/);
+    const restart = report.checks.find((c) => c.id === "dur/restart@bob")!;
+    expect(restart.status).toBe("fail");
+    expect(restart.details[0]).toMatch(/did not come back.*exited \(3\)/);
+    const dependants = report.checks.filter((c) => c.id.startsWith("dur/") && c.id.endsWith("@bob") && c.id !== "dur/restart@bob");
+    for (const c of dependants) expect(c.status, c.id).toBe("not-testable");
   }, 180_000);
+});
+
+describe("which checks the phase can run (pair-run's durabilityUnavailable, runner's plan)", () => {
+  const dur = allChecks().find((c) => c.id === "dur/restart@alice")!;
+  const other = allChecks().find((c) => c.id === "sc/discovery/well-known@alice")!;
+  const restart = async (): Promise<void> => {};
+  it("a check that restarts nobody always runs; one that restarts alice runs only where alice can be restarted and not with --no-durability", () => {
+    expect(durabilityUnavailable(other, { restart: {} }, true)).toBeUndefined();
+    expect(durabilityUnavailable(dur, { restart: { alice: restart } }, false)).toBeUndefined();
+    expect(durabilityUnavailable(dur, { restart: { alice: restart } }, true)).toMatch(/--no-durability/);
+    expect(durabilityUnavailable(dur, { restart: { bob: restart } }, false)).toMatch(/alice: given by URL without --alice-restart-cmd/);
+  });
+  it("plan excludes an unavailable check with its reason and does not pull it in as anyone's prerequisite", () => {
+    const p = plan(allChecks(), { only: ["dur/*@alice"], skip: [], strict: false, unavailable: (c) => (c.restarts ? "cannot restart" : undefined) });
+    expect([...p.run].filter((id) => id.startsWith("dur/"))).toEqual([]);
+    expect(p.excluded.get("dur/restart@alice")).toBe("cannot restart");
+    expect(p.excluded.get("dur/events/kept@alice")).toBe("cannot restart");
+  });
 });
 
 describe.skipIf(!existsSync(REFERENCE))("instances the harness cannot restart, and --no-durability", () => {

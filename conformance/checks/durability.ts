@@ -153,8 +153,7 @@ async function prepareAndRestart(ctx: CheckContext, role: Role): Promise<void> {
       lap("retry held in flight");
       queued = await publishMany(ctx, t, hubbed, FAKE_LIMITS.max_txn_items + 1, "queued");
       lap(`${queued.length} events queued`);
-      const peers = expectOk<PeerList>(await t.control.request("GET", "/control/v1/peers"), "PeerList", "GET /control/v1/peers before the kill");
-      queue = peers.peers.find((p) => p.server_name === ctx.fake.name)?.outbound;
+      queue = await queueOfFake(ctx, t, queued.length);
       recordsAtKill = ctx.fake.records.length;
       await restartOrFail(t, role);
       lap("killed and restarted");
@@ -164,6 +163,17 @@ async function prepareAndRestart(ctx: CheckContext, role: Role): Promise<void> {
   }
   before.set(slot(ctx, role), { hubbed, joined, events, channels, ackedSeq: lastSeq, queued, submission, call: { body, result, taskIds }, txn: { id: txnId, body: txnBody, result: txnResult, submission: sub }, replay: { sent, unsent }, queue, recordsAtKill, key: { key_id: info.key_id, public_key: info.public_key } });
   await remap(ctx, role);
+}
+
+/** The fake peer's OutboundQueue, read until it counts `pending` events (an instance may enqueue just after answering a publish), at most 1 s. */
+async function queueOfFake(ctx: CheckContext, t: Target, pending: number): Promise<PeerList["peers"][number]["outbound"] | undefined> {
+  const deadline = Date.now() + 1_000;
+  for (;;) {
+    const peers = expectOk<PeerList>(await t.control.request("GET", "/control/v1/peers"), "PeerList", "GET /control/v1/peers before the kill");
+    const q = peers.peers.find((p) => p.server_name === ctx.fake.name)?.outbound;
+    if (!q || q.pending === pending || Date.now() >= deadline) return q;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 async function restartOrFail(t: Target, role: Role): Promise<void> {
