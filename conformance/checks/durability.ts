@@ -98,71 +98,83 @@ async function publishMany(ctx: CheckContext, t: Target, channel: string, n: num
  */
 async function prepareAndRestart(ctx: CheckContext, role: Role): Promise<void> {
   const t = known(ctx, role);
+  if (!t.restart) throw new CheckFailure(`the harness cannot restart ${role}`, undefined, undefined, "harness-error");
   const t0 = performance.now();
   const lap = (what: string): void => ctx.note(`${what}: ${Math.round(performance.now() - t0)} ms`);
-  if (!t.restart) throw new CheckFailure(`the harness cannot restart ${role}`, undefined, undefined, "harness-error");
   const hubbed = (await t.control.createChannel(`dur-${ctx.runId}-${role[0]}`)).channel;
   const invite = await t.control.invite(hubbed, ctx.fake.name);
   ensure(invite.accepted, "the fake peer's invite was not accepted", true, invite);
   const joined = await joinFakeChannel(ctx, t, role);
   await publishMany(ctx, t, hubbed, 2, "acked");
   lap("channels set up");
+  const answered = await answerBeforeKill(ctx, t, hubbed);
+  const settled = await settleAndRecord(ctx, t, hubbed);
+  lap("a call, a transaction and a signed request answered; everything acknowledged and recorded");
+  const cut = await killMidTransaction(ctx, t, role, { hubbed, joined }, lap);
+  before.set(slot(ctx, role), { hubbed, joined, ...answered, ...settled, ...cut });
+  await remap(ctx, role);
+}
 
+/** A call, a transaction and a signed request, each answered before the kill (their repeats come after it). */
+async function answerBeforeKill(ctx: CheckContext, t: Target, hubbed: string): Promise<Pick<BeforeKill, "call" | "txn" | "replay">> {
   const body = remoteCall(ctx, t, "create_task", { title: uid(ctx, "durable-task") });
   const result = expectOk<RemoteCallResult>(await fakeCall(ctx, t, body), "RemoteCallResult", "create_task before the restart", 200);
   const taskIds = tasksOf(expectOk<RemoteCallResult>(await fakeCall(ctx, t, remoteCall(ctx, t, "list_tasks", {})), "RemoteCallResult", "list_tasks"), "list_tasks").map((x) => x.id);
 
-  const sub: Submission = { submission_id: uid(ctx, "sub"), channel: hubbed, type: "conformance:durability", sender: ctx.fake.name, origin_ts: Date.now(), data: { marker: uid(ctx, "submitted") } as never };
-  const txnId = ctx.fake.nextTxnId();
-  const txnBody: Transaction = { origin: ctx.fake.name, origin_ts: Date.now(), submissions: [sub] };
-  const txnResult = expectOk<TransactionResult>(await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${txnId}`, body: txnBody }), "TransactionResult", "submission before the restart", 200);
-  ensure(txnResult.processed.includes(sub.submission_id), "the fake peer's submission was not processed", sub.submission_id, txnResult);
+  const submission: Submission = { submission_id: uid(ctx, "sub"), channel: hubbed, type: "conformance:durability", sender: ctx.fake.name, origin_ts: Date.now(), data: { marker: uid(ctx, "submitted") } as never };
+  const id = ctx.fake.nextTxnId();
+  const txnBody: Transaction = { origin: ctx.fake.name, origin_ts: Date.now(), submissions: [submission] };
+  const txnResult = expectOk<TransactionResult>(await ctx.fake.send(t.name, { method: "PUT", path: `/federation/v1/send/${id}`, body: txnBody }), "TransactionResult", "submission before the restart", 200);
+  ensure(txnResult.processed.includes(submission.submission_id), "the fake peer's submission was not processed", submission.submission_id, txnResult);
 
   const sent = { ts: Date.now(), nonce: newNonce() };
   expectOk(await ctx.fake.send(t.name, { method: "GET", path: backfillPath(hubbed, "after=0&limit=1"), sign: sent }), "BackfillPage", "a signed backfill before the restart", 200);
   const unsent = { ts: Date.now(), nonce: newNonce() };
+  return { call: { body, result, taskIds }, txn: { id, body: txnBody, result: txnResult, submission }, replay: { sent, unsent } };
+}
 
-  // Everything so far is acknowledged; what follows stays queued or in flight.
-  const lastSeq = (await t.control.events(hubbed)).local_seq;
-  const acked = await ctx.fake.waitUntil(() => ackedSeqs(ctx, t.name, hubbed).includes(lastSeq), ctx.options.deliveryTimeoutMs);
-  ensure(acked, "the hub did not deliver its events to the fake peer before the restart", `seq 1..${lastSeq} acknowledged`, ackedSeqs(ctx, t.name, hubbed));
-  lap("call, transaction, signed request done; all acknowledged");
+/** Waits until the fake peer acknowledged every event of `hubbed`, then records the instance's channels, events and key. */
+async function settleAndRecord(ctx: CheckContext, t: Target, hubbed: string): Promise<Pick<BeforeKill, "ackedSeq" | "events" | "channels" | "key">> {
+  const ackedSeq = (await t.control.events(hubbed)).local_seq;
+  const acked = await ctx.fake.waitUntil(() => ackedSeqs(ctx, t.name, hubbed).includes(ackedSeq), ctx.options.deliveryTimeoutMs);
+  ensure(acked, "the hub did not deliver its events to the fake peer before the restart", `seq 1..${ackedSeq} acknowledged`, ackedSeqs(ctx, t.name, hubbed));
   const events = new Map<string, Event[]>();
   const channels = await channelViews(t);
   for (const c of channels) events.set(c.channel, await t.control.allEvents(c.channel));
   const info = await t.control.instance();
+  return { ackedSeq, events, channels, key: { key_id: info.key_id, public_key: info.public_key } };
+}
 
+/**
+ * Queues a submission for the fake hub (its first attempt fails: 502, kept queued, CTRL-20), holds the retry in
+ * flight, queues max_txn_items + 1 events behind it, reads the queue state, and kills and restarts the instance.
+ */
+async function killMidTransaction(ctx: CheckContext, t: Target, role: Role, ch: { hubbed: string; joined: string }, lap: (what: string) => void): Promise<Pick<BeforeKill, "submission" | "queued" | "queue" | "recordsAtKill">> {
   const submission = uid(ctx, "queued-submission");
-  const first = await ctx.fake.withSendBehaviour({ failNext: 1, failWith: { errcode: "SMCP_INTERNAL" } }, () => t.control.request("POST", `/control/v1/channels/${encodeURIComponent(joined)}/events`, { type: "conformance:durability", data: { marker: submission } }));
-  expectError(first, "SMCP_PEER_UNREACHABLE", "a publish whose first delivery attempt fails (CTRL-20: kept queued)");
-  lap("state recorded, submission queued");
-
+  const publish = (): Promise<HttpAnswer> => t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch.joined)}/events`, { type: "conformance:durability", data: { marker: submission } });
+  expectError(await ctx.fake.withSendBehaviour({ failNext: 1, failWith: { errcode: "SMCP_INTERNAL" } }, publish), "SMCP_PEER_UNREACHABLE", "a publish whose first delivery attempt fails (CTRL-20: kept queued)");
   let release = (): void => {};
   let arrive = (): void => {};
-  const arrival = new Promise<void>((r) => (arrive = r));
+  const arrival = new Promise<boolean>((r) => (arrive = () => r(true)));
   const hold = { until: new Promise<void>((r) => (release = r)), arrived: [] as string[], onArrive: () => arrive() };
-  let queued: string[] = [];
-  let recordsAtKill = 0;
-  let queue: unknown;
   try {
-    await ctx.fake.withSendBehaviour({ hold }, async () => {
+    return await ctx.fake.withSendBehaviour({ hold }, async () => {
       // No record exists before a request is answered, so the hold itself says when the retry arrived.
       const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), ctx.options.deliveryTimeoutMs).unref());
-      ensure(await Promise.race([arrival.then(() => true), timeout]), "the queued submission was never retried", "a retry of the transaction", "nothing");
+      ensure(await Promise.race([arrival, timeout]), "the queued submission was never retried", "a retry of the transaction", "nothing");
       ensure(hold.arrived[0] === t.name, "the transaction held in flight came from another server", t.name, hold.arrived[0]);
-      lap("retry held in flight");
-      queued = await publishMany(ctx, t, hubbed, FAKE_LIMITS.max_txn_items + 1, "queued");
-      lap(`${queued.length} events queued`);
-      queue = await queueOfFake(ctx, t, queued.length);
-      recordsAtKill = ctx.fake.records.length;
+      lap("submission queued, its retry held in flight");
+      const queued = await publishMany(ctx, t, ch.hubbed, FAKE_LIMITS.max_txn_items + 1, "queued");
+      const queue = await queueOfFake(ctx, t, queued.length);
+      lap(`${queued.length} events queued behind it`);
+      const recordsAtKill = ctx.fake.records.length;
       await restartOrFail(t, role);
-      lap("killed and restarted");
+      lap("killed (SIGKILL) and restarted");
+      return { submission, queued, queue, recordsAtKill };
     });
   } finally {
     release();
   }
-  before.set(slot(ctx, role), { hubbed, joined, events, channels, ackedSeq: lastSeq, queued, submission, call: { body, result, taskIds }, txn: { id: txnId, body: txnBody, result: txnResult, submission: sub }, replay: { sent, unsent }, queue, recordsAtKill, key: { key_id: info.key_id, public_key: info.public_key } });
-  await remap(ctx, role);
 }
 
 /** The fake peer's OutboundQueue, read until it counts `pending` events (an instance may enqueue just after answering a publish), at most 1 s. */
