@@ -299,14 +299,22 @@ async function urlRole(role: Role, spec: Extract<RoleSpec, { kind: "url" }>, opt
   return handle;
 }
 
-/** Any HTTP answer counts (the checks judge it); a refused connection or no answer within 5 s does not. */
+/** Network errors that mean nothing answers there; anything else (a TLS certificate the harness does not trust) got an answer. */
+const NO_ANSWER = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+
+/**
+ * Any HTTP answer counts (the checks judge it), and so does a TLS handshake the harness cannot verify (a check will
+ * say so); a refused or reset connection, or no answer within 5 s, does not.
+ */
 async function reachable(label: string, url: string): Promise<void> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000), redirect: "manual" });
     await res.arrayBuffer();
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new DeploymentError(`${label} is unreachable (GET ${url}: ${cause}); nothing was checked`);
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const timedOut = (err as Error).name === "TimeoutError" || (err as Error).name === "AbortError";
+    if (!timedOut && !(cause?.code && NO_ANSWER.has(cause.code))) return;
+    throw new DeploymentError(`${label} is unreachable (GET ${url}: ${timedOut ? "no answer within 5 s" : (cause?.message ?? cause?.code)}); nothing was checked`);
   }
 }
 
