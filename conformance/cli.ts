@@ -26,6 +26,8 @@ targets (per role; default: two reference instances started locally):
   --alice-cmd "CMD"                   start any implementation; {name} {port} {data} {token} are substituted
   --alice-image IMAGE                 start a Docker image via testcontainers (needs a Docker engine)
   --alice-name NAME                   server name for a started instance (default alice.example / bob.example)
+  --alice-restart-cmd "CMD"           with --alice URL: a command that kills and restarts it on its data ({url} {port}
+                                      {token} substituted; exit 0 when done), so the durability checks can run
   --image-args "TEMPLATE"             container command for --*-image (default: serve --name {name} ...)
 
 matrix (interop report: every ordered pair alice = A, bob = B, A with A included):
@@ -42,6 +44,7 @@ options:
   --latency-calls N                   direct calls for the latency check (default 200)
   --latency-p99-ms B                  fail the latency check when p99 >= B ms (default 500)
   --strict                            also run SHOULD-level checks
+  --no-durability                     do not kill and restart instances (the dur/* checks are reported excluded)
   --verbose                           notes, wire excerpts and instance logs on the console
   --startup-timeout-ms MS             wait for started instances (default 20000)
   --delivery-timeout-ms MS            wait for asynchronous delivery (default 10000)
@@ -67,6 +70,9 @@ const OPTIONS = {
   "alice-name": { type: "string" },
   "bob-name": { type: "string" },
   "image-args": { type: "string" },
+  "alice-restart-cmd": { type: "string" },
+  "bob-restart-cmd": { type: "string" },
+  "no-durability": { type: "boolean" },
   only: { type: "string", multiple: true },
   skip: { type: "string", multiple: true },
   "expected-failures": { type: "string" },
@@ -106,10 +112,12 @@ export function roleSpecs(values: Values): Record<Role, RoleSpec> {
     const name = values[`${role}-name`];
     const given = [url, cmd, image].filter((x) => x !== undefined).length;
     if (given > 1) throw new UsageError(`give at most one of --${role}, --${role}-cmd, --${role}-image`);
+    const restartCmd = values[`${role}-restart-cmd`];
+    if (restartCmd !== undefined && url === undefined) throw new UsageError(`--${role}-restart-cmd applies to --${role} URL only: the harness restarts the instances it starts itself`);
     if (url !== undefined) {
       const token = values[`${role}-token`];
       if (!token) throw new UsageError(`--${role} needs --${role}-token`);
-      return { kind: "url", url, token };
+      return { kind: "url", url, token, ...(restartCmd !== undefined ? { restartCmd } : {}) };
     }
     if (cmd !== undefined) return { kind: "cmd", command: cmd, ...(name ? { name } : {}) };
     if (image !== undefined) return { kind: "image", image, ...(name ? { name } : {}), ...(values["image-args"] ? { args: values["image-args"] } : {}) };
@@ -186,6 +194,7 @@ function pairSettings(values: Values): Omit<PairSettings, "reports"> {
     expected,
     expectedFile: values["expected-failures"] ?? null,
     startupTimeoutMs: positiveInt(values["startup-timeout-ms"], "--startup-timeout-ms", 20_000),
+    noDurability: values["no-durability"] === true,
     write: (text) => void process.stdout.write(text),
   };
 }
@@ -229,7 +238,7 @@ async function matrix(values: Values): Promise<number> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`--impl ${dup} is given twice`);
   for (const i of impls) if (!i.command.includes("{port}")) throw new UsageError(`--impl ${i.name}: the command must contain {port}`);
-  for (const flag of ["alice", "bob", "alice-cmd", "bob-cmd", "alice-image", "bob-image", "json", "junit", "html"] as const) {
+  for (const flag of ["alice", "bob", "alice-cmd", "bob-cmd", "alice-image", "bob-image", "alice-restart-cmd", "bob-restart-cmd", "json", "junit", "html"] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to matrix (each pair gets runs/A__B.json and .html under --out)`);
   }
   const settings = pairSettings(values);

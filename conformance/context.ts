@@ -27,6 +27,8 @@ export interface Target {
   /** Filled by the discovery checks. */
   discovery?: ServerDiscovery;
   key?: VerifyKey;
+  /** Kills the instance abruptly and brings it back on the same data, port and token (durability checks); absent when the harness cannot. */
+  restart?: () => Promise<void>;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface Check {
   level: Level;
   /** Checks whose success this one relies on; if one did not pass, this one is "not testable" (a failure). */
   prerequisites: string[];
+  /** The instances this check kills and restarts: it runs only where the harness can restart them (and not with --no-durability). */
+  restarts?: Role[];
   run(ctx: CheckContext): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 // Conformance harness: where the two instances under test come from — reference instances started locally, URLs of
 // running instances, any implementation started from a command line, or Docker images (testcontainers).
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, createWriteStream, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { randomId } from "../protocol/random-id.ts";
 import type { Role } from "./context.ts";
-import { spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
+import { killGroup, spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
 
 /** One instance under test as the harness reaches it. `name` is learnt from its Control API when not given. */
 export interface Endpoint {
@@ -27,6 +27,12 @@ export interface Deployment {
   bob: Endpoint;
   /** Where each started instance's stderr went (for the report). */
   logFiles: string[];
+  /**
+   * Per role the harness can restart: kill it abruptly (SIGKILL of its whole process group, a container killed,
+   * or the user's `--*-restart-cmd`) and bring it back on the same data directory, port and token, resolving once
+   * it answers again. A role without one is given by URL without a restart command.
+   */
+  restart: Partial<Record<Role, () => Promise<void>>>;
   /** Stops what the harness started; instance logs are deleted unless `keepLogs`. */
   close(keepLogs?: boolean): Promise<void>;
 }
@@ -133,9 +139,10 @@ async function probe(url: string, stopped: () => boolean): Promise<boolean> {
  * Starts one instance process in its own process group and in the caller's working directory (so that a relative
  * `--alice-cmd ./my-smcp` works); its stderr goes to a log file next to its temporary data directory.
  */
-function launch(label: string, command: string, args: string[], shell: boolean, verbose: boolean, dataDir: string): Started {
+function launch(label: string, command: string, args: string[], shell: boolean, verbose: boolean, dataDir: string, append = false): Started {
   const logFile = `${dataDir}.log`;
-  const log = createWriteStream(logFile);
+  // A restarted instance logs on after its first life's lines, so that the kept log tells the whole story.
+  const log = createWriteStream(logFile, { flags: append ? "a" : "w" });
   const child = spawnGroup(command, args, shell);
   child.stderr!.on("data", (chunk: Buffer) => {
     log.write(chunk);
@@ -153,13 +160,14 @@ export interface LocalOptions {
 export type RoleSpec =
   | { kind: "reference"; name?: string }
   | { kind: "cmd"; command: string; name?: string }
-  | { kind: "url"; url: string; token: string }
+  | { kind: "url"; url: string; token: string; restartCmd?: string }
   | { kind: "image"; image: string; name?: string; args?: string };
 
 interface RoleHandle {
   endpoint: Endpoint;
   logFile?: string;
   stop(keepLogs: boolean): Promise<void>;
+  restart?: () => Promise<void>;
 }
 
 /** Substitutes `{name} {port} {data} {token}` in a user's command line. */
@@ -188,6 +196,7 @@ export async function deploy(specs: Record<Role, RoleSpec>, opts: LocalOptions):
     alice: handles[0]!.endpoint,
     bob: handles[1]!.endpoint,
     logFiles: handles.flatMap((h) => (h.logFile ? [h.logFile] : [])),
+    restart: Object.fromEntries(handles.flatMap((h) => (h.restart ? [[h.endpoint.role, h.restart]] : []))),
     close,
   };
 }
@@ -208,13 +217,14 @@ function validateSpecs(specs: Record<Role, RoleSpec>): void {
 function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<RoleHandle> {
   switch (spec.kind) {
     case "url":
-      return Promise.resolve({ endpoint: { role, baseUrl: spec.url.replace(/\/$/, ""), token: spec.token }, stop: async () => {} });
+      return urlRole(role, spec, opts);
     case "reference": {
       // Port 0: the reference instance reports its real URL on its readiness line, so no port can be raced for.
+      // A restart binds the port its first life got, so that peers and the harness reach it where they did.
       const bin = join(REPO, "bin", "smcp.js");
-      return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v) => ({
+      return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v, again) => ({
         command: process.execPath,
-        args: [bin, "serve", "--name", v.name, "--listen", "127.0.0.1:0", "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites"],
+        args: [bin, "serve", "--name", v.name, "--listen", `127.0.0.1:${again ? v.port : 0}`, "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites"],
         shell: false,
         announcesUrl: true,
       }));
@@ -226,7 +236,7 @@ function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<Role
   }
 }
 
-type Spec = (v: { name: string; port: number; data: string; token: string }) => { command: string; args: string[]; shell: boolean; announcesUrl?: boolean };
+type Spec = (v: { name: string; port: number; data: string; token: string }, again: boolean) => { command: string; args: string[]; shell: boolean; announcesUrl?: boolean };
 
 /**
  * Starts one instance process. A free port can be taken by someone else between choosing and binding it, so a
@@ -238,18 +248,100 @@ async function startProcess(role: Role, name: string, opts: LocalOptions, spec: 
     const v = { name, port, data: mkdtempSync(join(tmpdir(), `smcp-conformance-${role}-`)), token: randomToken() };
     // KEY-26: a pre-existing 0755 directory (like a bind mount or a Dockerfile VOLUME); the instance's files must be private anyway.
     chmodSync(v.data, 0o755);
-    const { command, args, shell, announcesUrl } = spec(v);
+    const { command, args, shell, announcesUrl } = spec(v, false);
     const started = launch(role, command, args, shell, opts.verbose, v.data);
     const base = `http://127.0.0.1:${port}`;
     try {
       const url = await awaitReady(`${role} (${name})`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
-      return { endpoint: { role, name, baseUrl: url ?? base, token: v.token, dataDir: v.data }, logFile: started.logFile, stop: (keep) => stop(started, keep) };
+      const life = { current: started };
+      const bound = { ...v, port: Number(new URL(url ?? base).port) };
+      return {
+        endpoint: { role, name, baseUrl: url ?? base, token: v.token, dataDir: v.data },
+        logFile: started.logFile,
+        stop: (keep) => stop(life.current, keep),
+        restart: () => restartProcess(`${role} (${name})`, life, bound, spec, opts),
+      };
     } catch (err) {
       const exitedEarly = started.child.exitCode !== null || started.child.signalCode !== null;
       await stop(started, !exitedEarly || attempt >= 3);
       if (!exitedEarly || attempt >= 3) throw err;
     }
   }
+}
+
+/**
+ * Kills the running instance abruptly (SIGKILL to its whole process group: a crash, nothing flushed) and starts the
+ * same command again on the same data directory, port and token, appending to the same log; resolves once ready.
+ */
+async function restartProcess(label: string, life: { current: Started }, v: { name: string; port: number; data: string; token: string }, spec: Spec, opts: LocalOptions): Promise<void> {
+  const old = life.current;
+  if (old.child.pid !== undefined && !(await killGroup(old.child.pid))) throw new DeploymentError(`${label}: its process group survived SIGKILL`);
+  await new Promise<void>((resolve) => old.log.end(() => resolve()));
+  const { command, args, shell, announcesUrl } = spec(v, true);
+  const started = launch(label, command, args, shell, opts.verbose, v.data, true);
+  life.current = started;
+  const base = `http://127.0.0.1:${v.port}`;
+  const url = await awaitReady(`${label} after its restart`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
+  if (url !== undefined && new URL(url).port !== String(v.port)) throw new DeploymentError(`${label} came back on ${url}, not on port ${v.port}`);
+}
+
+/**
+ * An instance given by URL: the harness only talks to it, after one bounded look that it answers at all (an
+ * unreachable target is a deployment error, exit 2, not a hundred failed checks). With `--*-restart-cmd` it can
+ * also be restarted: the command (run through the shell, in a process group of its own, `{url}` `{port}` `{token}`
+ * substituted) must kill and restart it and exit 0; the harness then waits until its well-known document answers.
+ */
+async function urlRole(role: Role, spec: Extract<RoleSpec, { kind: "url" }>, opts: LocalOptions): Promise<RoleHandle> {
+  const baseUrl = spec.url.replace(/\/$/, "");
+  await reachable(`--${role} ${baseUrl}`, `${baseUrl}/.well-known/smcp/server`);
+  const handle: RoleHandle = { endpoint: { role, baseUrl, token: spec.token }, stop: async () => {} };
+  const template = spec.restartCmd;
+  if (template !== undefined) {
+    const command = template.replace(/\{(url|port|token)\}/g, (_, k: string) => (k === "url" ? baseUrl : k === "port" ? new URL(baseUrl).port : spec.token));
+    handle.restart = () => runRestartCommand(role, command, `${baseUrl}/.well-known/smcp/server`, opts);
+  }
+  return handle;
+}
+
+/** Network errors that mean nothing answers there; anything else (a TLS certificate the harness does not trust) got an answer. */
+const NO_ANSWER = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+
+/**
+ * Any HTTP answer counts (the checks judge it), and so does a TLS handshake the harness cannot verify (a check will
+ * say so); a refused or reset connection, or no answer within 5 s, does not.
+ */
+async function reachable(label: string, url: string): Promise<void> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000), redirect: "manual" });
+    await res.arrayBuffer();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const timedOut = (err as Error).name === "TimeoutError" || (err as Error).name === "AbortError";
+    if (!timedOut && !(cause?.code && NO_ANSWER.has(cause.code))) return;
+    throw new DeploymentError(`${label} is unreachable (GET ${url}: ${timedOut ? "no answer within 5 s" : (cause?.message ?? cause?.code)}); nothing was checked`);
+  }
+}
+
+/**
+ * Runs the user's restart command in a process group of its own. What it leaves running after exiting 0 is the
+ * restarted instance (`./server &` in a script), so that group is not stopped; one that fails or hangs is killed.
+ */
+async function runRestartCommand(role: Role, command: string, probeUrl: string, opts: LocalOptions): Promise<void> {
+  const child = spawn(command, [], { shell: true, detached: true, stdio: ["ignore", "ignore", "pipe"], cwd: process.cwd(), env: process.env });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => void (stderr = (stderr + chunk.toString("utf8")).slice(-2_000)));
+  const code = await new Promise<number | string>((resolve) => {
+    const timer = setTimeout(() => resolve("timeout"), opts.startupTimeoutMs);
+    child.once("exit", (c, signal) => (clearTimeout(timer), resolve(c ?? signal ?? "?")));
+    child.once("error", (err) => (clearTimeout(timer), resolve(err.message)));
+  });
+  child.stderr!.destroy();
+  if (code !== 0) {
+    if (child.pid !== undefined) await killGroup(child.pid);
+    throw new DeploymentError(`--${role}-restart-cmd ended with ${code === "timeout" ? `no exit within ${opts.startupTimeoutMs} ms` : `exit ${code}`}: ${stderr.trim() || "(no stderr)"}`);
+  }
+  const deadline = Date.now() + opts.startupTimeoutMs;
+  if (!(await probe(probeUrl, () => Date.now() > deadline))) throw new DeploymentError(`${role} did not answer ${probeUrl} within ${opts.startupTimeoutMs} ms of its restart command`);
 }
 
 const ALTERNATIVES =
@@ -297,7 +389,13 @@ async function startImage(role: Role, spec: Extract<RoleSpec, { kind: "image" }>
       if (liveContainers.delete(stopContainer)) await container.stop();
     };
     liveContainers.add(stopContainer);
-    return { endpoint: { role, name, baseUrl: `http://127.0.0.1:${port}`, token }, stop: stopContainer };
+    // Killed at once (no grace period: a crash) and started again in the same container, so /data is kept.
+    const restart = async (): Promise<void> => {
+      await container.restart({ timeout: 0 });
+      const deadline = Date.now() + opts.startupTimeoutMs;
+      if (!(await probe(`http://127.0.0.1:${port}/.well-known/smcp/server`, () => Date.now() > deadline))) throw new DeploymentError(`image ${spec.image} (${role}) did not answer within ${opts.startupTimeoutMs} ms of its restart`);
+    };
+    return { endpoint: { role, name, baseUrl: `http://127.0.0.1:${port}`, token }, stop: stopContainer, restart };
   } catch (err) {
     throw new DeploymentError(`starting image ${spec.image} for ${role} failed: ${(err as Error).message}`);
   }

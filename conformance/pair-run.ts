@@ -3,7 +3,7 @@
 import { createDispatcher } from "../protocol/http-client.ts";
 import { randomId } from "../protocol/random-id.ts";
 import { allChecks } from "./checks/index.ts";
-import type { CheckContext, Options, Role, Target } from "./context.ts";
+import type { Check, CheckContext, Options, Role, Target } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
 import { deploy, type Deployment, type RoleSpec } from "./deployment.ts";
 import { FakePeer } from "./fake-peer.ts";
@@ -19,6 +19,8 @@ export interface PairSettings {
   expected: ExpectedFailures;
   expectedFile: string | null;
   startupTimeoutMs: number;
+  /** `--no-durability`: the checks that restart instances are reported excluded (not run), never passed. */
+  noDurability?: boolean;
   reports: { json?: string | undefined; junit?: string | undefined; html?: string | undefined };
   /** Console output (progress lines and the summary). */
   write: (text: string) => void;
@@ -44,6 +46,15 @@ export async function runPair(specs: Record<Role, RoleSpec>, s: PairSettings): P
   }
 }
 
+/** Why a check that restarts instances cannot run here: --no-durability, or an instance the harness cannot restart. */
+export function durabilityUnavailable(c: Check, deployment: Pick<Deployment, "restart">, noDurability: boolean): string | undefined {
+  if (!c.restarts || c.restarts.length === 0) return undefined;
+  if (noDurability) return "durability phase not run (--no-durability): nothing about restarts was checked";
+  const missing = c.restarts.filter((role) => !deployment.restart[role]);
+  if (missing.length === 0) return undefined;
+  return `durability phase not run for ${missing.join(" and ")}: given by URL without ${missing.map((r) => `--${r}-restart-cmd`).join("/")}, so the harness cannot restart it`;
+}
+
 async function drive(deployment: Deployment, s: PairSettings, started: number): Promise<PairOutcome> {
   const recorder = new WireRecorder();
   const dispatcher = createDispatcher({ connections: 32 });
@@ -51,7 +62,8 @@ async function drive(deployment: Deployment, s: PairSettings, started: number): 
   const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
   const target = (role: Role): Target => {
     const ep = deployment[role];
-    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, ...(ep.dataDir ? { dataDir: ep.dataDir } : {}), control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role) };
+    const restart = deployment.restart[role];
+    return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, ...(ep.dataDir ? { dataDir: ep.dataDir } : {}), control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role), ...(restart ? { restart } : {}) };
   };
   const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options: s.options, runId, state: { published: [], adv: {} }, note: () => {} };
   s.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);
@@ -61,6 +73,7 @@ async function drive(deployment: Deployment, s: PairSettings, started: number): 
       skip: s.skip,
       strict: s.options.strict,
       expectedFailures: s.expected,
+      unavailable: (c) => durabilityUnavailable(c, deployment, s.noDurability === true),
       onResult: (r) => {
         const line = progressLine(r, s.options.verbose);
         if (line) s.write(line + "\n");

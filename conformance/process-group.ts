@@ -98,6 +98,17 @@ export async function stopGroup(pgid: number, graceMs = 5_000): Promise<void> {
   live.delete(pgid);
 }
 
+/**
+ * SIGKILL to the whole group at once — a crash, not a shutdown: nothing in it gets to flush or clean up. Resolves
+ * once the group is empty (bounded); the group stays registered for the orderly stop at the end unless it is empty.
+ */
+export async function killGroup(pgid: number, timeoutMs = 5_000): Promise<boolean> {
+  signalGroup(pgid, "SIGKILL");
+  const gone = await until(() => !groupAlive(pgid), timeoutMs);
+  if (gone) live.delete(pgid);
+  return gone;
+}
+
 /** Stops every group still running (the harness's SIGINT/SIGTERM handler). */
 export async function stopAllGroups(): Promise<void> {
   await Promise.all([...live].map((pgid) => stopGroup(pgid)));

@@ -26,6 +26,8 @@ export interface RunOptions {
   skip: string[];
   strict: boolean;
   expectedFailures: ExpectedFailures;
+  /** Why a check cannot run in this deployment (e.g. it restarts an instance the harness cannot restart); excluded with that reason, never passed. */
+  unavailable?: (check: Check) => string | undefined;
   /** Ceiling for one check, so that a hung instance fails a check instead of the run. */
   checkTimeoutMs?: number;
   onResult?: (r: CheckResult) => void;
@@ -37,7 +39,7 @@ interface Plan {
 }
 
 /** Works out which checks run: --only (plus their prerequisites, transitively), minus --skip, minus SHOULD unless --strict. */
-export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "strict">): Plan {
+export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "strict" | "unavailable">): Plan {
   const byId = new Map(checks.map((c) => [c.id, c]));
   const excluded = new Map<string, string>();
   const run = new Set<string>();
@@ -46,13 +48,16 @@ export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "
     const c = byId.get(id);
     if (!c || run.has(id) || anyMatches(opts.skip, id)) return;
     if (c.level === "SHOULD" && !opts.strict) return;
+    if (opts.unavailable?.(c) !== undefined) return;
     run.add(id);
     c.prerequisites.forEach(add);
   };
   checks.filter(want).forEach((c) => add(c.id));
   for (const c of checks) {
     if (run.has(c.id)) continue;
+    const unavailable = opts.unavailable?.(c);
     if (anyMatches(opts.skip, c.id)) excluded.set(c.id, "excluded by --skip");
+    else if (unavailable !== undefined && (opts.only.length === 0 || anyMatches(opts.only, c.id))) excluded.set(c.id, unavailable);
     else if (c.level === "SHOULD" && !opts.strict) excluded.set(c.id, "SHOULD-level check: run with --strict");
     else excluded.set(c.id, "not selected by --only");
   }

@@ -23,7 +23,7 @@ export type ExclusionKind =
 /** One line per kind: what the whole group has in common (printed by `list --coverage`). */
 export const KIND_TEXT: Record<ExclusionKind, string> = {
   "sender-internal": "how an instance builds what it sends to third parties, or its internal state; the harness sees only what reaches it",
-  durability: "needs a restart of the instance under test (or a storage fault) in the middle of the run",
+  durability: "needs a restart at a moment the durability phase cannot reach, or a storage fault (the phase itself restarts every instance the harness can: dur/*)",
   retention: "a 24 h (or longer) retention period; one run lasts seconds",
   scale: "needs a volume (10 000 queued events, a full replay cache) far beyond the 30 s budget",
   timing: "periodic or timeout behaviour of 30 s or more, or clock discipline; observing it would exceed the run's budget",
@@ -55,7 +55,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "KEY-17": x("schema", "the header grammar and the schemas fix keys at 43 and signatures at 86 base64url characters, so other lengths are refused as malformed first (adv/sign/header-grammar)"),
   "KEY-18": x("sender-internal", "only points with y < 19 have non-canonical encodings, and those are small-order or off-curve: covered by adv/keys/small-order-key"),
   "KEY-20": x("sender-internal", "a signer cannot choose R; a non-canonical R that would otherwise verify cannot be built, so any refusal is indistinguishable from a bad signature"),
-  "KEY-04": x("meta", "v1 has no rotation; a key change is only visible across restarts"),
   "KEY-05": x("sender-internal", "non-disclosure of a secret cannot be proven by probing; the harness sees no private key in any answer it validates"),
   "KEY-08": x("optional", "applies only to receivers that also fetch key documents, which is optional (§4.2)"),
   "KEY-11": x("optional", "applies only to keys learnt from key documents, which receivers need not fetch; the harness's valid_until_ts is days ahead"),
@@ -70,7 +69,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "SIGN-40": x("timing", "keeping nonces for ts + 2W needs a replay 2 minutes after the original (W = 60 s)"),
   "SIGN-41": x("scale", "filling the replay cache takes more requests than the run's budget allows"),
   "DISC-28": x("optional", "a fetcher MAY cache for 1 s"),
-  "SIGN-42": x("durability", "only observable across a restart of the instance"),
   "SIGN-48": x("scale", "a 429 for a full replay cache needs the cache (or one origin's share) filled first: tens of thousands of requests (SIGN-41, SIGN-49)"),
   "SIGN-49": x("scale", "filling one origin's share (reference: 32 768 pairs) takes more requests than the run's budget and the origin's rate limit allow"),
   "RATE-10": x("not-yet-automated", "needs two server names signing under one key, or several keys behind one address, each bursting past rate_burst; the fake peer's second identity (issue 11) makes the first half possible"),
@@ -93,8 +91,7 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   // §8 transactions
   "TXN-36": x("sender-internal", "the order of heads vs. events inside one transaction only changes the evidence kept (DLV-15), which no endpoint exposes"),
   "TXN-06": x("scale", "splitting needs more queued items than a destination's max_txn_items; the fake peer's records flag any transaction over its limits"),
-  "TXN-18": x("retention", "24 h retention of transaction results"),
-  "TXN-25": x("durability", "needs a storage failure inside the instance"),
+  "TXN-18": x("retention", "24 h retention of transaction results; that they survive a restart is dur/txn/results-kept (TXN-16)"),
   "TXN-32": x("timing", "back-off reset is only visible as the absence of a delay after a later failure; measuring it needs several back-off cycles"),
   // §9 channels and delivery
   "CHAN-02": x("sender-internal", "membership is derived internally; its effects are checked by invite, removal and member-call checks"),
@@ -105,7 +102,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "DLV-37": x("timing", "ten consecutive failures span hours of back-off; tests/invite-flood.test.ts counts exactly ten requests per round against the reference with shortened periods"),
   "CHAN-26": x("optional", "the default invite policy outside the conformance profile; under test an instance runs the profile, which accepts every authenticated invite (CONF-10)"),
   "CHAN-15": x("optional", "re-inviting is the hub's choice"),
-  "DLV-03": x("durability", "durable queues need a restart of the hub mid-delivery"),
   "DLV-04": x("scale", "the bound is 10 000 queued events for one destination"),
   "DLV-05": x("scale", "needs a suspended destination (DLV-04)"),
   "DLV-11": x("sender-internal", "retries resend identical bytes (TXN-21), heads included, so a head's hub_ts legitimately lags its delivery; the signing moment is not observable"),
@@ -126,16 +122,16 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "CALL-02": x("sender-internal", "v1 has no routing: the harness sees no other path a call could take"),
   "CALL-06": x("environment", "needs the vikunja component to be down, which the conformance profile cannot command"),
   "CALL-13": x("environment", "needs a call that fails after the tool started (502/504), which the conformance profile's tools do not produce"),
-  "CALL-23": x("durability", "needs a restart of the instance while a tool runs"),
+  "CALL-23": x("durability", "the durability phase kills instances between calls (dur/calls/outcome-kept); a kill inside a running tool needs a tool still running at the kill, and the profile's vikunja tools answer at once"),
   "CALL-24": x("environment", "needs a component whose tool list cannot be obtained (not started)"),
-  "CALL-14": x("retention", "24 h retention of call outcomes"),
+  "CALL-14": x("retention", "24 h retention of call outcomes; that they survive a restart is dur/calls/outcome-kept (CALL-10)"),
   "CALL-15": x("sender-internal", "retries of calls happen between the two instances under test"),
   "CALL-16": x("timing", "the conformance profile's tools answer at once; a 30 s timeout cannot be reached"),
   "CALL-17": x("timing", "needs a tool slower than T; the conformance profile has none"),
   "CALL-18": x("optional", "late results MAY become the outcome"),
   "CALL-19": x("timing", "caller waits T + 5 s; needs a tool slower than T"),
   // §11 registry
-  "REG-03": x("durability", "persistence of peers and host mappings across restarts"),
+  "REG-03": x("durability", "a SHOULD: the durability phase maps hosts again right after each restart so that no MUST-level check rests on it, and §12 has no read of the host map to observe it before that"),
   "REG-04": x("sender-internal", "which component reaches peers through which code path is internal"),
   // §12 control API
   "CTRL-02": x("timing", "constant-time comparison cannot be measured reliably on a shared loopback"),
@@ -150,7 +146,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "VER-04": x("meta", "a rule for future major versions of the specification"),
   // §16 conformance
   "CONF-08": x("meta", "the sum of the CTRL requirements, each checked on its own"),
-  "CONF-11": x("meta", "the harness can only start instances that take these from configuration: a deployment error (exit 2) otherwise"),
 };
 
 export interface CoverageRow {

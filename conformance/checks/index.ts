@@ -12,6 +12,7 @@ import { finalIntegrity, successCriteria } from "./success-criteria.ts";
 import { beforeMembership, memberTransactions, routing, setupChannel } from "./transactions.ts";
 import { controlCallChecks, controlChecks } from "./control.ts";
 import { deliveryChecks } from "./delivery.ts";
+import { durabilityChecks } from "./durability.ts";
 import { controlMemberChecks, controlOrderChecks, documentChecks } from "./documents.ts";
 import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
@@ -63,6 +64,7 @@ export function allChecks(): Check[] {
     ...fakePeerRequestsValid,
     ...privateFiles,
     finalIntegrity,
+    ...durabilityChecks,
   ];
   const seen = new Set<string>();
   for (const c of list) {

@@ -10,6 +10,11 @@ export interface SendBehaviour {
   failWith: { errcode: ErrorCode; retryAfterMs?: number };
   /** Instead of `failWith`, answer these literal status/body pairs in turn (unknown errcodes, non-Error bodies: ERR-06). */
   failRaw?: Array<{ status: number; body: unknown }>;
+  /**
+   * Holds the next transaction unanswered until `until` settles, then fails it without processing it (its sender
+   * is meant to be killed meanwhile: a transaction cut by a crash); later ones pass. `arrived` gets its origin.
+   */
+  hold?: { until: Promise<void>; arrived: string[]; onArrive?: (origin: string) => void };
 }
 
 /** Applies the current send behaviour around each transaction and tracks transactions in flight per origin. */
@@ -26,7 +31,7 @@ export class SendGate {
     try {
       return await fn();
     } finally {
-      Object.assign(this.behaviour, saved, { failRaw: saved.failRaw });
+      Object.assign(this.behaviour, saved, { failRaw: saved.failRaw, hold: saved.hold });
     }
   }
 
@@ -37,6 +42,12 @@ export class SendGate {
     this.maxInFlight.set(origin, Math.max(n, this.maxInFlight.get(origin) ?? 0));
     try {
       const b = this.behaviour;
+      if (b.hold && b.hold.arrived.length === 0) {
+        b.hold.arrived.push(origin);
+        b.hold.onArrive?.(origin);
+        await b.hold.until;
+        throw new SmcpError("SMCP_INTERNAL", "held by the fake peer while its sender was killed; never processed");
+      }
       if (b.answerDelayMs > 0) await new Promise((r) => setTimeout(r, b.answerDelayMs));
       if (b.failNext > 0) {
         b.failNext--;
