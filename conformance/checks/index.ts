@@ -17,14 +17,24 @@ import { jsonChecks } from "./json.ts";
 import { keyChecks } from "./keys.ts";
 import { registryAsPeer, registryBeforeMembership } from "./registry.ts";
 import { removalChecks } from "./removal.ts";
+import { afterRemovalChecks } from "./after-removal.ts";
+import { batchEventChecks } from "./batch-events.ts";
+import { callRelayChecks } from "./call-relay.ts";
+import { edgeBoundChecks } from "./edge-bounds.ts";
+import { jsonEdgeChecks } from "./json-edges.ts";
+import { listDefaultChecks } from "./list-defaults.ts";
+import { senderNonceChecks } from "./sender-nonces.ts";
+import { windowChecks } from "./window.ts";
 
 export function allChecks(): Check[] {
   const list = [
     ...successCriteria,
     ...controlCallChecks,
     ...signingChecks,
+    ...windowChecks,
     ...documentChecks,
     ...edgeChecks,
+    ...edgeBoundChecks,
     ...jsonChecks,
     ...keyChecks,
     ...setupChannel,
@@ -40,12 +50,18 @@ export function allChecks(): Check[] {
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
+    ...jsonEdgeChecks,
     ...poisonDataChecks,
     ...memberCalls,
+    ...listDefaultChecks,
     ...registryAsPeer,
+    ...callRelayChecks,
     ...hubChecks,
+    ...batchEventChecks,
     ...removalChecks,
+    ...afterRemovalChecks,
     ...rateLimit,
+    ...senderNonceChecks,
     ...fakePeerRequestsValid,
     finalIntegrity,
   ];
