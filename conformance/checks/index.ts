@@ -20,6 +20,8 @@ import { removalChecks } from "./removal.ts";
 import { afterRemovalChecks } from "./after-removal.ts";
 import { batchEventChecks } from "./batch-events.ts";
 import { callRelayChecks } from "./call-relay.ts";
+import { discoveryCacheChecks } from "./discovery-cache.ts";
+import { discoveryServiceChecks } from "./discovery-services.ts";
 import { edgeBoundChecks } from "./edge-bounds.ts";
 import { jsonEdgeChecks } from "./json-edges.ts";
 import { listDefaultChecks } from "./list-defaults.ts";
@@ -32,6 +34,8 @@ export function allChecks(): Check[] {
     ...controlCallChecks,
     ...signingChecks,
     ...windowChecks,
+    ...discoveryServiceChecks,
+    ...discoveryCacheChecks,
     ...documentChecks,
     ...edgeChecks,
     ...edgeBoundChecks,
