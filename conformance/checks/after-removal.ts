@@ -30,7 +30,7 @@ export const afterRemovalChecks: Check[] = [
     name: "transactions the hub sends a removed server later (for another channel) carry no head of the channel it left beyond its leave",
     requirements: ["DLV-02", "CHAN-18"],
     level: "MUST",
-    prerequisites: ["adv/removal/may-not-call@@"],
+    prerequisites: ["adv/removal/leave-delivered@@"],
     async run(ctx) {
       const t = known(ctx, role);
       const left = advChannel(ctx, role);

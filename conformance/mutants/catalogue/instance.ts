@@ -11,6 +11,7 @@ const DB = "reference-impl/storage/db.ts";
 const VENDELA = "reference-impl/vendela/vendela.ts";
 const INSTANCE = "reference-impl/instance.ts";
 const TASKS = "reference-impl/components/vikunja/store.ts";
+const NAOMI = "reference-impl/naomi/naomi.ts";
 
 export const INSTANCE_MUTANTS: Mutant[] = [
   // §10 Roshumba calls
@@ -121,13 +122,14 @@ export const INSTANCE_MUTANTS: Mutant[] = [
   { id: "store/members-include-removed", file: DB, find: '"SELECT server FROM members WHERE channel = ? AND left_seq IS NULL ORDER BY server"',
     replace: '"SELECT server FROM members WHERE channel = ? ORDER BY server"',
     requirements: ["CHAN-02", "CHAN-18", "DLV-02"], section: "§9.5", why: "the member list keeps removed servers, so they keep receiving events" },
-  { id: "store/removed-member-may-call", file: DB, find: "WHERE m.server = ? AND m.left_seq IS NULL AND c.joined = 1 LIMIT 1",
-    replace: "WHERE m.server = ? AND c.joined = 1 LIMIT 1",
+  // Re-targeted after call rights (CALL-21): the call policy asks Naomi for a current membership of a channel it hubs.
+  { id: "store/removed-member-may-call", file: NAOMI, find: "    return this.store.channelsOfMember(server, this.opts.self).length > 0;",
+    replace: "    return this.store.channels().some((c) => c.hub === this.opts.self && this.store.member(c.channel, server) !== undefined);",
     requirements: ["CALL-21", "CHAN-19"], section: "§10.5", why: "a server removed from the shared channel may still call tools" },
   { id: "store/heads-after-removal", file: DB,
     find: "WHERE m.server = ? AND m.left_seq IS NULL AND c.hub = ? ORDER BY m.channel",
     replace: "WHERE m.server = ? AND c.hub = ? ORDER BY m.channel",
-    requirements: ["DLV-02", "CHAN-18"], section: "§9.5", why: "a removed server keeps getting signed heads of the channel it left" },
+    requirements: ["DLV-02", "CHAN-18"], section: "§9.5", why: "a removed server keeps getting signed heads of the channel it left (the same query grants call rights since CALL-21)" },
   { id: "store/txn-id-not-per-origin", file: DB, find: '"SELECT body_sha256, result FROM txn_results WHERE origin = ? AND txn_id = ?"',
     replace: '"SELECT body_sha256, result FROM txn_results WHERE (origin = ? OR 1) AND txn_id = ?"',
     requirements: ["TXN-16", "TXN-17"], section: "§8.4", why: "stored transaction results are looked up by txn_id alone: another origin's txn_id gets a 409 or someone else's result" },
