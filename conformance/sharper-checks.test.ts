@@ -40,6 +40,7 @@ const RUNS: Record<string, Proof[]> = {
     { mutant: "disc/no-default-ttl", fails: ["adv/discovery/kept-without-max-age"] },
     { mutant: "disc/failure-not-cached", fails: ["adv/discovery/failure-cached"] },
     { mutant: "call/all-remote-errors-relayed", fails: ["adv/control/remote-auth-error-not-relayed"] },
+    { mutant: "call/answer-not-matched", fails: ["adv/control/answer-of-another-call"] },
     { mutant: "rate/sender-ignores-429", fails: ["adv/control/call-held-after-429"] },
     { mutant: "call/forbidden-after-target-checks", fails: ["adv/calls/non-peer-forbidden"] },
     { mutant: "conf/tasks-by-title", fails: ["adv/lists/tasks-in-id-order"] },
