@@ -18,6 +18,9 @@ export const nonPeerCall = perTarget((role) => ({
     const t = known(ctx, role);
     const a = await fakeCall(ctx, t, remoteCall(ctx, t, "create_task", { title: "must not exist" }));
     expectError(a, "SMCP_FORBIDDEN", "call from a non-peer");
+    // Before target checks (CALL-22): a stranger does not learn which components exist.
+    const unknown = await fakeCall(ctx, t, remoteCall(ctx, t, "create_task", { title: "must not exist" }, uid(ctx, "call"), "no-such-component"));
+    expectError(unknown, "SMCP_FORBIDDEN", "call from a non-peer to a component that does not exist");
   },
 }));
 

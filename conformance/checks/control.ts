@@ -31,13 +31,14 @@ export const controlChecks: Check[] = [
   })),
   ...perTarget((role) => ({
     id: "ctl/auth-required",
-    name: "Control API requests without the bearer token, or with a wrong one, get 401 SMCP_UNAUTHORIZED",
+    name: "Control API requests without the bearer token, with a wrong one, or with the token but no Bearer scheme get 401 SMCP_UNAUTHORIZED",
     requirements: ["CTRL-01"],
     level: "MUST",
     prerequisites: ["sc/control/instance@@"],
     async run(ctx) {
       const t = target(ctx, role);
-      for (const [what, headers] of [["no token", {}], ["wrong token", { authorization: "Bearer not-the-token" }]] as const) {
+      const variants: Array<[string, Record<string, string>]> = [["no token", {}], ["wrong token", { authorization: "Bearer not-the-token" }], ["the token without the Bearer scheme", { authorization: t.token }]];
+      for (const [what, headers] of variants) {
         const url = `${t.baseUrl}/control/v1/instance`;
         const a = await sendRaw(ctx.dispatcher, url, { method: "GET", headers: { ...headers }, timeoutMs: 10_000 });
         ctx.recorder.record({ dir: "out", via: `control@${role}`, method: "GET", url, status: a.status, response: a.raw.toString("utf8") });

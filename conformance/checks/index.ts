@@ -21,14 +21,28 @@ import { removalChecks } from "./removal.ts";
 import { identityAsMembers, identityBeforeMembership, rateBucketPerOrigin, setupSecondIdentity, setupSecondMember } from "./identity.ts";
 import { hardeningChecks, lateHardeningChecks, privateFiles } from "./hardening.ts";
 import { spec101EdgeChecks, spec101HubChecks, spec101LateChecks, spec101MemberChecks } from "./spec-101.ts";
+import { afterRemovalChecks } from "./after-removal.ts";
+import { batchEventChecks } from "./batch-events.ts";
+import { callRelayChecks } from "./call-relay.ts";
+import { discoveryCacheChecks } from "./discovery-cache.ts";
+import { discoveryServiceChecks } from "./discovery-services.ts";
+import { edgeBoundChecks } from "./edge-bounds.ts";
+import { jsonEdgeChecks } from "./json-edges.ts";
+import { listDefaultChecks } from "./list-defaults.ts";
+import { senderNonceChecks } from "./sender-nonces.ts";
+import { windowChecks } from "./window.ts";
 
 export function allChecks(): Check[] {
   const list = [
     ...successCriteria,
     ...controlCallChecks,
     ...signingChecks,
+    ...windowChecks,
+    ...discoveryServiceChecks,
+    ...discoveryCacheChecks,
     ...documentChecks,
     ...edgeChecks,
+    ...edgeBoundChecks,
     ...jsonChecks,
     ...hardeningChecks,
     ...spec101EdgeChecks,
@@ -49,18 +63,24 @@ export function allChecks(): Check[] {
     ...controlMemberChecks,
     ...deliveryChecks,
     ...memberTransactions,
+    ...jsonEdgeChecks,
     ...poisonDataChecks,
     ...memberCalls,
     ...setupSecondMember,
     ...identityAsMembers,
+    ...listDefaultChecks,
     ...registryAsPeer,
+    ...callRelayChecks,
     ...hubChecks,
     ...spec101HubChecks,
+    ...batchEventChecks,
     ...removalChecks,
+    ...afterRemovalChecks,
     ...rateLimit,
     ...rateBucketPerOrigin,
     ...lateHardeningChecks,
     ...spec101LateChecks,
+    ...senderNonceChecks,
     ...fakePeerRequestsValid,
     ...privateFiles,
     finalIntegrity,

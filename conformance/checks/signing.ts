@@ -73,6 +73,8 @@ export const GRAMMAR_VARIANTS: Array<[string, (h: string) => string]> = [
   ["upper-case origin", (h) => h.replace(/origin=(\S+)/, (_, o: string) => `origin=${o.toUpperCase()}`)],
   ["signature with non-canonical trailing bits", (h) => h.replace(/(sig=\S{85})\S/, (_, p: string) => `${p}B`)],
   ["nonce of 15 bytes", (h) => h.replace(/nonce=\S+/, "nonce=AAAAAAAAAAAAAAAAAAAA")],
+  // 22 characters carry 132 bits; the last 4 must be zero (strict base64url, JCS-11): "B" sets one of them.
+  ["nonce with non-zero trailing bits", (h) => h.replace(/nonce=\S+/, "nonce=AAAAAAAAAAAAAAAAAAAAAB")],
 ];
 
 const checks: Check[][] = [
@@ -173,6 +175,7 @@ const checks: Check[][] = [
     const cases: Array<[string, () => Promise<HttpAnswer>, ErrorCode]> = [
       ["unknown path, unsigned (1 before 3)", () => ctx.fake.send(t.name, { method: "GET", path: "/federation/v1/no-such-endpoint", auth: "none" }), "SMCP_NOT_FOUND"],
       ["wrong destination, stale ts, foreign key (4 before 5, 7)", () => ctx.fake.send(t.name, { method: "GET", path: PING, sign: { destination: "someone-else.test", ts: stale(), key: impostorKey(ctx) } }), "SMCP_WRONG_DESTINATION"],
+      ["wrong destination, unpublished key ID (4 before 6)", () => ctx.fake.send(t.name, { method: "GET", path: PING, sign: { destination: "someone-else.test", key: signingKeyFromSeed(generateSeed()) } }), "SMCP_WRONG_DESTINATION"],
       ["stale ts, bad signature (5 before 7)", () => ctx.fake.send(t.name, { method: "GET", path: PING, sign: { ts: stale(), key: impostorKey(ctx) } }), "SMCP_BAD_TIMESTAMP"],
       ["bad signature, body not JSON (7 before 9)", () => ctx.fake.send(t.name, { method: "PUT", path: txnPath(), rawBody: Buffer.from("{not json"), sign: { key: impostorKey(ctx) } }), "SMCP_BAD_SIGNATURE"],
       ["bad signature, body origin mismatch (7 before 10)", () => ctx.fake.send(t.name, { method: "PUT", path: txnPath(), body: { ...transaction(ctx, { heads: [] }), origin: "eve.test" }, sign: { key: impostorKey(ctx) } }), "SMCP_BAD_SIGNATURE"],

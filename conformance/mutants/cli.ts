@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { tally, verdict, formatScore } from "./classify.ts";
-import { ALL_MUTANTS, groupOf, RETARGET_MUTANTS, STABLE_MUTANTS } from "./catalogue/index.ts";
+import { ALL_MUTANTS } from "./catalogue/index.ts";
 import { catalogueProblems, type Mutant } from "./mutant.ts";
 import { checkKills, progressLine, row, summary, writeJson, type JsonReport, type ReportRow } from "./report.ts";
 import { runBaseline, runMutants, stopAllHarnesses, type HarnessCommand } from "./runner.ts";
@@ -22,7 +22,6 @@ const USAGE = `usage: npm run mutants -- [options]
   --only ID,...       only these mutants (IDs or globs: sign/*)
   --sample N          a deterministic sample of N mutants spread over the spec's sections (CI)
   --seed S            another deterministic sample (default smcp)
-  --group G           stable | retarget | all (default all)
   --min-score X       fail below this score (default 0.95)
   --json FILE         JSON report (default reports/mutants.json), rewritten after every mutant
   --timeout-ms MS     per-mutant limit, then the harness and its instances are killed (default 300000)
@@ -39,7 +38,6 @@ const OPTIONS = {
   only: { type: "string", multiple: true },
   sample: { type: "string" },
   seed: { type: "string" },
-  group: { type: "string" },
   "min-score": { type: "string" },
   json: { type: "string" },
   "timeout-ms": { type: "string" },
@@ -76,7 +74,7 @@ function shellQuote(s: string): string {
 /** The unmutated harness of this repository, against two instances started from `sourceDir`; temporary files stay in it. */
 function harnessCommand(extra: string[], levels: Map<string, string>, workDir: string): HarnessCommand {
   return (sourceDir, jsonFile, mutant) => {
-    const instance = `${shellQuote(process.execPath)} ${shellQuote(join(sourceDir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token}`;
+    const instance = `${shellQuote(process.execPath)} ${shellQuote(join(sourceDir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites`; // the conformance profile (CONF-10), as the harness starts the reference
     const strict = mutant === null || needsStrict(mutant, levels) ? ["--strict"] : [];
     return {
       command: process.execPath,
@@ -89,9 +87,7 @@ function harnessCommand(extra: string[], levels: Map<string, string>, workDir: s
 }
 
 function selectMutants(values: ReturnType<typeof parse>): Mutant[] {
-  const group = values.group ?? "all";
-  if (!["stable", "retarget", "all"].includes(group)) throw new UsageError(`--group must be stable, retarget or all, got ${group}`);
-  let list: Mutant[] = [...(group === "stable" ? STABLE_MUTANTS : group === "retarget" ? RETARGET_MUTANTS : ALL_MUTANTS)];
+  let list: Mutant[] = [...ALL_MUTANTS];
   try {
     list = only(list, (values.only ?? []).flatMap((v) => v.split(",")).map((p) => p.trim()).filter(Boolean));
   } catch (err) {
@@ -120,11 +116,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const selected = selectMutants(values);
   const { live, stale: staleRaw } = partitionStale(REPO, selected);
-  const stale = staleRaw.map((s) => ({ ...s, group: groupOf(s.id) }));
+  const stale = staleRaw;
   if (values.list) {
     for (const m of selected) {
       const st = stale.find((s) => s.id === m.id);
-      process.stdout.write(`${m.id.padEnd(40)} ${m.section.padEnd(6)} ${groupOf(m.id).padEnd(8)} ${m.requirements.join(",")}${st ? `  STALE: ${st.reason}` : ""}\n`);
+      process.stdout.write(`${m.id.padEnd(40)} ${m.section.padEnd(6)} ${m.requirements.join(",")}${st ? `  STALE: ${st.reason}` : ""}\n`);
     }
     process.stdout.write(`${selected.length} mutants, ${stale.length} stale\n`);
     return 0;
@@ -144,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const options = { jobs, timeoutMs, minScore, group: values.group ?? "all", only: values.only ?? [], sample: values.sample ?? null, seed: values.seed ?? "smcp", harnessArgs: values["harness-arg"] ?? [] };
+  const options = { jobs, timeoutMs, minScore, only: values.only ?? [], sample: values.sample ?? null, seed: values.seed ?? "smcp", harnessArgs: values["harness-arg"] ?? [] };
   process.stdout.write(`${selected.length} mutants selected (${live.length} to run, ${stale.length} stale), ${jobs} at a time\n`);
   try {
     let baseline: JsonReport["baseline"] = null;
@@ -178,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
       repo: REPO, harness, jobs, timeoutMs, workDir, keep: values.keep === true, baselineFailing,
       onResult: (r) => {
         const m = byId.get(r.id)!;
-        const rr = row(m, r, groupOf(m.id), needsStrict(m, levels), ALLOWED_SURVIVORS[m.id]);
+        const rr = row(m, r, needsStrict(m, levels), ALLOWED_SURVIVORS[m.id]);
         rows.push(rr);
         process.stdout.write(progressLine(rows.length, live.length, rr) + "\n");
         writeJson(jsonFile, build(false));

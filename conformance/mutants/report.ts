@@ -6,10 +6,8 @@ import { formatScore, type Tally } from "./classify.ts";
 import { topSection, type Mutant, type Stale } from "./mutant.ts";
 import type { MutantResult } from "./runner.ts";
 import { SURVIVOR_KIND_TEXT, type AllowedSurvivor } from "./survivors.ts";
-import type { Group } from "./catalogue/index.ts";
 
 export interface ReportRow extends MutantResult {
-  group: Group;
   file: string;
   section: string;
   requirements: string[];
@@ -19,9 +17,9 @@ export interface ReportRow extends MutantResult {
   allowReason?: string;
 }
 
-export function row(m: Mutant, r: MutantResult, group: Group, strict: boolean, allowed: AllowedSurvivor | undefined): ReportRow {
+export function row(m: Mutant, r: MutantResult, strict: boolean, allowed: AllowedSurvivor | undefined): ReportRow {
   return {
-    ...r, group, file: m.file, section: m.section, requirements: m.requirements, why: m.why, strict,
+    ...r, file: m.file, section: m.section, requirements: m.requirements, why: m.why, strict,
     allowListed: allowed !== undefined && r.status === "survived",
     ...(allowed ? { allowReason: `${allowed.kind}: ${allowed.reason}` } : {}),
   };
@@ -43,7 +41,7 @@ export function checkKills(rows: readonly ReportRow[]): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)));
 }
 
-export function summary(rows: readonly ReportRow[], stale: readonly (Stale & { group: Group })[], t: Tally, staleAllowList: string[], minScore: number): string {
+export function summary(rows: readonly ReportRow[], stale: readonly Stale[], t: Tally, staleAllowList: string[], minScore: number): string {
   const out: string[] = ["", "SMCP mutation testing of the conformance harness", ""];
   out.push("  section  mutants  killed  survived  allowed  error/timeout");
   const sections = [...new Set(rows.map((r) => topSection(r)))].sort((a, b) => Number(a) - Number(b));
@@ -75,7 +73,7 @@ export function summary(rows: readonly ReportRow[], stale: readonly (Stale & { g
   }
   if (stale.length > 0) {
     out.push("", `STALE (${stale.length}) — the find no longer matches exactly once; re-target the mutant (same id) to the current code:`);
-    for (const s of stale) out.push(`  ${s.id}  [${s.group}] ${s.reason}`);
+    for (const s of stale) out.push(`  ${s.id}  ${s.reason}`);
   }
   if (staleAllowList.length > 0) out.push("", `STALE allow-list entries (killed, so observable): ${staleAllowList.join(", ")}`);
   out.push("", `killed ${t.killed}, survived ${t.survived}, allow-listed ${t.allowed}, error ${t.error}, timeout ${t.timeout}, stale ${t.stale}`);
@@ -95,7 +93,7 @@ export interface JsonReport {
   ok: boolean | null;
   reasons: string[];
   survivorKinds: typeof SURVIVOR_KIND_TEXT;
-  stale: (Stale & { group: Group })[];
+  stale: Stale[];
   staleAllowList: string[];
   checkKills: Record<string, number>;
   mutants: ReportRow[];

@@ -11,6 +11,7 @@ const DB = "reference-impl/storage/db.ts";
 const VENDELA = "reference-impl/vendela/vendela.ts";
 const INSTANCE = "reference-impl/instance.ts";
 const TASKS = "reference-impl/components/vikunja/store.ts";
+const NAOMI = "reference-impl/naomi/naomi.ts";
 
 export const INSTANCE_MUTANTS: Mutant[] = [
   // §10 Roshumba calls
@@ -45,7 +46,7 @@ export const INSTANCE_MUTANTS: Mutant[] = [
     requirements: ["CALL-16"], section: "§10.4", why: "timeout_ms is not capped at 30 000" },
   { id: "call/interrupted-not-recovered", file: ROUTER, find: "const interrupted = this.store.recoverInterrupted(this.now());", replace: "const interrupted = 0;",
     requirements: ["CALL-23"], section: "§10.3", why: "calls cut short by a crash stay `started` forever instead of becoming SMCP_COMPONENT_UNAVAILABLE" },
-  { id: "call/results-kept-one-minute", file: ROUTER, find: "export const RESULT_RETENTION_MS = 24 * 60 * 60 * 1000;", replace: "export const RESULT_RETENTION_MS = 60 * 1000;",
+  { id: "call/results-kept-one-minute", file: ROUTER, find: "export const RESULT_RETENTION_MS = MIN_RESULT_RETENTION_MS;", replace: "export const RESULT_RETENTION_MS = 60 * 1000;",
     requirements: ["CALL-14"], section: "§10.3", why: "call outcomes are pruned after a minute instead of 24 h" },
   { id: "call/all-remote-errors-relayed", file: ROUTER, find: "if (RELAYED_ERRORS.has(err.errcode)) throw err;", replace: "throw err;",
     requirements: ["CTRL-28", "CTRL-29"], section: "§12.4", why: "every remote error is relayed with its own code, e.g. the peer's 401 SMCP_BAD_SIGNATURE reaches the control caller as if the caller's request were bad" },
@@ -70,11 +71,11 @@ export const INSTANCE_MUTANTS: Mutant[] = [
     requirements: ["CTRL-05"], section: "§12.1", why: "GET /control/v1/instance does not mirror discovery's component list" },
   { id: "ctl/create-channel-200", file: ROUTES, find: "ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201)", replace: "ok(s.naomi.createChannel((ctx.body as CreateChannel).name))",
     requirements: ["CTRL-13"], section: "§12.3", why: "a created channel is answered 200 instead of 201" },
-  { id: "ctl/events-default-limit-10", file: ROUTES, find: "ctx.query.after ?? 0, ctx.query.limit ?? 100", replace: "ctx.query.after ?? 0, ctx.query.limit ?? 10",
+  { id: "ctl/events-default-limit-10", file: ROUTES, find: "ctx.query.after ?? 0, ctx.query.limit ?? PAGE_LIMIT_DEFAULT", replace: "ctx.query.after ?? 0, ctx.query.limit ?? 10",
     requirements: ["CTRL-22"], section: "§12.3", why: "GET events without limit returns 10 events instead of 100" },
   { id: "ctl/long-poll-ignored", file: ROUTES, find: "ctx.query.wait_ms ?? 0", replace: "0 * (ctx.query.wait_ms ?? 0)",
     requirements: ["CTRL-24"], section: "§12.3", why: "wait_ms is parsed and ignored: an empty list comes back at once" },
-  { id: "dlv/backfill-default-limit-1000", file: ROUTES, find: "ctx.query.after!, ctx.query.limit ?? 100", replace: "ctx.query.after!, ctx.query.limit ?? 1000",
+  { id: "dlv/backfill-default-limit-1000", file: ROUTES, find: "ctx.query.after!, ctx.query.limit ?? PAGE_LIMIT_DEFAULT", replace: "ctx.query.after!, ctx.query.limit ?? 1000",
     requirements: ["DLV-18"], section: "§9.4", why: "backfill without limit returns up to 1000 events instead of 100" },
   { id: "ctl/host-map-200", file: ROUTES, find: "return { status: 204 };", replace: "return { status: 200, body: {} };",
     requirements: ["CTRL-10"], section: "§12.2", why: "PUT hosts answers 200 with a body instead of 204" },
@@ -90,14 +91,14 @@ export const INSTANCE_MUTANTS: Mutant[] = [
     requirements: ["DISC-29", "DISC-25"], section: "§6.5", why: "ping lists only some components" },
 
   // §5.7 rate limiting, §5.5 window, §5.8 replay, §6.2 limits as advertised
-  { id: "rate/one-bucket-for-all", file: RATE, find: "  take(origin: string): void {", replace: '  take(_origin: string): void {\n    const origin = "all";',
+  { id: "rate/one-bucket-for-all", file: RATE, find: "    this.byOrigin.take(origin);", replace: '    this.byOrigin.take("all");',
     requirements: ["RATE-01"], section: "§5.7", why: "one token bucket for every origin: a busy peer starves the others" },
   { id: "rate/bucket-not-capped", file: RATE, find: "bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.last) * this.perSecond) / 1000);",
     replace: "bucket.tokens = bucket.tokens + ((now - bucket.last) * this.perSecond) / 1000;",
     requirements: ["RATE-03"], section: "§5.7", why: "idle time refills the bucket beyond rate_burst" },
   { id: "window/grace-two-seconds", file: INSTANCE, find: "maxSkewMs: limits.max_clock_skew_ms,", replace: "maxSkewMs: limits.max_clock_skew_ms + 2_000,",
     requirements: ["SIGN-25", "DISC-09"], section: "§5.5", why: "a 2 s grace beyond the advertised max_clock_skew_ms" },
-  { id: "replay/window-from-zero", file: INSTANCE, find: "replay: new ReplayCache(), notBefore: now(),", replace: "replay: new ReplayCache(), notBefore: 0,",
+  { id: "replay/window-from-zero", file: INSTANCE, find: "notBefore: now(), // SIGN-42", replace: "notBefore: 0, // SIGN-42",
     requirements: ["SIGN-42"], section: "§5.8", why: "a non-persistent replay cache without a start time: after a restart, requests from before it replay" },
   { id: "limits/items-enforced-double", file: INSTANCE, find: "maxTxnItems: limits.max_txn_items,", replace: "maxTxnItems: limits.max_txn_items * 2,",
     requirements: ["DISC-09", "TXN-05"], section: "§6.2", why: "the enforced max_txn_items is not the advertised one" },
@@ -121,13 +122,14 @@ export const INSTANCE_MUTANTS: Mutant[] = [
   { id: "store/members-include-removed", file: DB, find: '"SELECT server FROM members WHERE channel = ? AND left_seq IS NULL ORDER BY server"',
     replace: '"SELECT server FROM members WHERE channel = ? ORDER BY server"',
     requirements: ["CHAN-02", "CHAN-18", "DLV-02"], section: "§9.5", why: "the member list keeps removed servers, so they keep receiving events" },
-  { id: "store/removed-member-may-call", file: DB, find: "WHERE m.server = ? AND m.left_seq IS NULL AND c.joined = 1 LIMIT 1",
-    replace: "WHERE m.server = ? AND c.joined = 1 LIMIT 1",
+  // Re-targeted after call rights (CALL-21): the call policy asks Naomi for a current membership of a channel it hubs.
+  { id: "store/removed-member-may-call", file: NAOMI, find: "    return this.store.channelsOfMember(server, this.opts.self).length > 0;",
+    replace: "    return this.store.channels().some((c) => c.hub === this.opts.self && this.store.member(c.channel, server) !== undefined);",
     requirements: ["CALL-21", "CHAN-19"], section: "§10.5", why: "a server removed from the shared channel may still call tools" },
   { id: "store/heads-after-removal", file: DB,
     find: "WHERE m.server = ? AND m.left_seq IS NULL AND c.hub = ? ORDER BY m.channel",
     replace: "WHERE m.server = ? AND c.hub = ? ORDER BY m.channel",
-    requirements: ["DLV-02", "CHAN-18"], section: "§9.5", why: "a removed server keeps getting signed heads of the channel it left" },
+    requirements: ["DLV-02", "CHAN-18"], section: "§9.5", why: "a removed server keeps getting signed heads of the channel it left (the same query grants call rights since CALL-21)" },
   { id: "store/txn-id-not-per-origin", file: DB, find: '"SELECT body_sha256, result FROM txn_results WHERE origin = ? AND txn_id = ?"',
     replace: '"SELECT body_sha256, result FROM txn_results WHERE (origin = ? OR 1) AND txn_id = ?"',
     requirements: ["TXN-16", "TXN-17"], section: "§8.4", why: "stored transaction results are looked up by txn_id alone: another origin's txn_id gets a 409 or someone else's result" },
