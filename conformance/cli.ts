@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { allChecks } from "./checks/index.ts";
 import { coverage, KIND_TEXT, type CoverageRow, type ExclusionKind } from "./checks/exclusions.ts";
 import { loadRequirements } from "./checks/requirements.ts";
+import { tlsUnavailable } from "./checks/tls.ts";
 import type { Options, Role } from "./context.ts";
 import { DeploymentError, stopEverything, type RoleSpec } from "./deployment.ts";
 import { matrixExitCode, parseImplementation, runMatrix } from "./matrix.ts";
@@ -24,6 +25,7 @@ const USAGE = `usage: smcp-conformance run [target options] [options]
 targets (per role; default: two reference instances started locally):
   --alice URL --alice-token T         an instance that is already running (same for --bob / --bob-token)
   --alice-cmd "CMD"                   start any implementation; {name} {port} {data} {token} are substituted
+                                      (with --tls also {ca} {cert} {key}: PEM files to trust and to serve HTTPS with)
   --alice-image IMAGE                 start a Docker image via testcontainers (needs a Docker engine)
   --alice-name NAME                   server name for a started instance (default alice.example / bob.example)
   --image-args "TEMPLATE"             container command for --*-image (default: serve --name {name} ...)
@@ -42,6 +44,9 @@ options:
   --latency-calls N                   direct calls for the latency check (default 200)
   --latency-p99-ms B                  fail the latency check when p99 >= B ms (default 500)
   --strict                            also run SHOULD-level checks
+  --tls                               run everything over HTTPS with a CA the harness generates (no network, no
+                                      openssl); started instances get {ca} {cert} {key}, the reference instance
+                                      --ca --tls-cert --tls-key; the adv/tls certificate checks run only with it
   --verbose                           notes, wire excerpts and instance logs on the console
   --startup-timeout-ms MS             wait for started instances (default 20000)
   --delivery-timeout-ms MS            wait for asynchronous delivery (default 10000)
@@ -76,6 +81,7 @@ const OPTIONS = {
   "latency-calls": { type: "string" },
   "latency-p99-ms": { type: "string" },
   strict: { type: "boolean" },
+  tls: { type: "boolean" },
   verbose: { type: "boolean" },
   "startup-timeout-ms": { type: "string" },
   "delivery-timeout-ms": { type: "string" },
@@ -131,10 +137,12 @@ function patterns(values: Values, flag: "only" | "skip"): string[] {
 function list(values: Values): number {
   const only = patterns(values, "only");
   const skip = patterns(values, "skip");
+  const tlsOnly = tlsUnavailable(values.tls === true);
   for (const c of allChecks()) {
     if ((only.length > 0 && !anyMatches(only, c.id)) || anyMatches(skip, c.id)) continue;
     const should = c.level === "SHOULD" && !values.strict ? "  (SHOULD: runs with --strict)" : "";
-    process.stdout.write(`${c.id}\n    ${c.level}  ${c.requirements.join(", ")}${should}\n    ${c.name}\n`);
+    const tls = tlsOnly.has(c.id) ? "  (TLS: runs with --tls)" : "";
+    process.stdout.write(`${c.id}\n    ${c.level}  ${c.requirements.join(", ")}${should}${tls}\n    ${c.name}\n`);
   }
   if (values.coverage) printCoverage();
   return 0;
@@ -186,6 +194,7 @@ function pairSettings(values: Values): Omit<PairSettings, "reports"> {
     expected,
     expectedFile: values["expected-failures"] ?? null,
     startupTimeoutMs: positiveInt(values["startup-timeout-ms"], "--startup-timeout-ms", 20_000),
+    tls: values.tls === true,
     write: (text) => void process.stdout.write(text),
   };
 }

@@ -26,6 +26,8 @@ export interface RunOptions {
   skip: string[];
   strict: boolean;
   expectedFailures: ExpectedFailures;
+  /** Checks this deployment cannot run, with the reason they are reported excluded (e.g. the adv/tls checks without --tls). */
+  unavailable?: ReadonlyMap<string, string>;
   /** Ceiling for one check, so that a hung instance fails a check instead of the run. */
   checkTimeoutMs?: number;
   onResult?: (r: CheckResult) => void;
@@ -37,14 +39,14 @@ interface Plan {
 }
 
 /** Works out which checks run: --only (plus their prerequisites, transitively), minus --skip, minus SHOULD unless --strict. */
-export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "strict">): Plan {
+export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "strict" | "unavailable">): Plan {
   const byId = new Map(checks.map((c) => [c.id, c]));
   const excluded = new Map<string, string>();
   const run = new Set<string>();
   const want = (c: Check): boolean => (opts.only.length === 0 ? true : anyMatches(opts.only, c.id));
   const add = (id: string): void => {
     const c = byId.get(id);
-    if (!c || run.has(id) || anyMatches(opts.skip, id)) return;
+    if (!c || run.has(id) || anyMatches(opts.skip, id) || opts.unavailable?.has(id)) return;
     if (c.level === "SHOULD" && !opts.strict) return;
     run.add(id);
     c.prerequisites.forEach(add);
@@ -52,7 +54,9 @@ export function plan(checks: Check[], opts: Pick<RunOptions, "only" | "skip" | "
   checks.filter(want).forEach((c) => add(c.id));
   for (const c of checks) {
     if (run.has(c.id)) continue;
-    if (anyMatches(opts.skip, c.id)) excluded.set(c.id, "excluded by --skip");
+    const unavailable = opts.unavailable?.get(c.id);
+    if (unavailable) excluded.set(c.id, unavailable);
+    else if (anyMatches(opts.skip, c.id)) excluded.set(c.id, "excluded by --skip");
     else if (c.level === "SHOULD" && !opts.strict) excluded.set(c.id, "SHOULD-level check: run with --strict");
     else excluded.set(c.id, "not selected by --only");
   }

@@ -20,6 +20,7 @@ import { removalChecks } from "./removal.ts";
 import { identityAsMembers, identityBeforeMembership, rateBucketPerOrigin, setupSecondIdentity, setupSecondMember } from "./identity.ts";
 import { hardeningChecks, lateHardeningChecks, privateFiles } from "./hardening.ts";
 import { spec101EdgeChecks, spec101HubChecks, spec101LateChecks, spec101MemberChecks } from "./spec-101.ts";
+import { tlsChecks } from "./tls.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -32,6 +33,7 @@ export function allChecks(): Check[] {
     ...hardeningChecks,
     ...spec101EdgeChecks,
     ...keyChecks,
+    ...tlsChecks,
     ...setupChannel,
     ...controlChecks,
     ...controlOrderChecks,
