@@ -1,15 +1,15 @@
 // Conformance harness: TLS checks (`--tls` only, spec §6.3 DISC-13, DISC-15) — the instance serves HTTPS, trusts a peer
 // whose certificate the run's CA issued for the host connected to, and refuses to discover or send to a peer whose
 // certificate is for another name, from a CA it was not given, or expired, on the first hop, a redirect or the endpoint.
-import type { PeerList } from "../../protocol/types.ts";
+import type { PeerList, ServerDiscovery } from "../../protocol/types.ts";
 import { CheckFailure, ensure, expectError, expectOk } from "../assert.ts";
-import { perTarget, type Check, type CheckContext, type Role } from "../context.ts";
+import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
 import { FakePeer } from "../fake-peer.ts";
 import { TlsFront, type FrontAnswer } from "../tls-front.ts";
 import type { RunTls, ServingCert } from "../tls-material.ts";
 import { runTls } from "../tls-transport.ts";
 import { known } from "./support/state.ts";
-import { uid } from "./support/requests.ts";
+import { uid, unsignedGet } from "./support/requests.ts";
 
 /** Why the adv/tls checks are reported excluded in a plain-HTTP run (never passed). */
 export const TLS_ONLY_REASON = "TLS check: runs only with --tls (the whole run over HTTPS with the harness's own CA)";
@@ -83,16 +83,20 @@ const base = { level: "MUST" as const, prerequisites: ["sc/discovery/well-known@
 const afterBaseline = { level: "MUST" as const, prerequisites: ["adv/tls/baseline@@"] };
 
 const httpsEndpoint = perTarget((role) => ({
-  ...base,
+  level: "MUST" as const,
+  // Not after the well-known check: an instance advertising http:// on its HTTPS port fails that one for this reason.
+  prerequisites: ["sc/control/instance@@"],
   id: "adv/tls/https-endpoint",
   name: "the instance serves its discovery document, federation API and Control API over HTTPS (a certificate from the run's CA for 127.0.0.1) and advertises an https:// endpoint",
   requirements: ["DISC-13", "DISC-03"],
   async run(ctx: CheckContext) {
-    const t = known(ctx, role);
+    const t = target(ctx, role);
     // Every exchange so far went through clients that trust only the run's CA: the certificates were checked there.
     ensure(t.baseUrl.startsWith("https://"), "the Control API is not served over HTTPS", "https://…", t.baseUrl);
-    ensure(t.discovery.endpoint.startsWith("https://"), "the discovery document advertises a plain-HTTP endpoint although the instance serves HTTPS (DISC-03: endpoint is where it serves /federation/v1)", "https://…", t.discovery.endpoint);
-    if (t.federationUrl) ensure(t.federationUrl.startsWith("https://"), "GET /control/v1/instance gives a plain-HTTP endpoint", "https://…", t.federationUrl);
+    const info = await t.control.instance();
+    ensure(info.endpoint.startsWith("https://"), "the instance advertises a plain-HTTP endpoint although it serves HTTPS (DISC-03: the endpoint is where it serves /federation/v1)", "https://…", info.endpoint);
+    const doc = expectOk<ServerDiscovery>(await unsignedGet(ctx, `${info.endpoint}/.well-known/smcp/server`, `well-known@${role}`), "ServerDiscovery", "GET /.well-known/smcp/server over HTTPS", 200);
+    ensure(doc.endpoint.startsWith("https://"), "the discovery document advertises a plain-HTTP endpoint although the instance serves HTTPS", "https://…", doc.endpoint);
   },
 }));
 
@@ -130,7 +134,7 @@ function refusalCheck(id: string, name: string, label: string, cert: CertChoice,
 }
 
 const redirectFollowed = perTarget((role) => ({
-  ...afterBaseline,
+  ...base,
   id: "adv/tls/redirect-followed",
   name: "a well-known request redirected (302) from one HTTPS host to another, both with valid certificates, is followed and the peer trusted (control case for adv/tls/redirect-untrusted)",
   requirements: ["DISC-15", "DISC-13"],
