@@ -156,6 +156,9 @@ function printCoverage(): void {
   const count = (s: string): number => rows.filter((r) => r.status === s).length;
   const line = (r: CoverageRow["requirement"]): string => `  ${r.id.padEnd(8)} ${r.level.padEnd(10)} §${r.section.padEnd(5)} ${r.summary}`;
   process.stdout.write(`\nrequirements of spec/requirements.json: ${rows.length} — tested ${count("tested")}, excluded with a reason ${count("excluded")}, untested ${count("untested")}\n`);
+  const tlsOnly = tlsUnavailable(false);
+  const onlyUnderTls = rows.filter((r) => r.status === "tested" && r.checks.every((id) => tlsOnly.has(id))).map((r) => r.requirement.id);
+  if (onlyUnderTls.length > 0) process.stdout.write(`  of the tested, ${onlyUnderTls.length} only by runs with --tls (adv/tls/*; excluded, never passed, without it): ${onlyUnderTls.join(", ")}\n`);
   const excluded = rows.filter((r) => r.status === "excluded");
   for (const kind of Object.keys(KIND_TEXT) as ExclusionKind[]) {
     const group = excluded.filter((r) => r.exclusion!.kind === kind);
@@ -238,6 +241,10 @@ async function matrix(values: Values): Promise<number> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`--impl ${dup} is given twice`);
   for (const i of impls) if (!i.command.includes("{port}")) throw new UsageError(`--impl ${i.name}: the command must contain {port}`);
+  for (const i of impls) {
+    const missing = ["{ca}", "{cert}", "{key}"].filter((p) => !i.command.includes(p));
+    if (values.tls && missing.length > 0) throw new UsageError(`--tls: --impl ${i.name} must contain ${missing.join(" ")} (the instance serves HTTPS with {cert} {key} and trusts {ca})`);
+  }
   for (const flag of ["alice", "bob", "alice-cmd", "bob-cmd", "alice-image", "bob-image", "json", "junit", "html"] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to matrix (each pair gets runs/A__B.json and .html under --out)`);
   }

@@ -14,6 +14,8 @@ export class TlsFront {
   /** Requests it answered (each a completed TLS handshake), and handshakes that failed. */
   requests = 0;
   handshakeFailures = 0;
+  /** Requests for anything but the well-known document (federation requests belong at the document's endpoint, DISC-08). */
+  strays: string[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -27,6 +29,7 @@ export class TlsFront {
       front!.requests++;
       req.resume();
       if (req.method !== "GET" || new URL(req.url ?? "/", "https://front").pathname !== WELL_KNOWN) {
+        front!.strays.push(`${req.method ?? "?"} ${req.url ?? "/"}`);
         res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ errcode: "SMCP_NOT_FOUND", error: "not here" }));
       } else if ("redirectTo" in answer) {
         res.writeHead(302, { location: `${answer.redirectTo}${WELL_KNOWN}`, "content-length": "0" }).end();

@@ -78,7 +78,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "RATE-12": x("timing", "header and body deadlines of 10 s and 30 s (reference); observing either exceeds the run's budget"),
   "RATE-14": x("sender-internal", "the instance's log lines are not part of its interface; the harness sees only answers"),
   // §6 discovery
-  "DISC-08": x("sender-internal", "the harness maps each name to exactly one endpoint, so it cannot tell a discovered endpoint from another"),
   "DISC-11": x("scale", "needs a peer with limits small enough to force splitting; the fake peer's records flag oversized transactions (TXN-06) when they happen"),
   "DISC-12": x("environment", "needs a slow or oversized discovery server; a 10 s fetch timeout would exceed the run's budget"),
   "DISC-16": x("retention", "cache lifetimes of 24-48 h"),

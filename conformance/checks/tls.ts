@@ -180,6 +180,7 @@ const endpointUntrusted = perTarget((role) => ({
       const channel = (await t.control.createChannel(uid(ctx, "tls"))).channel;
       const invite = await t.control.request("POST", `/control/v1/channels/${encodeURIComponent(channel)}/invites`, { server: p.peer.name });
       ensure(p.peer.invitedTo.size === 0, "the invite was delivered to an endpoint whose certificate comes from an untrusted CA (DISC-13)", "no invite received", [...p.peer.invitedTo]);
+      ensure(p.front!.strays.length === 0, "federation requests went to the mapped discovery host instead of the document's endpoint (DISC-08)", "none", p.front!.strays);
       expectError(invite, "SMCP_PEER_UNREACHABLE", "invite of a peer whose endpoint presents an untrusted certificate");
       ctx.note(`${p.peer.handshakeFailures} TLS handshake(s) with the endpoint were aborted by ${t.name}`);
     } finally {
