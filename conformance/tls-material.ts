@@ -1,7 +1,7 @@
 // Conformance harness, TLS runs (`--tls`, spec §6.3 DISC-13): the run's throw-away certificate authority and every
 // certificate the run needs — one per started instance, the fake peers', and the deliberately bad ones of adv/tls.
 // Keys come from node:crypto, certificates from node-forge (Node cannot issue X.509 certificates); no network, no openssl.
-import { generateKeyPair, randomBytes } from "node:crypto";
+import { constants, generateKeyPair, privateEncrypt, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,7 +49,6 @@ const generate = promisify(generateKeyPair);
 
 interface KeyPair {
   pem: string;
-  forgePrivate: forge.pki.rsa.PrivateKey;
   forgePublic: forge.pki.rsa.PublicKey;
 }
 
@@ -60,7 +59,23 @@ async function rsaKey(): Promise<KeyPair> {
     publicKeyEncoding: { type: "spki", format: "pem" },
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
   });
-  return { pem: privateKey, forgePrivate: forge.pki.privateKeyFromPem(privateKey), forgePublic: forge.pki.publicKeyFromPem(publicKey) };
+  return { pem: privateKey, forgePublic: forge.pki.publicKeyFromPem(publicKey) };
+}
+
+/** DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256 (RFC 8017 §9.2), before the 32 digest bytes. */
+const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
+
+/**
+ * forge assembles the certificate and hashes its TBS part; the RSA signature itself is made by node:crypto
+ * (sha256WithRSAEncryption = PKCS#1 v1.5 over the DigestInfo): milliseconds, where forge's JavaScript RSA took
+ * ~100 ms a certificate on a loaded machine.
+ */
+function signWith(cert: forge.pki.Certificate, key: KeyPair): void {
+  const signer = {
+    sign: (md: forge.md.MessageDigest): string =>
+      privateEncrypt({ key: key.pem, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([SHA256_DIGEST_INFO, Buffer.from(md.digest().getBytes(), "binary")])).toString("binary"),
+  };
+  cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
 }
 
 interface Issuer {
@@ -93,7 +108,7 @@ function makeCa(cn: string, key: KeyPair, now: number): Issuer {
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign(key.forgePrivate, forge.md.sha256.create());
+  signWith(cert, key);
   return { cert, key };
 }
 
@@ -109,7 +124,7 @@ function makeLeaf(issuer: Issuer, key: KeyPair, cn: string, names: { ips: string
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(issuer.key.forgePrivate, forge.md.sha256.create());
+  signWith(cert, issuer.key);
   return { cert: forge.pki.certificateToPem(cert), key: key.pem };
 }
 
@@ -120,12 +135,19 @@ function writePrivate(file: string, text: string): string {
 }
 
 /**
- * Generates the run's CA and certificates into a fresh private folder. Three RSA keys (the CA's, a second CA's that
- * nobody trusts, and one for every server certificate): key generation is the slow part, and certificates that share
- * a key still differ in everything a TLS client checks (issuer, names, validity).
+ * Three RSA keys — the CA's, a second CA's that nobody trusts, one for every server certificate — made once per
+ * process: RSA key generation is the slow part (seconds on a loaded machine), and a matrix makes a CA per pair.
+ * Certificates that share a key still differ in everything a TLS client checks (issuer, names, validity).
  */
+let keys: Promise<[KeyPair, KeyPair, KeyPair]> | undefined;
+
+/** Generates the run's CA (a new one each run) and certificates into a fresh private folder. */
 export async function makeRunTls(now = Date.now()): Promise<RunTls> {
-  const [caKey, strangerKey, serverKey] = await Promise.all([rsaKey(), rsaKey(), rsaKey()]);
+  keys ??= Promise.all([rsaKey(), rsaKey(), rsaKey()]).catch((err: unknown) => {
+    keys = undefined; // a failure is not remembered: the next run tries again
+    throw err;
+  });
+  const [caKey, strangerKey, serverKey] = await keys;
   const ca = makeCa(`smcp-conformance run CA ${serial().slice(0, 8)}`, caKey, now);
   const stranger = makeCa("smcp-conformance untrusted CA", strangerKey, now);
   const valid = { from: now - 3600_000, to: now + 2 * DAY };
