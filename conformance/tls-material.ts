@@ -154,6 +154,9 @@ export async function makeRunTls(now = Date.now()): Promise<RunTls> {
   const loopback = { ips: ["127.0.0.1"], dns: ["localhost"] };
   const instance = (role: Role): ServingCert => makeLeaf(ca, serverKey, `smcp-conformance ${role}`, loopback, valid);
   const dir = mkdtempSync(join(tmpdir(), "smcp-conformance-tls-"));
+  // Also gone when the harness exits without reaching `remove` (Ctrl-C, SIGTERM: the CLI's handlers call process.exit).
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", cleanup);
   const caPem = forge.pki.certificateToPem(ca.cert);
   const caFile = writePrivate(join(dir, "ca.pem"), caPem);
   const files = (role: Role): InstanceTlsFiles => {
@@ -170,6 +173,9 @@ export async function makeRunTls(now = Date.now()): Promise<RunTls> {
       expired: makeLeaf(ca, serverKey, "smcp-conformance fake peer", loopback, { from: now - 3 * DAY, to: now - DAY }),
     },
     dir,
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      process.off("exit", cleanup);
+      cleanup();
+    },
   };
 }
