@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { allChecks } from "./checks/index.ts";
 import { coverage, KIND_TEXT, type CoverageRow, type ExclusionKind } from "./checks/exclusions.ts";
 import { loadRequirements } from "./checks/requirements.ts";
+import { tlsUnavailable } from "./checks/tls.ts";
 import type { Options, Role } from "./context.ts";
 import { DeploymentError, stopEverything, type RoleSpec } from "./deployment.ts";
 import { matrixExitCode, parseImplementation, runMatrix } from "./matrix.ts";
@@ -24,6 +25,7 @@ const USAGE = `usage: smcp-conformance run [target options] [options]
 targets (per role; default: two reference instances started locally):
   --alice URL --alice-token T         an instance that is already running (same for --bob / --bob-token)
   --alice-cmd "CMD"                   start any implementation; {name} {port} {data} {token} are substituted
+                                      (with --tls also {ca} {cert} {key}: PEM files to trust and to serve HTTPS with)
   --alice-image IMAGE                 start a Docker image via testcontainers (needs a Docker engine)
   --alice-name NAME                   server name for a started instance (default alice.example / bob.example)
   --alice-restart-cmd "CMD"           with --alice URL: a command that kills and restarts it on its data ({url} {port}
@@ -45,6 +47,9 @@ options:
   --latency-p99-ms B                  fail the latency check when p99 >= B ms (default 500)
   --strict                            also run SHOULD-level checks
   --no-durability                     do not kill and restart instances (the dur/* checks are reported excluded)
+  --tls                               run everything over HTTPS with a CA the harness generates (no network, no
+                                      openssl); started instances get {ca} {cert} {key}, the reference instance
+                                      --ca --tls-cert --tls-key; the adv/tls certificate checks run only with it
   --verbose                           notes, wire excerpts and instance logs on the console
   --startup-timeout-ms MS             wait for started instances (default 20000)
   --delivery-timeout-ms MS            wait for asynchronous delivery (default 10000)
@@ -82,6 +87,7 @@ const OPTIONS = {
   "latency-calls": { type: "string" },
   "latency-p99-ms": { type: "string" },
   strict: { type: "boolean" },
+  tls: { type: "boolean" },
   verbose: { type: "boolean" },
   "startup-timeout-ms": { type: "string" },
   "delivery-timeout-ms": { type: "string" },
@@ -139,10 +145,12 @@ function patterns(values: Values, flag: "only" | "skip"): string[] {
 function list(values: Values): number {
   const only = patterns(values, "only");
   const skip = patterns(values, "skip");
+  const tlsOnly = tlsUnavailable(values.tls === true);
   for (const c of allChecks()) {
     if ((only.length > 0 && !anyMatches(only, c.id)) || anyMatches(skip, c.id)) continue;
     const should = c.level === "SHOULD" && !values.strict ? "  (SHOULD: runs with --strict)" : "";
-    process.stdout.write(`${c.id}\n    ${c.level}  ${c.requirements.join(", ")}${should}\n    ${c.name}\n`);
+    const tls = tlsOnly.has(c.id) ? "  (TLS: runs with --tls)" : "";
+    process.stdout.write(`${c.id}\n    ${c.level}  ${c.requirements.join(", ")}${should}${tls}\n    ${c.name}\n`);
   }
   if (values.coverage) printCoverage();
   return 0;
@@ -156,6 +164,9 @@ function printCoverage(): void {
   const count = (s: string): number => rows.filter((r) => r.status === s).length;
   const line = (r: CoverageRow["requirement"]): string => `  ${r.id.padEnd(8)} ${r.level.padEnd(10)} §${r.section.padEnd(5)} ${r.summary}`;
   process.stdout.write(`\nrequirements of spec/requirements.json: ${rows.length} — tested ${count("tested")}, excluded with a reason ${count("excluded")}, untested ${count("untested")}\n`);
+  const tlsOnly = tlsUnavailable(false);
+  const onlyUnderTls = rows.filter((r) => r.status === "tested" && r.checks.every((id) => tlsOnly.has(id))).map((r) => r.requirement.id);
+  if (onlyUnderTls.length > 0) process.stdout.write(`  of the tested, ${onlyUnderTls.length} only by runs with --tls (adv/tls/*; excluded, never passed, without it): ${onlyUnderTls.join(", ")}\n`);
   const excluded = rows.filter((r) => r.status === "excluded");
   for (const kind of Object.keys(KIND_TEXT) as ExclusionKind[]) {
     const group = excluded.filter((r) => r.exclusion!.kind === kind);
@@ -195,6 +206,7 @@ function pairSettings(values: Values): Omit<PairSettings, "reports"> {
     expectedFile: values["expected-failures"] ?? null,
     startupTimeoutMs: positiveInt(values["startup-timeout-ms"], "--startup-timeout-ms", 20_000),
     noDurability: values["no-durability"] === true,
+    tls: values.tls === true,
     write: (text) => void process.stdout.write(text),
   };
 }
@@ -238,6 +250,10 @@ async function matrix(values: Values): Promise<number> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`--impl ${dup} is given twice`);
   for (const i of impls) if (!i.command.includes("{port}")) throw new UsageError(`--impl ${i.name}: the command must contain {port}`);
+  for (const i of impls) {
+    const missing = ["{ca}", "{cert}", "{key}"].filter((p) => !i.command.includes(p));
+    if (values.tls && missing.length > 0) throw new UsageError(`--tls: --impl ${i.name} must contain ${missing.join(" ")} (the instance serves HTTPS with {cert} {key} and trusts {ca})`);
+  }
   for (const flag of ["alice", "bob", "alice-cmd", "bob-cmd", "alice-image", "bob-image", "alice-restart-cmd", "bob-restart-cmd", "json", "junit", "html"] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to matrix (each pair gets runs/A__B.json and .html under --out)`);
   }

@@ -8,8 +8,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { randomId } from "../protocol/random-id.ts";
+import type { Dispatcher } from "undici";
+import { createDispatcher, sendRaw } from "../protocol/http-client.ts";
 import type { Role } from "./context.ts";
 import { killGroup, spawnGroup, stopAllGroups, stopGroup } from "./process-group.ts";
+import type { InstanceTlsFiles, RunTls } from "./tls-material.ts";
 
 /** One instance under test as the harness reaches it. `name` is learnt from its Control API when not given. */
 export interface Endpoint {
@@ -92,7 +95,7 @@ export async function stopEverything(): Promise<void> {
  * Waits until the process prints its `{"event":"listening"}` line or (when `probeUrl` is given) its well-known
  * document answers — whichever comes first — and fails fast if it exits. Bounded by `timeoutMs`.
  */
-async function awaitReady(label: string, s: Started, probeUrl: string | undefined, timeoutMs: number): Promise<string | undefined> {
+async function awaitReady(label: string, s: Started, probeUrl: string | undefined, timeoutMs: number, tls?: Dispatcher): Promise<string | undefined> {
   const lines = createInterface({ input: s.child.stdout! });
   let settled = false;
   return new Promise((resolve, reject) => {
@@ -116,23 +119,28 @@ async function awaitReady(label: string, s: Started, probeUrl: string | undefine
     });
     s.child.once("exit", (code, signal) => done(new DeploymentError(`${label} exited (${code ?? signal}) before it was ready; log: ${s.logFile}`)));
     s.child.once("error", (err) => done(new DeploymentError(`${label} could not be started: ${err.message}`)));
-    if (probeUrl) void probe(probeUrl, () => settled).then((ok) => ok && done(null, undefined));
+    if (probeUrl) void probe(probeUrl, () => settled, tls).then((ok) => ok && done(null, undefined));
   });
 }
 
-/** Polls the well-known URL (each attempt bounded, 100 ms apart) until it answers 200 or `stopped()`. */
-async function probe(url: string, stopped: () => boolean): Promise<boolean> {
+/** Polls the well-known URL (each attempt bounded, 100 ms apart) until it answers 200 or `stopped()`; https through `tls`. */
+async function probe(url: string, stopped: () => boolean, tls?: Dispatcher): Promise<boolean> {
   while (!stopped()) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return true;
+      const status = tls ? (await sendRaw(tls, url, { method: "GET", headers: {}, timeoutMs: 1_000, deadlineMs: 1_000 })).status : await plainStatus(url);
+      if (status === 200) return true;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+async function plainStatus(url: string): Promise<number> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 /**
@@ -154,6 +162,8 @@ function launch(label: string, command: string, args: string[], shell: boolean, 
 export interface LocalOptions {
   startupTimeoutMs: number;
   verbose: boolean;
+  /** --tls: started instances get the run's CA, certificate and key (`{ca}` `{cert}` `{key}`) and serve HTTPS. */
+  tls?: Pick<RunTls, "instanceFiles" | "caPem">;
 }
 
 /** How one role is provided: a reference instance, any command line, a running URL, or a Docker image. */
@@ -170,14 +180,17 @@ interface RoleHandle {
   restart?: () => Promise<void>;
 }
 
-/** Substitutes `{name} {port} {data} {token}` in a user's command line. */
-export function substitute(template: string, v: { name: string; port: number; data: string; token: string }): string {
-  return template.replace(/\{(name|port|data|token)\}/g, (_, k: keyof typeof v) => String(v[k]));
+/** Substitutes `{name} {port} {data} {token}` in a user's command line, and under --tls `{ca} {cert} {key}` (file paths). */
+export function substitute(template: string, v: { name: string; port: number; data: string; token: string } & Partial<InstanceTlsFiles>): string {
+  return template.replace(/\{(name|port|data|token|ca|cert|key)\}/g, (whole, k: keyof typeof v) => (v[k] === undefined ? whole : String(v[k])));
 }
+
+const TLS_PLACEHOLDERS = ["{ca}", "{cert}", "{key}"];
 
 /** Brings up both roles (in parallel); if either fails, whatever was started is stopped again. */
 export async function deploy(specs: Record<Role, RoleSpec>, opts: LocalOptions): Promise<Deployment> {
   validateSpecs(specs);
+  validateTls(specs, opts.tls !== undefined);
   if (specs.alice.kind === "image" || specs.bob.kind === "image") await requireDocker();
   const settled = await Promise.allSettled((["alice", "bob"] as Role[]).map((role) => startRole(role, specs[role], opts)));
   const handles = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
@@ -214,6 +227,20 @@ function validateSpecs(specs: Record<Role, RoleSpec>): void {
   }
 }
 
+/** --tls hands files to instances the harness starts; without it a TLS placeholder would reach the command unfilled. */
+function validateTls(specs: Record<Role, RoleSpec>, tls: boolean): void {
+  for (const role of ["alice", "bob"] as Role[]) {
+    const s = specs[role];
+    if (tls && (s.kind === "url" || s.kind === "image")) {
+      throw new DeploymentError(`--tls gives the run's CA, certificate and key to instances the harness starts: use --${role}-cmd with {ca} {cert} {key} (or the reference instance) instead of --${role}${s.kind === "image" ? "-image" : ""}`);
+    }
+    if (s.kind !== "cmd") continue;
+    const missing = TLS_PLACEHOLDERS.filter((p) => !s.command.includes(p));
+    if (tls && missing.length > 0) throw new DeploymentError(`--tls: --${role}-cmd must contain ${missing.join(" ")}: the instance serves HTTPS with {cert} and {key} and trusts only {ca} for its peers`);
+    if (!tls && missing.length < TLS_PLACEHOLDERS.length) throw new DeploymentError(`--${role}-cmd uses ${TLS_PLACEHOLDERS.filter((p) => !missing.includes(p)).join(" ")}, which only --tls fills in`);
+  }
+}
+
 function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<RoleHandle> {
   switch (spec.kind) {
     case "url":
@@ -224,7 +251,7 @@ function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<Role
       const bin = join(REPO, "bin", "smcp.js");
       return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v, again) => ({
         command: process.execPath,
-        args: [bin, "serve", "--name", v.name, "--listen", `127.0.0.1:${again ? v.port : 0}`, "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites"],
+        args: [bin, "serve", "--name", v.name, "--listen", `127.0.0.1:${again ? v.port : 0}`, "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites", ...referenceTlsArgs(v)],
         shell: false,
         announcesUrl: true,
       }));
@@ -236,7 +263,12 @@ function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<Role
   }
 }
 
-type Spec = (v: { name: string; port: number; data: string; token: string }, again: boolean) => { command: string; args: string[]; shell: boolean; announcesUrl?: boolean };
+/** The reference instance's TLS options, when the run hands it files. */
+function referenceTlsArgs(v: Partial<InstanceTlsFiles>): string[] {
+  return v.ca && v.cert && v.key ? ["--tls-cert", v.cert, "--tls-key", v.key, "--ca", v.ca] : [];
+}
+
+type Spec = (v: { name: string; port: number; data: string; token: string } & Partial<InstanceTlsFiles>, again: boolean) => { command: string; args: string[]; shell: boolean; announcesUrl?: boolean };
 
 /**
  * Starts one instance process. A free port can be taken by someone else between choosing and binding it, so a
@@ -245,14 +277,15 @@ type Spec = (v: { name: string; port: number; data: string; token: string }, aga
 async function startProcess(role: Role, name: string, opts: LocalOptions, spec: Spec): Promise<RoleHandle> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const v = { name, port, data: mkdtempSync(join(tmpdir(), `smcp-conformance-${role}-`)), token: randomToken() };
+    const v = { name, port, data: mkdtempSync(join(tmpdir(), `smcp-conformance-${role}-`)), token: randomToken(), ...opts.tls?.instanceFiles[role] };
     // KEY-26: a pre-existing 0755 directory (like a bind mount or a Dockerfile VOLUME); the instance's files must be private anyway.
     chmodSync(v.data, 0o755);
     const { command, args, shell, announcesUrl } = spec(v, false);
     const started = launch(role, command, args, shell, opts.verbose, v.data);
-    const base = `http://127.0.0.1:${port}`;
+    const base = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    const tlsProbe = opts.tls && !announcesUrl ? createDispatcher({ ca: opts.tls.caPem, connections: 1 }) : undefined;
     try {
-      const url = await awaitReady(`${role} (${name})`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
+      const url = await awaitReady(`${role} (${name})`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs, tlsProbe);
       const life = { current: started };
       const bound = { ...v, port: Number(new URL(url ?? base).port) };
       return {
@@ -265,6 +298,8 @@ async function startProcess(role: Role, name: string, opts: LocalOptions, spec: 
       const exitedEarly = started.child.exitCode !== null || started.child.signalCode !== null;
       await stop(started, !exitedEarly || attempt >= 3);
       if (!exitedEarly || attempt >= 3) throw err;
+    } finally {
+      void tlsProbe?.close();
     }
   }
 }
@@ -273,16 +308,21 @@ async function startProcess(role: Role, name: string, opts: LocalOptions, spec: 
  * Kills the running instance abruptly (SIGKILL to its whole process group: a crash, nothing flushed) and starts the
  * same command again on the same data directory, port and token, appending to the same log; resolves once ready.
  */
-async function restartProcess(label: string, life: { current: Started }, v: { name: string; port: number; data: string; token: string }, spec: Spec, opts: LocalOptions): Promise<void> {
+async function restartProcess(label: string, life: { current: Started }, v: Parameters<Spec>[0], spec: Spec, opts: LocalOptions): Promise<void> {
   const old = life.current;
   if (old.child.pid !== undefined && !(await killGroup(old.child.pid))) throw new DeploymentError(`${label}: its process group survived SIGKILL`);
   await new Promise<void>((resolve) => old.log.end(() => resolve()));
   const { command, args, shell, announcesUrl } = spec(v, true);
   const started = launch(label, command, args, shell, opts.verbose, v.data, true);
   life.current = started;
-  const base = `http://127.0.0.1:${v.port}`;
-  const url = await awaitReady(`${label} after its restart`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs);
-  if (url !== undefined && new URL(url).port !== String(v.port)) throw new DeploymentError(`${label} came back on ${url}, not on port ${v.port}`);
+  const base = `${opts.tls ? "https" : "http"}://127.0.0.1:${v.port}`;
+  const tlsProbe = opts.tls && !announcesUrl ? createDispatcher({ ca: opts.tls.caPem, connections: 1 }) : undefined;
+  try {
+    const url = await awaitReady(`${label} after its restart`, started, announcesUrl ? undefined : `${base}/.well-known/smcp/server`, opts.startupTimeoutMs, tlsProbe);
+    if (url !== undefined && new URL(url).port !== String(v.port)) throw new DeploymentError(`${label} came back on ${url}, not on port ${v.port}`);
+  } finally {
+    void tlsProbe?.close();
+  }
 }
 
 /**

@@ -19,6 +19,8 @@ import { RouteTable } from "./fake-peer/routes.ts";
 import { SendGate, type SendBehaviour } from "./fake-peer/send-behaviour.ts";
 import { FakeServer } from "./fake-peer/server.ts";
 import { TransactionReceiver } from "./fake-peer/transactions.ts";
+import type { ServingCert } from "./tls-material.ts";
+import { runTls } from "./tls-transport.ts";
 
 export { FAKE_LIMITS } from "./fake-peer/identity.ts";
 export type { InboundRecord, OutboundOptions, ReceiverFaults, SendBehaviour, HubChannel, ParticipantChannel, StrayRecord };
@@ -31,6 +33,8 @@ export interface FakePeerOptions {
   /** Instances already known (a second identity shares the first one's). */
   directory?: InstanceDirectory;
   dispatcher?: Dispatcher;
+  /** Serve HTTPS with this certificate (`null`: plain HTTP); by default as the run does (--tls: the run's fake-peer certificate). */
+  tls?: ServingCert | null;
 }
 
 export class FakePeer {
@@ -72,7 +76,8 @@ export class FakePeer {
   /** Starts a fake server answering as `name`, with a fresh key, on 127.0.0.1 and a free port. */
   static async start(name: string, recorder = new WireRecorder(), faults: ReceiverFaults = {}, opts: Omit<FakePeerOptions, "recorder" | "faults"> = {}): Promise<FakePeer> {
     const identity = new FakeIdentity(name);
-    const dispatcher = opts.dispatcher ?? createDispatcher({ connections: 64 });
+    const ca = runTls()?.caPem;
+    const dispatcher = opts.dispatcher ?? createDispatcher({ connections: 64, ...(ca ? { ca } : {}) });
     const directory = opts.directory ?? new InstanceDirectory(dispatcher);
     const outbound = new Outbound(identity, directory, dispatcher, recorder);
     const hub = new FakeHub(identity, directory, outbound);
@@ -81,7 +86,7 @@ export class FakePeer {
     const observation = new Observation();
     const receiver = new TransactionReceiver(participant, hub, gate);
     const routes = new RouteTable([...ownRoutes(), participant.inviteRoute, receiver.route, hub.backfillRoute]);
-    const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults) });
+    const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults), ...(opts.tls !== undefined ? { tls: opts.tls } : {}) });
     return new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
   }
 
@@ -115,6 +120,10 @@ export class FakePeer {
   }
   get url(): string {
     return this.identity.url;
+  }
+  /** TLS handshakes with its server that failed: a client refused its certificate (adv/tls). */
+  get handshakeFailures(): number {
+    return this.server.handshakeFailures;
   }
   get dispatcher(): Dispatcher {
     return this.outbound.dispatcher;

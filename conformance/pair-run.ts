@@ -1,8 +1,10 @@
 // Conformance harness: one run — deploy alice and bob, drive them through the selected checks, write the reports,
-// stop everything that was started (also on failure). Shared by `run` and each pair of `matrix`.
+// stop everything that was started (also on failure). Shared by `run` and each pair of `matrix`. With `tls` the whole
+// run goes over HTTPS with a CA generated for it (instances, fake peers, Control API, federation traffic).
 import { createDispatcher } from "../protocol/http-client.ts";
 import { randomId } from "../protocol/random-id.ts";
 import { allChecks } from "./checks/index.ts";
+import { tlsUnavailable } from "./checks/tls.ts";
 import type { Check, CheckContext, Options, Role, Target } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
 import { deploy, type Deployment, type RoleSpec } from "./deployment.ts";
@@ -10,6 +12,8 @@ import { FakePeer } from "./fake-peer.ts";
 import { progressLine, summary, writeReports, type RunMeta } from "./report.ts";
 import { runChecks, type CheckResult } from "./runner.ts";
 import { exitCodeFor, type ExpectedFailures } from "./selection.ts";
+import { makeRunTls, type RunTls } from "./tls-material.ts";
+import { withRunTls } from "./tls-transport.ts";
 import { WireRecorder } from "./wire-log.ts";
 
 export interface PairSettings {
@@ -21,6 +25,8 @@ export interface PairSettings {
   startupTimeoutMs: number;
   /** `--no-durability`: the checks that restart instances are reported excluded (not run), never passed. */
   noDurability?: boolean;
+  /** --tls: everything over HTTPS with a CA the harness generates; the adv/tls checks run (excluded otherwise). */
+  tls?: boolean;
   reports: { json?: string | undefined; junit?: string | undefined; html?: string | undefined };
   /** Console output (progress lines and the summary). */
   write: (text: string) => void;
@@ -34,15 +40,20 @@ export interface PairOutcome {
 
 export async function runPair(specs: Record<Role, RoleSpec>, s: PairSettings): Promise<PairOutcome> {
   const started = Date.now();
-  const deployment = await deploy(specs, { startupTimeoutMs: s.startupTimeoutMs, verbose: s.options.verbose });
-  let keepLogs = false;
+  const tls = s.tls ? await makeRunTls() : undefined;
   try {
-    const outcome = await drive(deployment, s, started);
-    keepLogs = outcome.code !== 0 && deployment.logFiles.length > 0;
-    if (keepLogs) s.write(`instance logs kept: ${deployment.logFiles.join(", ")}\n`);
-    return outcome;
+    const deployment = await deploy(specs, { startupTimeoutMs: s.startupTimeoutMs, verbose: s.options.verbose, ...(tls ? { tls } : {}) });
+    let keepLogs = false;
+    try {
+      const outcome = tls ? await withRunTls(tls, () => drive(deployment, s, started, tls)) : await drive(deployment, s, started);
+      keepLogs = outcome.code !== 0 && deployment.logFiles.length > 0;
+      if (keepLogs) s.write(`instance logs kept: ${deployment.logFiles.join(", ")}\n`);
+      return outcome;
+    } finally {
+      await deployment.close(keepLogs);
+    }
   } finally {
-    await deployment.close(keepLogs);
+    tls?.remove();
   }
 }
 
@@ -55,9 +66,9 @@ export function durabilityUnavailable(c: Check, deployment: Pick<Deployment, "re
   return `durability phase not run for ${missing.join(" and ")}: given by URL without ${missing.map((r) => `--${r}-restart-cmd`).join("/")}, so the harness cannot restart it`;
 }
 
-async function drive(deployment: Deployment, s: PairSettings, started: number): Promise<PairOutcome> {
+async function drive(deployment: Deployment, s: PairSettings, started: number, tls?: RunTls): Promise<PairOutcome> {
   const recorder = new WireRecorder();
-  const dispatcher = createDispatcher({ connections: 32 });
+  const dispatcher = createDispatcher({ connections: 32, ...(tls ? { ca: tls.caPem } : {}) });
   const runId = randomId(3, "hex");
   const fake = await FakePeer.start(`mallory-${runId}.test`, recorder);
   const target = (role: Role): Target => {
@@ -66,14 +77,14 @@ async function drive(deployment: Deployment, s: PairSettings, started: number): 
     return { role, name: ep.name ?? "", baseUrl: ep.baseUrl, token: ep.token, ...(ep.dataDir ? { dataDir: ep.dataDir } : {}), control: new ControlClient(dispatcher, ep.baseUrl, ep.token, recorder, role), ...(restart ? { restart } : {}) };
   };
   const ctx: CheckContext = { alice: target("alice"), bob: target("bob"), fake, dispatcher, recorder, options: s.options, runId, state: { published: [], adv: {} }, note: () => {} };
-  s.write(`SMCP conformance (${deployment.kind}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);
+  s.write(`SMCP conformance (${deployment.kind}${tls ? ", over HTTPS with the run's own CA" : ""}): alice ${deployment.alice.baseUrl}, bob ${deployment.bob.baseUrl}, fake peer ${fake.name} ${fake.url}\n`);
   try {
     const results = await runChecks(allChecks(), ctx, {
       only: s.only,
       skip: s.skip,
       strict: s.options.strict,
       expectedFailures: s.expected,
-      unavailable: (c) => durabilityUnavailable(c, deployment, s.noDurability === true),
+      unavailable: (c) => durabilityUnavailable(c, deployment, s.noDurability === true) ?? tlsUnavailable(tls !== undefined).get(c.id),
       onResult: (r) => {
         const line = progressLine(r, s.options.verbose);
         if (line) s.write(line + "\n");
@@ -85,7 +96,7 @@ async function drive(deployment: Deployment, s: PairSettings, started: number): 
       bob: `${ctx.bob.name || "?"} @ ${deployment.bob.baseUrl}`,
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
-      options: { ...s.options, only: s.only, skip: s.skip, expectedFailures: s.expectedFile },
+      options: { ...s.options, only: s.only, skip: s.skip, expectedFailures: s.expectedFile, tls: tls !== undefined },
       ...(ctx.state.latency ? { latency: ctx.state.latency } : {}),
     };
     s.write(summary(results, meta) + "\n");

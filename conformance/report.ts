@@ -96,7 +96,7 @@ export function summary(results: CheckResult[], meta: RunMeta): string {
     row("passed", c.pass),
     row("failed", c.fail),
     row("not testable (prerequisite failed)", c.notTestable),
-    row("excluded (--only/--skip/--strict)", c.excluded),
+    row("excluded (selection/SHOULD/--tls)", c.excluded),
     row("  of failures: instance-invalid", c.instanceInvalid),
     row("  of failures: harness errors", c.harnessErrors),
     row("expected failures (listed)", c.expectedFailures),

@@ -2,6 +2,7 @@
 // refused huge bodies, private files (spec §3.1 JCS-18, §5.6 SIGN-50, §5.7 RATE-13, §6.3 DISC-30, §4.1 KEY-26).
 import { lstatSync, readdirSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { MAX_JSON_DEPTH } from "../../protocol/json-depth.ts";
 import { generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
@@ -9,6 +10,7 @@ import type { Ping } from "../../protocol/types.ts";
 import { answerSummary, CheckFailure, ensure, expectError, expectOk, fail } from "../assert.ts";
 import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
 import { known } from "./support/state.ts";
+import { runTls } from "../tls-transport.ts";
 
 const PING = "/federation/v1/ping";
 const sendPath = (ctx: CheckContext): string => `/federation/v1/send/${ctx.fake.nextTxnId()}`;
@@ -140,7 +142,10 @@ const HEAD_FIRST_WAIT_MS = 2_000;
 export function streamHugeBody(baseUrl: string, path: string, headers: Record<string, string>): Promise<StreamOutcome> {
   const url = new URL(baseUrl);
   return new Promise((resolve) => {
-    const sock: Socket = connect(Number(url.port || 80), url.hostname);
+    // Under --tls the endpoint is https: the same bytes go through TLS, trusting only the run's CA.
+    const sock: Socket = url.protocol === "https:"
+      ? tlsConnect({ host: url.hostname, port: Number(url.port || 443), ca: runTls()?.caPem })
+      : connect(Number(url.port || 80), url.hostname);
     let head = "";
     let done = false;
     let pumping = false;

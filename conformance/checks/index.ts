@@ -31,6 +31,7 @@ import { jsonEdgeChecks } from "./json-edges.ts";
 import { listDefaultChecks } from "./list-defaults.ts";
 import { senderNonceChecks } from "./sender-nonces.ts";
 import { windowChecks } from "./window.ts";
+import { tlsChecks } from "./tls.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -47,6 +48,7 @@ export function allChecks(): Check[] {
     ...hardeningChecks,
     ...spec101EdgeChecks,
     ...keyChecks,
+    ...tlsChecks,
     ...setupChannel,
     ...controlChecks,
     ...controlOrderChecks,

@@ -1,9 +1,12 @@
-// Conformance harness, fake peer: the HTTP server — reads a request, dispatches on the route table, applies planted faults, records the exchange (spec §2.3, §5.6, §13).
+// Conformance harness, fake peer: the HTTP(S) server — reads a request, dispatches on the route table, applies planted faults, records the exchange (spec §2.3, §5.6, §6.3, §13).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { SmcpError } from "../../protocol/errors.ts";
 import { readBody, sendError, sendJson } from "../../protocol/http.ts";
 import { ReplayCache } from "../../protocol/request-auth.ts";
+import type { ServingCert } from "../tls-material.ts";
+import { runTls } from "../tls-transport.ts";
 import { bodyText, type WireRecorder } from "../wire-log.ts";
 import type { InstanceDirectory } from "./directory.ts";
 import type { FaultHooks } from "./faults.ts";
@@ -19,11 +22,18 @@ export interface FakeServerParts {
   observation: Observation;
   recorder: WireRecorder;
   faults: FaultHooks[];
+  /**
+   * Serve HTTPS with this certificate; `null` serves plain HTTP; absent follows the run (--tls: the fake peers'
+   * certificate from the run's CA, tls-transport.ts).
+   */
+  tls?: ServingCert | null;
 }
 
 /** One listening fake server answering as one identity; bound to 127.0.0.1 on a free port. */
 export class FakeServer {
   private readonly auth: InboundAuth;
+  /** TLS handshakes that failed (a client that refused this server's certificate aborts the handshake). */
+  handshakeFailures = 0;
 
   private constructor(
     private readonly parts: FakeServerParts,
@@ -39,10 +49,13 @@ export class FakeServer {
 
   static async listen(parts: FakeServerParts): Promise<FakeServer> {
     let fake: FakeServer | undefined;
-    const server = createServer((req, res) => void fake!.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void fake!.handle(req, res);
+    const tls = parts.tls === undefined ? runTls()?.fakePeer : parts.tls ?? undefined;
+    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
     fake = new FakeServer(parts, server);
+    if (tls) server.on("tlsClientError", () => void fake!.handshakeFailures++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    parts.identity.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    parts.identity.url = `${tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return fake;
   }
 
