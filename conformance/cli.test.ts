@@ -29,7 +29,7 @@ function writeLauncher(dir: string): string {
 sleep 300 &
 echo $! >> "$SMCP_TEST_PIDS"
 echo $$ >> "$SMCP_TEST_PIDS"
-"${process.execPath}" "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$3" --control-token="$4" &
+"${process.execPath}" "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$3" --control-token="$4" --accept-all-invites &
 echo $! >> "$SMCP_TEST_PIDS"
 wait
 `,

@@ -47,7 +47,7 @@ function quiet(): { err: () => string } {
 /** A launcher script `$0 NAME PORT DATA TOKEN` that runs the reference instance after `prelude` (shell). */
 function launcher(dir: string, file: string, prelude: string, nodeArgs = ""): string {
   const path = join(dir, file);
-  writeFileSync(path, `#!/bin/sh\n${prelude}\nexec "${process.execPath}" ${nodeArgs} "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$DATA" --control-token="$4"\n`);
+  writeFileSync(path, `#!/bin/sh\n${prelude}\nexec "${process.execPath}" ${nodeArgs} "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$DATA" --control-token="$4" --accept-all-invites\n`);
   chmodSync(path, 0o755);
   return `${path} {name} {port} {data} {token}`;
 }
@@ -143,7 +143,7 @@ describe.skipIf(!existsSync(REFERENCE))("instances the harness cannot restart, a
     const pidFile = join(dir, "pid");
     // The instance outlives the restart command (its own session), as a service manager's would.
     const start = join(dir, "start.sh");
-    writeFileSync(start, `#!/bin/sh\nsetsid "${process.execPath}" "${SMCP_BIN}" serve --name alice.example --listen 127.0.0.1:${port} --data "${data}" --control-token=${token} >>"${dir}/log" 2>&1 < /dev/null &\necho $! > "${pidFile}"\n`);
+    writeFileSync(start, `#!/bin/sh\nsetsid "${process.execPath}" "${SMCP_BIN}" serve --name alice.example --listen 127.0.0.1:${port} --data "${data}" --control-token=${token} --accept-all-invites >>"${dir}/log" 2>&1 < /dev/null &\necho $! > "${pidFile}"\n`);
     const restart = join(dir, "restart.sh");
     writeFileSync(restart, `#!/bin/sh\npid=$(cat "${pidFile}")\nkill -9 "$pid"\nwhile kill -0 "$pid" 2>/dev/null; do sleep 0.05; done\nexec "${start}"\n`);
     chmodSync(start, 0o755);

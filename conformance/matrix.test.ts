@@ -51,7 +51,7 @@ describe("matrix", () => {
     const out = mkdtempSync(join(tmpdir(), "smcp-matrix-"));
     dirs.push(out);
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    const cmd = `"${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token}`;
+    const cmd = `"${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites`;
     const code = await main(["matrix", "--impl", `ref-a=${cmd}`, "--impl", `ref-b=${cmd}`, "--out", out, "--only", "sc/discovery/*"]);
     expect(code).toBe(0);
     const m = JSON.parse(readFileSync(join(out, "matrix.json"), "utf8")) as MatrixReport;
@@ -79,7 +79,7 @@ describe("matrix", () => {
     const out = mkdtempSync(join(tmpdir(), "smcp-matrix-"));
     dirs.push(out);
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    const cmd = `"${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token}`;
+    const cmd = `"${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites`;
     // The planted bug: a discovery document whose endpoint points nowhere.
     const code = await main(["matrix", "--impl", `ref=${cmd}`, "--impl", `lies=${cmd} --public-url http://127.0.0.1:1`, "--out", out, "--only", "sc/discovery/well-known"]);
     expect(code).toBe(1);

@@ -52,7 +52,7 @@ describe.skipIf(!enabled)(enabled ? "from the packed tarball in an empty folder"
 
   it("a relative --alice-cmd runs in the caller's folder; --version answers", () => {
     const app = join(dir, "app");
-    writeFileSync(join(app, "my-smcp"), `#!/bin/sh\nexec ./node_modules/.bin/smcp serve --name "$1" --listen "127.0.0.1:$2" --data "$3" --control-token="$4"\n`);
+    writeFileSync(join(app, "my-smcp"), `#!/bin/sh\nexec ./node_modules/.bin/smcp serve --name "$1" --listen "127.0.0.1:$2" --data "$3" --control-token="$4" --accept-all-invites\n`);
     chmodSync(join(app, "my-smcp"), 0o755);
     const r = npx(["smcp-conformance", "run", "--alice-cmd", "./my-smcp {name} {port} {data} {token}", "--only", "sc/discovery/*"]);
     expect(r.status, r.stdout.slice(-2000) + r.stderr).toBe(0);
