@@ -15,7 +15,7 @@ import { known } from "./support/state.ts";
 /** Starts a peer whose call endpoint answers `errcode` (its usual 403 rewritten), known to and mapped on `role`. */
 async function peerAnswering(ctx: CheckContext, role: Role, errcode: ErrorCode, what: string): Promise<FakePeer> {
   const t = known(ctx, role);
-  const peer = await ctx.fake.startSibling(`${what}-${ctx.runId}-${role[0]}.test`, ctx.recorder, { rewriteErrcode: { SMCP_FORBIDDEN: errcode } });
+  const peer = await ctx.fake.startSibling(`${what}-${ctx.runId}-${role[0]}.test`, ctx.recorder, { refuseCalls: errcode });
   peer.components = ["vikunja"];
   peer.addInstance(t.name, t.discovery.endpoint, t.key);
   await t.control.mapHost(peer.name, peer.url);

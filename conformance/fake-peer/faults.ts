@@ -1,5 +1,5 @@
 // Conformance harness, fake peer: deliberate receiver bugs, so the fake can play a broken instance under test (harness self-tests). A new fault is one entry here.
-import { SmcpError, type ErrorCode } from "../../protocol/errors.ts";
+import { ERROR_STATUS, SmcpError, type ErrorCode } from "../../protocol/errors.ts";
 import type { Answer, RouteRequest } from "./routes.ts";
 
 /** Receiver bugs the fake can plant; the self-tests prove each check fails against the matching fault. */
@@ -18,6 +18,11 @@ export interface ReceiverFaults {
   wellKnownStatus?: number;
   /** The well-known request is redirected (302) this many times before the document is served (DISC-15). */
   wellKnownRedirects?: number;
+  /**
+   * Calls are expected (a check directs them here) and answered with this error: a remote whose refusal the instance
+   * must relay or map (CTRL-28, CTRL-29). Without it a call to the fake is an unexpected request.
+   */
+  refuseCalls?: ErrorCode;
 }
 
 /** Where a fault hooks into the fake's request handling; every hook is optional. */
@@ -52,6 +57,9 @@ const MAKERS: FaultMakers = {
   invalidInviteAnswer: (on) =>
     on ? { after: (r, answer) => (r.rec.route === "invite" ? { status: 200, body: { channel: (answer.body as { channel: string }).channel, accepted: "yes" } } : answer) } : {},
   wellKnownStatus: (status) => ({ after: (r, answer) => (r.rec.route === "well-known" && answer.status === 200 ? { ...answer, status } : answer) }),
+  refuseCalls: (errcode) => ({
+    before: (r) => (r.rec.route === "call" ? { status: ERROR_STATUS[errcode], body: { errcode, error: `${r.self.name} refuses this call (planted by the check)` } } : undefined),
+  }),
   wellKnownRedirects: (hops) => ({
     before: (r) => {
       if (r.rec.route !== "well-known") return undefined;

@@ -76,14 +76,17 @@ export function fakeChannel(ctx: CheckContext, role: Role): string {
   return ch;
 }
 
+/** The second identity's name: other checks start siblings of the fake peer of their own (scripted remotes), so eve is found by name. */
+const eveName = (ctx: CheckContext): string => `eve-${ctx.runId}.test`;
+
 /** The harness's second signing identity (eve), started once per run by adv/setup/second-identity. */
 export async function startSecondIdentity(ctx: CheckContext): Promise<FakePeer> {
-  return ctx.fake.siblings[0] ?? ctx.fake.startSibling(`eve-${ctx.runId}.test`, ctx.recorder);
+  return ctx.fake.siblings.find((s) => s.name === eveName(ctx)) ?? ctx.fake.startSibling(eveName(ctx), ctx.recorder);
 }
 
 /** The second signing identity; a check that needs it lists adv/setup/second-identity as a prerequisite. */
 export function secondIdentity(ctx: CheckContext): FakePeer {
-  const eve = ctx.fake.siblings[0];
+  const eve = ctx.fake.siblings.find((s) => s.name === eveName(ctx));
   if (!eve) throw harnessError("the second signing identity has not been started");
   return eve;
 }
