@@ -60,13 +60,11 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "KEY-11": x("optional", "applies only to keys learnt from key documents, which receivers need not fetch; the harness's valid_until_ts is days ahead"),
   "KEY-16": x("optional", "applies only to receivers that fetch and verify key documents (optional, §4.2)"),
   // §5 signing
-  "SIGN-09": x("sender-internal", "randomness of nonces is not observable; their length and uniqueness are enforced by the fake peer's verifier (SIGN-38 replay)"),
   "SIGN-15": x("sender-internal", "the request-target form is chosen by the sender's HTTP client; the fake peer verifies the signature over whatever target it receives and does not tell the forms apart"),
   "SIGN-18": x("meta", "a duty of operators deploying reverse proxies"),
   "SIGN-27": x("timing", "clock discipline (NTP) of the host; only the resulting ts window is observable (SIGN-24)"),
   "RATE-08": x("sender-internal", "requires driving one instance to send more than a peer's advertised rate; the run's traffic is far below it"),
   "RATE-09": x("scale", "per-address limiting of unauthenticated traffic needs a burst from one address that would also throttle the harness's other checks"),
-  "SIGN-40": x("timing", "keeping nonces for ts + 2W needs a replay 2 minutes after the original (W = 60 s)"),
   "SIGN-41": x("scale", "filling the replay cache takes more requests than the run's budget allows"),
   "DISC-28": x("optional", "a fetcher MAY cache for 1 s"),
   "SIGN-48": x("scale", "a 429 for a full replay cache needs the cache (or one origin's share) filled first: tens of thousands of requests (SIGN-41, SIGN-49)"),
@@ -78,8 +76,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   // §6 discovery
   "DISC-11": x("scale", "needs a peer with limits small enough to force splitting; the fake peer's records flag oversized transactions (TXN-06) when they happen"),
   "DISC-12": x("environment", "needs a slow or oversized discovery server; a 10 s fetch timeout would exceed the run's budget"),
-  "DISC-16": x("retention", "cache lifetimes of 24-48 h"),
-  "DISC-17": x("timing", "failure back-off grows from 1 s to 1 h; observing it needs repeated failing discoveries over seconds to minutes"),
   "DISC-19": x("sender-internal", "needs a peer that changes its key under the same name and address (v1 has no rotation, KEY-04); the fake peer cannot change its key in place, and remapping would trigger DISC-23 instead"),
   "DISC-24": x("sender-internal", "signatures and destinations the instance sends to the fake peer already name the server, not the URL (adv/final); other mapped peers are not observable"),
   "DISC-27": x("timing", "periodic pings every 30 s"),
@@ -114,7 +110,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "DLV-30": x("environment", "needs a network partition that heals"),
   "DLV-31": x("environment", "needs a network partition that heals"),
   "CHAN-24": x("sender-internal", "a log line or metric for the hub's operator; a participant that lost its state needs a wiped store mid-run as well"),
-  "DLV-35": x("not-yet-automated", "needs a participant whose submissions are queued for an unreachable hub while the control API's OutboundQueue of that hub is read"),
   // §10 calls
   "CALL-01": x("sender-internal", "the fake peer accepts no calls (it offers no tools), so call IDs chosen by an instance are only seen by the other instance"),
   "CALL-02": x("sender-internal", "v1 has no routing: the harness sees no other path a call could take"),

@@ -131,7 +131,7 @@ export const CHANNEL_AND_EDGE_MUTANTS: Mutant[] = [
     requirements: ["DLV-09"], section: "§9.3", why: "transactions carry no signed heads" },
   { id: "dlv/retry-rebuilt", file: OUTBOUND, find: "st.current ??= this.build(destination, st);", replace: "st.current = this.build(destination, st);",
     requirements: ["TXN-21"], section: "§8.4", why: "a retry is rebuilt as a new transaction with a new txn_id" },
-  { id: "dlv/backoff-linear", file: OUTBOUND, find: "this.opts.backoffBaseMs * 2 ** Math.min(st.failures - 1, 20)", replace: "this.opts.backoffBaseMs * Math.min(st.failures - 1, 20)",
+  { id: "dlv/backoff-linear", file: OUTBOUND, find: "const backoff = backoffDelay(st.failures, { baseMs: this.opts.backoffBaseMs, maxMs: this.opts.backoffMaxMs }, this.opts.random);", replace: "const backoff = this.opts.backoffBaseMs * Math.min(st.failures - 1, 20);",
     requirements: ["TXN-31"], section: "§8.6", why: "the back-off starts at 0 ms and grows linearly" },
   { id: "dlv/retry-every-4xx", file: OUTBOUND, find: "return status >= 500 || status === 401 || status === 429 || status === 408;", replace: "return status >= 400;",
     requirements: ["TXN-30", "TXN-38"], section: "§8.6", why: "every 4xx answer is retried" },
