@@ -218,7 +218,7 @@ function pairSettings(values: Values): Omit<PairSettings, "reports"> {
 async function interruptible<T>(body: () => Promise<T>): Promise<T> {
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`smcp-conformance: ${signal}: stopping the instances it started\n`);
-    void stopEverything().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    interrupted = stopEverything().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -320,14 +320,20 @@ function usageError(message: string): number {
   return 2;
 }
 
+/**
+ * Set by a SIGINT/SIGTERM handler: the run's own ending (its checks fail fast once the instances are stopped) must not
+ * exit before the handler has stopped everything and exits 130/143.
+ */
+let interrupted: Promise<unknown> | undefined;
+
 const invokedDirectly = process.argv[1] !== undefined && /conformance[\\/]cli\.ts$|smcp-conformance(\.js)?$/.test(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => interrupted ?? process.exit(code),
     (err: unknown) => {
       process.stderr.write(`smcp-conformance: harness error: ${(err as Error).stack ?? String(err)}\n`);
       // Whatever is still running was started by this run: stop it in order before leaving.
-      void stopEverything().finally(() => process.exit(2));
+      if (!interrupted) void stopEverything().finally(() => process.exit(2));
     },
   );
 }
