@@ -1,0 +1,23 @@
+// Conformance harness self-tests: the broken-target runs — each one harness run against two reference instances behind
+// broken fronts carrying a group of planted bugs; every bug names the check it must make fail (spec §16).
+import type { Fault } from "./fault-kit.ts";
+import { EDGE_FAULTS } from "./edge-faults.ts";
+import { CONTROL_FAULTS, CRITERIA_FAULTS } from "./control-faults.ts";
+import { CALL_FAULTS, HUB_FAULTS, KEY_FAULTS, PARTICIPANT_FAULTS, REGISTRY_FAULTS, REMOVAL_FAULTS, TRANSACTION_FAULTS } from "./protocol-faults.ts";
+
+export interface BrokenRun {
+  title: string;
+  faults: Fault[];
+  /** Check ID globs to run (their prerequisites come along); all by default. */
+  only?: string[];
+}
+
+/** The rate-limit burst takes seconds and has its own negative self-test (checks.test.ts); no run needs it. */
+export const SKIP_IN_RUNS = ["adv/limits/rate-limited"];
+
+export const BROKEN_RUNS: BrokenRun[] = [
+  {
+    title: "leaf bugs: HTTP edge, JSON, signing, documents, keys, transactions, calls, registry, hub, removal, Control API, success criteria",
+    faults: [...EDGE_FAULTS, ...KEY_FAULTS, ...TRANSACTION_FAULTS, ...CALL_FAULTS, ...REGISTRY_FAULTS, ...PARTICIPANT_FAULTS, ...HUB_FAULTS, ...REMOVAL_FAULTS, ...CONTROL_FAULTS, ...CRITERIA_FAULTS],
+  },
+];
