@@ -33,7 +33,7 @@ describe("broken targets: every planted bug fails the check it names, and only t
         const blocked = dependants(checks, broken);
         const surprises: string[] = [];
         for (const r of results) {
-          const want = broken.has(r.id) ? "fail" : blocked.has(r.id) ? "not-testable" : r.status === "excluded" ? "excluded" : "pass";
+          const want = broken.has(r.id) ? "fail" : r.status === "excluded" ? "excluded" : blocked.has(r.id) ? "not-testable" : "pass";
           const why = `${r.details[0] ?? ""} ${r.actual ?? ""}`.slice(0, 400);
           if (r.status !== want) surprises.push(`${r.id}: ${r.status} (want ${want}) ${why}`);
           else if (want === "fail" && r.category !== "requirement" && r.category !== "instance-invalid") surprises.push(`${r.id}: failed as ${r.category}: ${why}`);
