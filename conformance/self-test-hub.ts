@@ -21,6 +21,8 @@ export interface HubFaults {
   ignoreRetryAfter?: boolean;
   /** Resends a transaction answered with a final 4xx such as 404 (TXN-38 forbids it). */
   resend4xx?: boolean;
+  /** Sends queued events one per transaction instead of batching them (TXN-33 says SHOULD batch). */
+  noBatching?: boolean;
 }
 
 /** 4xx answers a sender may retry (TXN-38); every other 4xx abandons the transaction. */
@@ -73,7 +75,7 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
     if (sending) return;
     sending = true;
     try {
-      while (queue.length > 0) await sendTxn(`t${++txnCounter}`, queue.splice(0));
+      while (queue.length > 0) await sendTxn(`t${++txnCounter}`, queue.splice(0, faults.noBatching ? 1 : queue.length));
     } finally {
       sending = false;
     }

@@ -4,7 +4,7 @@ import type { Fault } from "./fault-kit.ts";
 import { EDGE_FAULTS } from "./edge-faults.ts";
 import { CONTROL_FAULTS, CRITERIA_FAULTS } from "./control-faults.ts";
 import { PREREQUISITE_GROUPS } from "./prerequisite-faults.ts";
-import { CALL_FAULTS, HUB_FAULTS, KEY_FAULTS, PARTICIPANT_FAULTS, REGISTRY_FAULTS, REMOVAL_FAULTS, TRANSACTION_FAULTS } from "./protocol-faults.ts";
+import { BACKFILL_FAULTS, CALL_FAULTS, HUB_FAULTS, KEY_FAULTS, PARTICIPANT_FAULTS, REGISTRY_FAULTS, REMOVAL_FAULTS, TRANSACTION_FAULTS } from "./protocol-faults.ts";
 
 export interface BrokenRun {
   title: string;
@@ -19,7 +19,7 @@ export const SKIP_IN_RUNS = ["adv/limits/rate-limited"];
 export const BROKEN_RUNS: BrokenRun[] = [
   {
     title: "leaf bugs: HTTP edge, JSON, signing, documents, keys, transactions, calls, registry, hub, removal, Control API, success criteria",
-    faults: [...EDGE_FAULTS, ...KEY_FAULTS, ...TRANSACTION_FAULTS, ...CALL_FAULTS, ...REGISTRY_FAULTS, ...PARTICIPANT_FAULTS, ...HUB_FAULTS, ...REMOVAL_FAULTS, ...CONTROL_FAULTS, ...CRITERIA_FAULTS],
+    faults: [...EDGE_FAULTS, ...KEY_FAULTS, ...TRANSACTION_FAULTS, ...BACKFILL_FAULTS, ...CALL_FAULTS, ...REGISTRY_FAULTS, ...PARTICIPANT_FAULTS, ...HUB_FAULTS, ...REMOVAL_FAULTS, ...CONTROL_FAULTS, ...CRITERIA_FAULTS],
   },
   // Checks others rely on: each group runs only its named checks (and their prerequisites), never the dependants.
   ...PREREQUISITE_GROUPS.map((g) => ({ title: `prerequisites: ${g.title}`, faults: g.faults, only: g.faults.map((f) => f.breaks) })),

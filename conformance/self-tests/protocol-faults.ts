@@ -148,6 +148,15 @@ export const KEY_FAULTS: Fault[] = [
   }),
 ];
 
+export const BACKFILL_FAULTS: Fault[] = [
+  fault("adv/backfill/not-hub@bob", "answers backfill of another hub's channel as unknown", "get", BACKFILL, when((s) => s.request.url.includes("/channels/!x-"), () => error("SMCP_UNKNOWN_CHANNEL"))),
+  fault("adv/backfill/unknown-channel@bob", "answers backfill of an unknown channel with a bare SMCP_NOT_FOUND", "get", BACKFILL, when((s) => s.request.url.includes("/channels/!nope-"), () => error("SMCP_NOT_FOUND"))),
+  watching("adv/backfill/non-member@bob", "answers a non-member's backfill with SMCP_FORBIDDEN", "invite", "get", BACKFILL, (s, invitedTo) => {
+    const channel = decodeURIComponent(s.path.split("/")[4] ?? "");
+    return channel.startsWith("!adv-") && !channel.includes("%") && !invitedTo.has(channel) ? Promise.resolve(error("SMCP_FORBIDDEN")) : undefined;
+  }),
+];
+
 export const PARTICIPANT_FAULTS: Fault[] = [
   fault("adv/participant/chain@alice", "serves a stored event that differs from the one it sent", "get", BACKFILL, (s) =>
     altered(s, (a) => (a.status === 200 && s.query.get("limit") === "1000" && a.body.events.length > 1 ? { body: { ...a.body, events: a.body.events.map((e: any, i: number, all: any[]) => (i === all.length - 1 ? { ...e, event_id: all[0].event_id } : e)) } } : undefined)),
