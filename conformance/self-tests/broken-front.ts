@@ -4,13 +4,16 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getResponse, type RequestHandler } from "msw";
 import { Agent, type Dispatcher } from "undici";
+import type { SigningKey } from "../../protocol/keys.ts";
 
 /** What a fault handler may use besides the request: the instance's own answer, to pass on altered. */
 export interface FrontTools {
   /** Sends the request (its original bytes, or another path or body: Control API requests are not signed) to the instance. */
   forward(request: Request, over?: { path?: string; body?: Buffer }): Promise<Response>;
   /** What the self-test tells the front once the run is set up (the fake peer's URL, the instance's Control API token). */
-  env: { fakeUrl?: string; controlToken?: string; controlUrl?: string };
+  env: { fakeUrl?: string; controlToken?: string; controlUrl?: string; instanceKey?: SigningKey };
+  /** Cleanup a fault needs when the front closes (e.g. a relay it started). */
+  onClose(fn: () => Promise<void>): void;
   /** The exact body bytes of a request (a Fetch Request cannot carry a GET body, which some checks send). */
   bytesOf(request: Request): Buffer;
   /** The request-target exactly as received. */
@@ -80,7 +83,8 @@ export async function startFront(faults: FaultFactory): Promise<Front> {
     const { status, headers, body } = await a;
     return new Response(status === 204 || status === 304 ? null : new Uint8Array(body), { status, headers: new Headers(headers) });
   };
-  const tools: FrontTools = { forward, env: front.env, bytesOf: (r) => originals.get(r)?.bytes ?? Buffer.alloc(0), rawPathOf: (r) => originals.get(r)?.rawPath ?? "" };
+  const cleanups: Array<() => Promise<void>> = [];
+  const tools: FrontTools = { forward, env: front.env, onClose: (fn) => void cleanups.push(fn), bytesOf: (r) => originals.get(r)?.bytes ?? Buffer.alloc(0), rawPathOf: (r) => originals.get(r)?.rawPath ?? "" };
   const handlers = faults(tools);
 
   /** The first fault that answers; msw throws on a path parameter with bad percent-encoding, so each is asked alone. */
@@ -143,6 +147,7 @@ export async function startFront(faults: FaultFactory): Promise<Front> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   front.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   front.close = async () => {
+    await Promise.all(cleanups.map((c) => c()));
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await agent.close();

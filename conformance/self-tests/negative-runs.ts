@@ -4,6 +4,7 @@ import type { Fault } from "./fault-kit.ts";
 import { EDGE_FAULTS } from "./edge-faults.ts";
 import { CONTROL_FAULTS, CRITERIA_FAULTS } from "./control-faults.ts";
 import { PREREQUISITE_GROUPS } from "./prerequisite-faults.ts";
+import { SENDER_FAULTS } from "./sender-faults.ts";
 import { BACKFILL_FAULTS, CALL_FAULTS, HUB_FAULTS, KEY_FAULTS, PARTICIPANT_FAULTS, REGISTRY_FAULTS, REMOVAL_FAULTS, TRANSACTION_FAULTS } from "./protocol-faults.ts";
 
 export interface BrokenRun {
@@ -23,4 +24,6 @@ export const BROKEN_RUNS: BrokenRun[] = [
   },
   // Checks others rely on: each group runs only its named checks (and their prerequisites), never the dependants.
   ...PREREQUISITE_GROUPS.map((g) => ({ title: `prerequisites: ${g.title}`, faults: g.faults, only: g.faults.map((f) => f.breaks) })),
+  // A broken sender corrupts the fake peer's view of the channel for every later check: alone, with its prerequisites.
+  { title: "sender bugs, through an outbound relay", faults: SENDER_FAULTS, only: SENDER_FAULTS.map((f) => f.breaks) },
 ];

@@ -2,6 +2,7 @@
 // broken front (broken-front.ts), and the check context a real run would build around them (cli.ts runAgainst).
 import { randomBytes } from "node:crypto";
 import { createDispatcher } from "../../protocol/http-client.ts";
+import { signingKeyFromSeed } from "../../protocol/keys.ts";
 import { removeDir, start, tempDir } from "../../reference-impl/testing.ts";
 import type { Instance } from "../../reference-impl/instance.ts";
 import type { CheckContext, Options, Role, Target } from "../context.ts";
@@ -31,6 +32,8 @@ export async function referencePair(faults: Partial<Record<Role, FaultFactory>> 
     front.upstream = inst.url;
     front.env.controlToken = inst.controlToken;
     front.env.controlUrl = inst.url;
+    // A broken sender signs what it sends with the instance's own key (outbound-relay.ts); the key is in its store.
+    front.env.instanceKey = signingKeyFromSeed(inst.store.metaGet("ed25519_seed") as Buffer);
     return [front, inst];
   };
   const [[fa, ia], [fb, ib]] = await Promise.all([up("alice"), up("bob")]);
