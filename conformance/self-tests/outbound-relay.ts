@@ -17,8 +17,11 @@ function authFields(h: string): Record<string, string> {
   return Object.fromEntries(h.replace(/^SMCP-Ed25519 /, "").split(" ").map((f) => [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)]));
 }
 
-/** Relays to `upstream`; `rewrite` may return another JSON body, which goes out signed by `key` as the original origin. */
-export async function startRelay(upstream: string, key: SigningKey, rewrite: (method: string, path: string, body: unknown) => unknown | undefined): Promise<Relay> {
+/** What a rewrite does with one request: send another JSON body (signed again), or answer it without sending it on. */
+export type Rewrite = { body: unknown } | { answer: { status: number; body: unknown } } | undefined;
+
+/** Relays to `upstream`; `rewrite` may replace a JSON body (it goes out signed by `key` as the original origin) or swallow the request. */
+export async function startRelay(upstream: string, key: SigningKey, rewrite: (method: string, path: string, body: unknown) => Rewrite): Promise<Relay> {
   const dispatcher = createDispatcher();
   let url = "";
   const server: Server = createServer((req, res) => {
@@ -36,9 +39,14 @@ export async function startRelay(upstream: string, key: SigningKey, rewrite: (me
           parsed = undefined;
         }
         const changed = parsed === undefined ? undefined : rewrite(req.method ?? "GET", req.url ?? "/", parsed);
-        if (changed !== undefined && headers[AUTH_HEADER.toLowerCase()]) {
+        if (changed && "answer" in changed) {
+          res.writeHead(changed.answer.status, { "content-type": JSON_TYPE });
+          res.end(JSON.stringify(changed.answer.body));
+          return;
+        }
+        if (changed && headers[AUTH_HEADER.toLowerCase()]) {
           const f = authFields(headers[AUTH_HEADER.toLowerCase()]!);
-          body = Buffer.from(JSON.stringify(changed));
+          body = Buffer.from(JSON.stringify(changed.body));
           headers[AUTH_HEADER.toLowerCase()] = signRequest(key, { method: req.method ?? "GET", uri: req.url ?? "/", body, origin: f.origin!, destination: f.destination! });
           headers["content-type"] = JSON_TYPE;
         }

@@ -1,6 +1,7 @@
 // Conformance harness self-tests: planted bugs in the checks others rely on (discovery, setup, the shared channel,
 // joining, the first call) — each run selects only its named checks, so the dependants are never run (spec §16).
 import { altered, error, fault, when, type Fault, type Seen } from "./fault-kit.ts";
+import { sending } from "./sender-faults.ts";
 
 const EVENTS = "*/control/v1/channels/:channel/events";
 const CALLS = "*/control/v1/calls";
@@ -39,7 +40,11 @@ export const PREREQUISITE_GROUPS: Array<{ title: string; faults: Fault[] }> = [
       fault("adv/calls/member-call@bob", "answers a call under another call_id", "post", "*/federation/v1/call", (s) => (String(s.json?.params?.title).startsWith("fake-task-") ? altered(s, (a) => ({ body: { ...a.body, call_id: "another-call" } })) : undefined)),
       fault("adv/txn/submission-sequenced@bob", "processes a member's submission without sequencing it", "put", "*/federation/v1/send/:txn", (s) => ((s.json?.submissions ?? []).length > 0 ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, sequenced: [] } } : undefined)) : undefined)),
       fault("adv/participant/backfill@bob", "ignores limit on backfill", "get", "*/federation/v1/channels/:channel/events", (s) => (s.query.get("limit") === "1" ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, events: a.body.events.slice(0, 0) } } : undefined)) : undefined)),
-      fault("adv/participant/publish-fanout@bob", "answers a publish with an event ID it never fans out", "post", EVENTS, (s) => (s.json?.type === "conformance:probe" ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, event_id: "$" + "C".repeat(43) } } : undefined)) : undefined)),
+      sending("adv/participant/publish-fanout@bob", "drops published events on the way to remote members (and counts them delivered)", (_key, method, path, body: any) => {
+        const evs: any[] = body?.events ?? [];
+        if (method !== "PUT" || !path.startsWith("/federation/v1/send/") || !evs.some((e) => e.type === "conformance:probe")) return undefined;
+        return { answer: { status: 200, body: { processed: evs.map((e) => e.event_id), rejected: [], sequenced: [] } } };
+      }),
       fault("adv/removal/leave-delivered@bob", "still lists a removed member", "delete", "*/control/v1/channels/:channel/members/:server", (s) => altered(s, (a) => (a.status === 200 ? { body: { ...a.body, members: [...a.body.members, decodeURIComponent(s.path.split("/").pop()!)].sort() } } : undefined))),
       fault("adv/hub/gap-backfill@alice", "never fills a gap", "get", EVENTS, eventsOf("!fake-", (evs) => evs.filter((e) => e.seq < 3))),
       fault("adv/hub/submission@alice", "answers a publish in a remote hub's channel with a seq of its own", "post", EVENTS, (s) => (channelParam(s).startsWith("!fake-") ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, seq: a.body.seq + 1 } } : undefined)) : undefined)),

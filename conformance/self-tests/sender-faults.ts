@@ -5,7 +5,7 @@ import { encodeBase64Url } from "../../protocol/base64url.ts";
 import { signForm } from "../../protocol/signing.ts";
 import type { SigningKey } from "../../protocol/keys.ts";
 import { fault, type Fault } from "./fault-kit.ts";
-import { startRelay, type Relay } from "./outbound-relay.ts";
+import { startRelay, type Relay, type Rewrite } from "./outbound-relay.ts";
 
 /** Members sorted by code point (UTF-8 byte order), not by UTF-16 code units as JCS says (RFC 8785 §3.2.3). */
 function codePointSorted(v: unknown): unknown {
@@ -23,7 +23,7 @@ function nonJcsEvent(key: SigningKey, ev: Record<string, unknown>): Record<strin
 }
 
 /** A fault that routes what the instance sends the fake peer through a relay applying `rewrite`. */
-function sending(breaks: string, bug: string, rewrite: (key: SigningKey, method: string, path: string, body: any) => unknown | undefined): Fault {
+export function sending(breaks: string, bug: string, rewrite: (key: SigningKey, method: string, path: string, body: any) => Rewrite): Fault {
   return fault(breaks, bug, "put", "*/control/v1/hosts/:name", async (s) => {
     if (!s.path.split("/").pop()!.startsWith("mallory-") || !s.tools.env.instanceKey) return undefined;
     const key = s.tools.env.instanceKey;
@@ -37,6 +37,6 @@ export const SENDER_FAULTS: Fault[] = [
   sending("adv/participant/canonical-json@alice", "sorts members by code point, not UTF-16 code units, when hashing an event", (key, method, path, body) => {
     const evs: any[] = body?.events ?? [];
     if (method !== "PUT" || !path.startsWith("/federation/v1/send/") || !evs.some((e) => e.type === "conformance:jcs")) return undefined;
-    return { ...body, events: evs.map((e) => (e.type === "conformance:jcs" ? nonJcsEvent(key, e) : e)) };
+    return { body: { ...body, events: evs.map((e) => (e.type === "conformance:jcs" ? nonJcsEvent(key, e) : e)) } };
   }),
 ];
