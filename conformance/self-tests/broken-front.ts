@@ -14,6 +14,8 @@ export interface FrontTools {
   env: { fakeUrl?: string; controlToken?: string; controlUrl?: string; instanceKey?: SigningKey };
   /** Cleanup a fault needs when the front closes (e.g. a relay it started). */
   onClose(fn: () => Promise<void>): void;
+  /** Records that the fault breaking `check` answered a request. */
+  fired(check: string): void;
   /** The exact body bytes of a request (a Fetch Request cannot carry a GET body, which some checks send). */
   bytesOf(request: Request): Buffer;
   /** The request-target exactly as received. */
@@ -26,7 +28,7 @@ export interface Front {
   url: string;
   /** Where unanswered requests go; set once the instance behind the front is listening. */
   upstream: string;
-  /** Requests a fault answered (for the self-tests' reports: a fault that never fired proves nothing). */
+  /** How often each fault (by the check it breaks) answered a request: a fault that never fired proves nothing. */
   fired: Map<string, number>;
   env: FrontTools["env"];
   close(): Promise<void>;
@@ -84,7 +86,7 @@ export async function startFront(faults: FaultFactory): Promise<Front> {
     return new Response(status === 204 || status === 304 ? null : new Uint8Array(body), { status, headers: new Headers(headers) });
   };
   const cleanups: Array<() => Promise<void>> = [];
-  const tools: FrontTools = { forward, env: front.env, onClose: (fn) => void cleanups.push(fn), bytesOf: (r) => originals.get(r)?.bytes ?? Buffer.alloc(0), rawPathOf: (r) => originals.get(r)?.rawPath ?? "" };
+  const tools: FrontTools = { forward, env: front.env, onClose: (fn) => void cleanups.push(fn), fired: (check) => void fired.set(check, (fired.get(check) ?? 0) + 1), bytesOf: (r) => originals.get(r)?.bytes ?? Buffer.alloc(0), rawPathOf: (r) => originals.get(r)?.rawPath ?? "" };
   const handlers = faults(tools);
 
   /** The first fault that answers; msw throws on a path parameter with bad percent-encoding, so each is asked alone. */
@@ -114,13 +116,7 @@ export async function startFront(faults: FaultFactory): Promise<Front> {
       request = new Request(front.url, { method: "GET" });
     }
     originals.set(request, { rawPath: req.url ?? "/", method, rawHeaders: req.rawHeaders, bytes });
-    const scripted = await scriptedAnswer(request);
-    if (scripted) {
-      const key = `${method} ${new URL(request.url).pathname}`;
-      fired.set(key, (fired.get(key) ?? 0) + 1);
-      return scripted;
-    }
-    return forward(request);
+    return (await scriptedAnswer(request)) ?? forward(request);
   };
 
   const server: Server = createServer((req, res) => {

@@ -38,6 +38,9 @@ export async function surprisesOf(run: BrokenRun): Promise<string[]> {
     }
     const ran = new Set(results.filter((r) => r.status !== "excluded").map((r) => r.id));
     for (const id of broken) if (!ran.has(id)) surprises.push(`${id}: names a check this run does not run`);
+    // A check that failed although its fault never answered anything failed for another reason.
+    const fired = new Set([...pair.fronts.alice.fired.keys(), ...pair.fronts.bob.fired.keys()]);
+    for (const f of run.faults) if (!fired.has(f.breaks)) surprises.push(`${f.breaks}: its planted bug (${f.bug}) never answered a request`);
     return surprises;
   } finally {
     await pair.close();

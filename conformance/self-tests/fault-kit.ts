@@ -53,13 +53,19 @@ export function seenFor(request: Request, tools: FrontTools): Seen {
   return { request, method: request.method, path: url.pathname, query: url.searchParams, bytes, text, json, ...(auth ? { auth } : {}), tools };
 }
 
+/** Passes a fault's answer on, counting it when there is one. */
+export function counted(tools: FrontTools, check: string, r: Response | undefined): Response | undefined {
+  if (r) tools.fired(check);
+  return r;
+}
+
 /** A fault on requests matching `method` and msw `path` (e.g. `*\/federation/v1/ping`); `respond` returning undefined passes the request on. */
 export function fault(breaks: string, bug: string, method: Method, path: string, respond: Respond, more: Pick<Fault, "on" | "alsoFails"> = {}): Fault {
   return {
     breaks,
     bug,
     ...more,
-    handlers: (tools): RequestHandler[] => [http[method](path, async ({ request }) => respond(seenFor(request, tools)))],
+    handlers: (tools): RequestHandler[] => [http[method](path, async ({ request }) => counted(tools, breaks, await respond(seenFor(request, tools))))],
   };
 }
 
@@ -71,7 +77,7 @@ export function statefulFault(breaks: string, bug: string, method: Method, path:
     ...more,
     handlers: (tools): RequestHandler[] => {
       const respond = make();
-      return [http[method](path, async ({ request }) => respond(seenFor(request, tools)))];
+      return [http[method](path, async ({ request }) => counted(tools, breaks, await respond(seenFor(request, tools))))];
     },
   };
 }

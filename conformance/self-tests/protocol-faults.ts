@@ -2,7 +2,7 @@
 // discovery, and in an instance as participant of the fake hub (spec §4, §7-§11) — each scoped to its check's request.
 import { createDispatcher, sendRaw } from "../../protocol/http-client.ts";
 import { http } from "msw";
-import { altered, answer, error, fault, reportProcessed, seenFor, statefulFault, when, type Fault, type Seen } from "./fault-kit.ts";
+import { altered, answer, counted, error, fault, reportProcessed, seenFor, statefulFault, when, type Fault, type Seen } from "./fault-kit.ts";
 
 const SEND = "*/federation/v1/send/:txn";
 const CALL = "*/federation/v1/call";
@@ -58,13 +58,13 @@ export const TRANSACTION_FAULTS: Fault[] = [
     altered(s, (a) => (a.status === 200 && s.json && Object.keys(s.json).length === 2 ? { body: { ...a.body, processed: ["$placeholder"] } } : undefined)),
   ),
   watching("adv/txn/non-member-submission@alice", "sequences submissions without checking membership", "invite", "put", SEND, (s, invitedTo) =>
-    reportProcessed(s, (r, sent) => r.errcode === "SMCP_NOT_MEMBER" && !invitedTo.has(sent?.channel)),
+    reportProcessed(s, (r, sent) => isSubmission(sent) && r.errcode === "SMCP_NOT_MEMBER" && !invitedTo.has(sent?.channel)),
   ),
   fault("adv/txn/submission-routing@alice", "accepts submissions for channels it does not hub", "put", SEND, (s) =>
     subsOf(s).length === 2 ? reportProcessed(s, (r, sent) => isSubmission(sent) && (r.errcode === "SMCP_NOT_HUB" || r.errcode === "SMCP_UNKNOWN_CHANNEL")) : undefined,
   ),
   fault("adv/txn/spoofed-sender@alice", "does not compare a submission's sender with the transaction's origin", "put", SEND, (s) => reportProcessed(s, (r) => r.errcode === "SMCP_ORIGIN_MISMATCH")),
-  fault("adv/txn/reserved-type@alice", "lets members submit smcp: types", "put", SEND, (s) => reportProcessed(s, (r, sent) => r.errcode === "SMCP_BAD_EVENT" && sent?.type === "smcp:member.join")),
+  fault("adv/txn/reserved-type@alice", "lets members submit smcp: types", "put", SEND, (s) => reportProcessed(s, (r, sent) => isSubmission(sent) && r.errcode === "SMCP_BAD_EVENT" && sent?.type === "smcp:member.join")),
   fault("adv/txn/data-too-large@alice", "does not bound event data", "put", SEND, (s) => reportProcessed(s, (r) => r.errcode === "SMCP_TOO_LARGE")),
   fault("adv/txn/non-canonical-data@bob", "accepts data without a canonical form", "put", SEND, (s) => reportProcessed(s, (r, sent) => r.errcode === "SMCP_BAD_EVENT" && String(sent?.data?.marker ?? "").startsWith("1e21-"))),
   fault("adv/txn/not-hub@alice", "stores sequenced events from any member", "put", SEND, (s) => reportProcessed(s, (r, sent) => !isSubmission(sent) && r.errcode === "SMCP_NOT_HUB")),
@@ -207,7 +207,7 @@ export const HUB_FAULTS: Fault[] = [
   fault("adv/hub/rejection-relayed@alice", "reports the hub's rejection as unreachable", "post", "*/control/v1/channels/:channel/events", (s) =>
     altered(s, (a) => (a.body?.errcode === "SMCP_NOT_MEMBER" ? { status: 502, body: { errcode: "SMCP_PEER_UNREACHABLE", error: "hub refused", retry_after_ms: 1000 } } : undefined)),
   ),
-  fault("adv/removal/removed-participant@alice", "still shows a channel it was removed from as joined", "get", "*/control/v1/channels/:channel", (s) =>
+  fault("adv/removal/removed-participant@bob", "still shows a channel it was removed from as joined", "get", "*/control/v1/channels/:channel", (s) =>
     altered(s, (a) => (a.status === 200 && String(a.body.channel).startsWith("!fake-") ? { body: { ...a.body, joined: true } } : undefined)),
   ),
 ];
@@ -230,7 +230,7 @@ function watching(breaks: string, bug: string, watch: "invite" | "remove", metho
         watch === "remove"
           ? http.delete("*/control/v1/channels/:channel/members/:server", ({ params }) => note(params.channel, params.server))
           : http.post("*/control/v1/channels/:channel/invites", async ({ request, params }) => note(params.channel, JSON.parse(tools.bytesOf(request).toString() || "{}").server));
-      return [watcher, http[method](path, ({ request }) => respond(seenFor(request, tools), channels))];
+      return [watcher, http[method](path, async ({ request }) => counted(tools, breaks, await respond(seenFor(request, tools), channels)))];
     },
   };
 }
