@@ -37,7 +37,7 @@ export async function surprisesOf(run: BrokenRun): Promise<string[]> {
       else if (want === "fail" && r.category !== "requirement" && r.category !== "instance-invalid") surprises.push(`${r.id}: failed as ${r.category}: ${why}`);
     }
     const ran = new Set(results.filter((r) => r.status !== "excluded").map((r) => r.id));
-    for (const id of broken) if (!ran.has(id)) surprises.push(`${id}: names a check this run does not run`);
+    for (const f of run.faults) if (!ran.has(f.breaks)) surprises.push(`${f.breaks}: names a check this run does not run`);
     // A check that failed although its fault never answered anything failed for another reason.
     const fired = new Set([...pair.fronts.alice.fired.keys(), ...pair.fronts.bob.fired.keys()]);
     for (const f of run.faults) if (!fired.has(f.breaks)) surprises.push(`${f.breaks}: its planted bug (${f.bug}) never answered a request`);

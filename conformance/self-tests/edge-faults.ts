@@ -26,7 +26,7 @@ export const EDGE_FAULTS: Fault[] = [
   statefulFault("adv/sign/nonce-not-burned@alice", "records a nonce before verifying the signature", "get", PING, () => {
     const nonces = new Set<string>();
     return when((s) => {
-      const n = s.auth?.nonce;
+      const n = s.auth?.nonce && `${s.auth.origin} ${s.auth.nonce}`;
       if (!n) return false;
       const again = nonces.has(n);
       nonces.add(n);

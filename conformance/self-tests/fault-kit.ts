@@ -26,7 +26,7 @@ export interface Fault {
   bug: string;
   /** The instance whose front carries it; by default the @role of `breaks`. */
   on?: Role;
-  /** Checks that share the faulty request and so fail with it by design (kept short: a fault should hit one check). */
+  /** Checks that share the faulty request and so fail with it by design (kept short: a fault should hit one check); a check not in the registry is ignored. */
   alsoFails?: string[];
   handlers: FaultFactory;
 }

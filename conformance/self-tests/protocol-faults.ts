@@ -73,8 +73,10 @@ export const TRANSACTION_FAULTS: Fault[] = [
   fault("adv/txn/repeat-before-item-limit@alice", "checks the item limit before idempotency", "put", SEND, when(markerStarts("bulk-repeat-"), () => error("SMCP_TOO_LARGE"))),
   fault("adv/txn/schema-array-bound@alice", "applies the item limit before the schema's array bound", "put", SEND, when(markerStarts("schema-bound-"), () => error("SMCP_TOO_LARGE"))),
   fault("adv/txn/error-not-stored@alice", "stores a refused transaction under its txn_id", "put", SEND, when((s) => subsOf(s).length === 1 && markerStarts("afresh-")(s), () => error("SMCP_CONFLICT"))),
+  // The per-origin txn_id check of the second signing identity reuses mallory's txn_id the same way.
   fault("adv/txn/txn-conflict@alice", "answers a reused txn_id with another body from the stored result", "put", SEND, (s) =>
     altered(s, (a) => (a.status === 409 && subsOf(s).length === 1 ? { status: 200, body: { processed: [], rejected: [], sequenced: [] } } : undefined)),
+    { alsoFails: ["adv/identity/txn-id-per-origin@alice"] },
   ),
   // adv/txn/concurrent-repeat sends its two copies at once, but the reference answers the first before the second arrives.
   statefulFault("adv/txn/duplicate-txn@alice", "re-processes a repeated transaction instead of answering the stored result", "put", SEND, () => {
@@ -121,7 +123,7 @@ export const CALL_FAULTS: Fault[] = [
 
 export const REGISTRY_FAULTS: Fault[] = [
   fault("adv/registry/non-caller@alice", "lists mcp components to every origin", "get", "*/federation/v1/registry", (s) =>
-    altered(s, (a) => (a.status === 200 && !a.body.components.some((c: any) => c.kind === "mcp") ? { body: { ...a.body, components: [...a.body.components, { name: "vikunja", kind: "mcp", uri: `smcp://${a.body.server_name}/vikunja`, tools: [] }] } } : undefined)),
+    !s.auth?.origin?.startsWith("mallory-") ? undefined : altered(s, (a) => (a.status === 200 && !a.body.components.some((c: any) => c.kind === "mcp") ? { body: { ...a.body, components: [...a.body.components, { name: "vikunja", kind: "mcp", uri: `smcp://${a.body.server_name}/vikunja`, tools: [] }] } } : undefined)),
   ),
   fault("adv/registry/caller@bob", "lists vikunja without its tools", "get", "*/federation/v1/registry", (s) =>
     altered(s, (a) => (a.status === 200 ? { body: { ...a.body, components: a.body.components.map((c: any) => (c.kind === "mcp" ? { ...c, tools: [] } : c)) } } : undefined)),

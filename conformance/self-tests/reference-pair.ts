@@ -1,6 +1,8 @@
 // Conformance harness self-tests: two reference instances (all SMCP components) started in-process, each behind a
 // broken front (broken-front.ts), and the check context a real run would build around them (cli.ts runAgainst).
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { signingKeyFromSeed } from "../../protocol/keys.ts";
 import { removeDir, start, tempDir } from "../../reference-impl/testing.ts";
@@ -21,6 +23,13 @@ export interface Pair {
 
 export const PAIR_NAMES: Record<Role, string> = { alice: "alice.test", bob: "bob.test" };
 
+/** The reference instance's Ed25519 seed: in `<data>/ed25519.key` (`ed25519-seed:<base64url>`) or, before that file, in its database. */
+function seedOf(inst: Instance, dir: string): Buffer {
+  const file = join(dir, "ed25519.key");
+  if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim().replace(/^ed25519-seed:/, ""), "base64url");
+  return inst.store.metaGet("ed25519_seed") as Buffer;
+}
+
 /** Reference alice and bob, reached only through their fronts (Control API, federation API and discovery `endpoint`). */
 export async function referencePair(faults: Partial<Record<Role, FaultFactory>> = {}, options: Partial<Options> = {}): Promise<Pair> {
   const dirs: string[] = [];
@@ -28,12 +37,12 @@ export async function referencePair(faults: Partial<Record<Role, FaultFactory>> 
     const front = await startFront(faults[role] ?? (() => []));
     const dir = tempDir(`selftest-${role}`);
     dirs.push(dir);
-    const inst = await start(PAIR_NAMES[role], dir, { includeVikunja: true, backoffBaseMs: 250, backoffMaxMs: 30_000, publicUrl: front.url, controlToken: randomBytes(12).toString("hex") });
+    const inst = await start(PAIR_NAMES[role], dir, { includeVikunja: true, backoffBaseMs: 250, backoffMaxMs: 30_000, publicUrl: front.url, controlToken: randomBytes(24).toString("hex") });
     front.upstream = inst.url;
     front.env.controlToken = inst.controlToken;
     front.env.controlUrl = inst.url;
     // A broken sender signs what it sends with the instance's own key (outbound-relay.ts); the key is in its store.
-    front.env.instanceKey = signingKeyFromSeed(inst.store.metaGet("ed25519_seed") as Buffer);
+    front.env.instanceKey = signingKeyFromSeed(seedOf(inst, dir));
     return [front, inst];
   };
   const [[fa, ia], [fb, ib]] = await Promise.all([up("alice"), up("bob")]);
