@@ -1,0 +1,11 @@
+// Conformance harness self-tests: the run of leaf bugs — every planted bug fails exactly the check it names and every
+// other check passes against the reference instances behind the broken fronts.
+import { describe, expect, it } from "vitest";
+import { surprisesOf } from "./broken-run.ts";
+import { BROKEN_RUNS } from "./negative-runs.ts";
+
+describe("broken targets: leaf bugs", () => {
+  for (const run of BROKEN_RUNS.filter((r) => r.only === undefined)) {
+    it(run.title, async () => expect(await surprisesOf(run)).toEqual([]), 180_000);
+  }
+});
