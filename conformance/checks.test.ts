@@ -9,9 +9,13 @@ import { runOne, type CheckResult } from "./runner.ts";
 import { ControlClient } from "./control-client.ts";
 import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
-import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS } from "./self-tests/small-target-proofs.ts";
+import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS, smallTargetProofs } from "./self-tests/small-target-proofs.ts";
+import { declaresProofs } from "./self-tests/proofs.ts";
 
 const closers: Array<() => Promise<void>> = [];
+
+// What the small targets below prove able to fail is their data (small-target-proofs.ts): the index lists it.
+declaresProofs(import.meta.url, smallTargetProofs());
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
 });

@@ -3,6 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { surprisesOf } from "./broken-run.ts";
 import { BROKEN_RUNS } from "./negative-runs.ts";
+import { declaresProofs } from "./proofs.ts";
+
+declaresProofs(import.meta.url, BROKEN_RUNS.filter((r) => r.only === undefined).flatMap((r) => r.faults.map((f) => f.breaks)));
 
 describe("broken targets: leaf bugs", () => {
   for (const run of BROKEN_RUNS.filter((r) => r.only === undefined)) {

@@ -68,5 +68,9 @@ export const PREREQUISITE_GROUPS: Array<{ title: string; faults: Fault[] }> = [
       fault("sc/calls/create-task", "returns task ID 0", "post", CALLS, (s) => (s.json?.tool === "create_task" ? altered(s, (a) => (a.status === 200 && a.body.result?.structuredContent?.task ? { body: { ...a.body, result: { ...a.body.result, structuredContent: { task: { ...a.body.result.structuredContent.task, id: 0 } } } } } : undefined)) : undefined), { on: "alice" }),
     ],
   },
+  {
+    title: "the callee's consent",
+    faults: [fault("sc/calls/bob-grants-alice", "refuses bob's invite to the channel that lets it call bob's tools (no conformance invite policy, CONF-10)", "post", "*/federation/v1/invite", (s) => (String(s.json?.channel).startsWith("!calls-") ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, accepted: false } } : undefined)) : undefined), { on: "alice" })],
+  },
   { title: "listing tasks", faults: [fault("sc/calls/list-tasks", "lists no tasks", "post", CALLS, (s) => (s.json?.tool === "list_tasks" ? altered(s, (a) => (a.status === 200 ? { body: { ...a.body, result: { ...a.body.result, structuredContent: { tasks: [] } } } } : undefined)) : undefined), { on: "alice" })] },
 ];
