@@ -1,5 +1,5 @@
 // Conformance harness self-tests: checks pass against correct small targets and fail against the broken ones of
-// self-tests/small-target-proofs.ts (the broken fronts of self-tests/ cover the rest; coverage.test.ts counts both).
+// tests/support/self-tests/small-target-proofs.ts (broken fronts and other files cover the rest; self-tests/coverage.test.ts counts all).
 import { afterEach, describe, expect, it } from "vitest";
 import { finaliseEvent } from "../protocol/events.ts";
 import { generateSeed, signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.ts";
@@ -9,8 +9,8 @@ import { runOne, type CheckResult } from "./runner.ts";
 import { ControlClient } from "./control-client.ts";
 import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
-import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS, smallTargetProofs } from "./self-tests/small-target-proofs.ts";
-import { declaresProofs } from "./self-tests/proofs.ts";
+import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS, smallTargetProofs } from "../tests/support/self-tests/small-target-proofs.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const closers: Array<() => Promise<void>> = [];
 

@@ -12,7 +12,7 @@ import { main } from "./cli.ts";
 import { freePort, randomToken } from "./deployment.ts";
 import { durabilityUnavailable } from "./pair-run.ts";
 import { plan } from "./runner.ts";
-import { declaresProofs } from "./self-tests/proofs.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const SMCP_BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
 const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);

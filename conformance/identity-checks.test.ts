@@ -11,7 +11,7 @@ import { jsonDiff, sameJson } from "./checks/support/json-value.ts";
 import { backfillPath } from "./checks/support/requests.ts";
 import { startSecondIdentity } from "./checks/support/state.ts";
 import { runOne, type CheckResult } from "./runner.ts";
-import { declaresProofs } from "./self-tests/proofs.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 import { brokenPeer, checkById, harnessAgainst, type Harness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
 import { perOriginInstance, PER_ORIGIN_LIMITS, type PerOriginFaults, type PerOriginInstance } from "../tests/support/per-origin-instance.ts";
@@ -60,7 +60,7 @@ const PER_ORIGIN_CASES: Array<[string, PerOriginFaults, RegExp, boolean]> = [
   ["adv/identity/rate-bucket-per-origin", { sharedRateBucket: true }, /the bucket is not per origin/, true],
 ];
 
-/** The cases above and the tests below that assert a check FAILS against a broken target (self-tests/proofs.ts). */
+/** The cases above and the tests below that assert a check FAILS against a broken target (tests/support/self-tests/proofs.ts). */
 declaresProofs(import.meta.url, [
   ...PER_ORIGIN_CASES.map(([id]) => id),
   "adv/setup/second-identity", "adv/setup/second-identity-member", "adv/hub/unknown-type-and-members", "adv/delivery/retry-identical",

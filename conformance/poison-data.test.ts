@@ -10,7 +10,7 @@ import type { Instance } from "../reference-impl/instance.ts";
 import { verifyKeyOfDiscovery } from "./checks/support/matchers.ts";
 import { runOne } from "./runner.ts";
 import { checkById, harnessAgainst, SELF_TEST_TOKEN } from "../tests/support/harness-self-test.ts";
-import { declaresProofs } from "./self-tests/proofs.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const plant = vi.hoisted(() => ({ noDepthBound: false }));
 

@@ -1,12 +1,12 @@
-// Conformance harness self-tests: every check ID of the registry has a negative self-test (a file of self-tests/proofs.ts
+// Conformance harness self-tests: every check ID of the registry has a negative self-test (a file of tests/support/self-tests/proofs.ts
 // proves it able to fail) or an allow-list entry with a reason — never both, never stale, never an unknown check.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { allChecks } from "../checks/index.ts";
-import { NO_NEGATIVE_SELF_TEST } from "./allow-list.ts";
-import { BROKEN_RUNS } from "./negative-runs.ts";
-import { baseId, PROOFS } from "./proofs.ts";
+import { NO_NEGATIVE_SELF_TEST } from "../../tests/support/self-tests/allow-list.ts";
+import { BROKEN_RUNS } from "../../tests/support/self-tests/negative-runs.ts";
+import { baseId, PROOFS } from "../../tests/support/self-tests/proofs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -17,7 +17,7 @@ describe("negative self-test coverage", () => {
 
   it("every check has a negative self-test or an allow-list entry with a reason", () => {
     const missing = ids.filter((id) => !proven.has(id) && !(id in NO_NEGATIVE_SELF_TEST));
-    expect(missing, "prove these able to fail in a self-test file and list them under it in self-tests/proofs.ts (conformance/README.md, adding a check)").toEqual([]);
+    expect(missing, "prove these able to fail in a self-test file and list them under it in tests/support/self-tests/proofs.ts (conformance/README.md, adding a check)").toEqual([]);
   });
 
   it("every proof names a check that exists", () => {

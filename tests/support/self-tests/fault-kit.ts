@@ -1,8 +1,8 @@
 // Conformance harness self-tests: planted receiver bugs as small declarations — "answer 200 instead of 401 to a stale
 // timestamp" — each an msw handler on an instance's broken front, naming the one check it must make fail (spec §16).
 import { http, HttpResponse, type RequestHandler } from "msw";
-import { ERROR_STATUS, type ErrorCode } from "../../protocol/errors.ts";
-import type { Role } from "../context.ts";
+import { ERROR_STATUS, type ErrorCode } from "../../../protocol/errors.ts";
+import type { Role } from "../../../conformance/context.ts";
 import type { FaultFactory, FrontTools } from "./broken-front.ts";
 
 /** A request as a fault sees it. */

@@ -1,9 +1,9 @@
 // Conformance harness self-tests: runs one broken-target run (negative-runs.ts) and lists every result that is not
 // as planted — a named check that did not fail as a requirement or instance-invalid failure, a dependant that ran,
 // or any other check that did not pass against the reference instances behind the fronts.
-import { allChecks } from "../checks/index.ts";
-import type { Check } from "../context.ts";
-import { runChecks } from "../runner.ts";
+import { allChecks } from "../../../conformance/checks/index.ts";
+import type { Check } from "../../../conformance/context.ts";
+import { runChecks } from "../../../conformance/runner.ts";
 import { frontsFor } from "./fault-kit.ts";
 import { SKIP_IN_RUNS, type BrokenRun } from "./negative-runs.ts";
 import { referencePair } from "./reference-pair.ts";

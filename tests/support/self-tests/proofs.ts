@@ -36,12 +36,13 @@ export const PROOFS: Record<string, readonly string[]> = {
   ],
 };
 
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
 /** The file key of a self-test module (`import.meta.url`): its path from the repository root. */
 export function fileKey(moduleUrl: string): string {
   const path = new URL(moduleUrl).pathname;
-  const at = path.lastIndexOf("/conformance/");
-  if (at < 0) throw new Error(`${path} is not under conformance/`);
-  return path.slice(at + 1);
+  if (!path.startsWith(ROOT)) throw new Error(`${path} is not in the repository`);
+  return path.slice(ROOT.length);
 }
 
 /** What PROOFS lists for a self-test module (base IDs, sorted); unknown modules list nothing. */
@@ -54,7 +55,7 @@ export function proofsOf(moduleUrl: string): string[] {
  * lists for it — so the index cannot claim a proof the file does not make, nor the file make one the index omits.
  */
 export function declaresProofs(moduleUrl: string, provenHere: Iterable<string>): void {
-  it("proves able to fail exactly the checks self-tests/proofs.ts lists for this file", () => {
+  it("proves able to fail exactly the checks tests/support/self-tests/proofs.ts lists for this file", () => {
     expect([...new Set([...provenHere].map(baseId))].sort()).toEqual(proofsOf(moduleUrl));
   });
 }

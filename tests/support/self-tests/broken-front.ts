@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getResponse, type RequestHandler } from "msw";
 import { Agent, type Dispatcher } from "undici";
-import type { SigningKey } from "../../protocol/keys.ts";
+import type { SigningKey } from "../../../protocol/keys.ts";
 
 /** What a fault handler may use besides the request: the instance's own answer, to pass on altered. */
 export interface FrontTools {

@@ -1,6 +1,6 @@
 // Conformance harness self-tests: planted bugs in Naomi transactions, Roshumba calls, Paulina's registry and key
 // discovery, and in an instance as participant of the fake hub (spec §4, §7-§11) — each scoped to its check's request.
-import { createDispatcher, sendRaw } from "../../protocol/http-client.ts";
+import { createDispatcher, sendRaw } from "../../../protocol/http-client.ts";
 import { http } from "msw";
 import { altered, answer, counted, error, fault, reportProcessed, seenFor, statefulFault, when, type Fault, type Seen } from "./fault-kit.ts";
 

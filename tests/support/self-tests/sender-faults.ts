@@ -1,9 +1,9 @@
 // Conformance harness self-tests: planted bugs in what an instance sends the fake peer (spec §3.1, §7.3): the front
 // maps the fake peer to an outbound relay that rewrites the instance's requests and signs them with its key.
 import { createHash } from "node:crypto";
-import { encodeBase64Url } from "../../protocol/base64url.ts";
-import { signForm } from "../../protocol/signing.ts";
-import type { SigningKey } from "../../protocol/keys.ts";
+import { encodeBase64Url } from "../../../protocol/base64url.ts";
+import { signForm } from "../../../protocol/signing.ts";
+import type { SigningKey } from "../../../protocol/keys.ts";
 import { fault, type Fault } from "./fault-kit.ts";
 import { startRelay, type Relay, type Rewrite } from "./outbound-relay.ts";
 

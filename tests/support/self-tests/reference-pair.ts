@@ -3,16 +3,16 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDispatcher } from "../../protocol/http-client.ts";
-import { signingKeyFromSeed } from "../../protocol/keys.ts";
-import { start } from "../../tests/support/instances.ts";
-import { removeDir, tempDir } from "../../tests/support/temp-dir.ts";
-import type { Instance } from "../../reference-impl/instance.ts";
-import type { CheckContext, Options, Role, Target } from "../context.ts";
-import { ControlClient } from "../control-client.ts";
-import { FakePeer } from "../fake-peer.ts";
-import { TEST_OPTIONS } from "../../tests/support/harness-self-test.ts";
-import { WireRecorder } from "../wire-log.ts";
+import { createDispatcher } from "../../../protocol/http-client.ts";
+import { signingKeyFromSeed } from "../../../protocol/keys.ts";
+import { start } from "../instances.ts";
+import { removeDir, tempDir } from "../temp-dir.ts";
+import type { Instance } from "../../../reference-impl/instance.ts";
+import type { CheckContext, Options, Role, Target } from "../../../conformance/context.ts";
+import { ControlClient } from "../../../conformance/control-client.ts";
+import { FakePeer } from "../../../conformance/fake-peer.ts";
+import { TEST_OPTIONS } from "../harness-self-test.ts";
+import { WireRecorder } from "../../../conformance/wire-log.ts";
 import { startFront, type FaultFactory, type Front } from "./broken-front.ts";
 
 export interface Pair {

@@ -2,10 +2,10 @@
 // and signs it again with the instance's own key — a broken sender (spec §5, §7.3), where a front only breaks answers.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createDispatcher, sendRaw } from "../../protocol/http-client.ts";
-import { JSON_TYPE } from "../../protocol/http.ts";
-import type { SigningKey } from "../../protocol/keys.ts";
-import { AUTH_HEADER, signRequest } from "../../protocol/signing.ts";
+import { createDispatcher, sendRaw } from "../../../protocol/http-client.ts";
+import { JSON_TYPE } from "../../../protocol/http.ts";
+import type { SigningKey } from "../../../protocol/keys.ts";
+import { AUTH_HEADER, signRequest } from "../../../protocol/signing.ts";
 
 export interface Relay {
   url: string;

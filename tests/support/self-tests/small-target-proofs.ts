@@ -1,8 +1,8 @@
 // Conformance harness self-tests: the broken small targets of checks.test.ts as data — the fake peer playing an
 // instance (ReceiverFaults), the small instance and the small hub — each naming the checks it must make fail.
-import type { ReceiverFaults } from "../fake-peer.ts";
-import type { InstanceFaults } from "../../tests/support/harness-self-test.ts";
-import type { HubFaults } from "../../tests/support/small-hub.ts";
+import type { ReceiverFaults } from "../../../conformance/fake-peer.ts";
+import type { InstanceFaults } from "../harness-self-test.ts";
+import type { HubFaults } from "../small-hub.ts";
 
 /** The fake peer playing an instance with receiver bugs; every listed check fails against it. */
 export const PEER_FAULT_PROOFS: Array<{ bug: string; faults: ReceiverFaults; fails: string[] }> = [
