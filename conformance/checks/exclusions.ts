@@ -116,7 +116,6 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "DLV-30": x("environment", "needs a network partition that heals"),
   "DLV-31": x("environment", "needs a network partition that heals"),
   "CHAN-24": x("sender-internal", "a log line or metric for the hub's operator; a participant that lost its state needs a wiped store mid-run as well"),
-  "DLV-35": x("not-yet-automated", "needs a participant whose submissions are queued for an unreachable hub while the control API's OutboundQueue of that hub is read"),
   // §10 calls
   "CALL-01": x("sender-internal", "the fake peer accepts no calls (it offers no tools), so call IDs chosen by an instance are only seen by the other instance"),
   "CALL-02": x("sender-internal", "v1 has no routing: the harness sees no other path a call could take"),
