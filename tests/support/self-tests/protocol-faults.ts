@@ -203,9 +203,6 @@ export const HUB_FAULTS: Fault[] = [
   fault("adv/hub/head-backfill@alice", "never updates known_seq from heads", "get", "*/control/v1/channels/:channel", (s) =>
     altered(s, (a) => (a.status === 200 && String(a.body.channel).startsWith("!fake-") ? { body: { ...a.body, known_seq: 0 } } : undefined)),
   ),
-  fault("adv/hub/submission-queued@alice", "answers a publish whose delivery failed with 500", "post", "*/control/v1/channels/:channel/events", (s) =>
-    altered(s, (a) => (a.status === 502 ? { status: 500, body: { errcode: "SMCP_INTERNAL", error: "delivery failed" } } : undefined)),
-  ),
   fault("adv/hub/rejection-relayed@alice", "reports the hub's rejection as unreachable", "post", "*/control/v1/channels/:channel/events", (s) =>
     altered(s, (a) => (a.body?.errcode === "SMCP_NOT_MEMBER" ? { status: 502, body: { errcode: "SMCP_PEER_UNREACHABLE", error: "hub refused", retry_after_ms: 1000 } } : undefined)),
   ),
@@ -245,3 +242,11 @@ export const REMOVAL_FAULTS: Fault[] = [
     [...removed].some((c) => s.path.includes(encodeURIComponent(c))) ? altered(s, (a) => (a.status === 403 && a.body?.errcode === "SMCP_NOT_MEMBER" ? { body: { ...a.body, errcode: "SMCP_FORBIDDEN" } } : undefined)) : undefined,
   ),
 ];
+
+/**
+ * Alone in its run: failing at once, its check leaves the queued submission in back-off, and the next publish of a
+ * shared run (adv/hub/rejection-relayed) would wait behind it and meet this fault's 502-to-500 instead of its own.
+ */
+export const QUEUED_SUBMISSION_FAULT: Fault = fault("adv/hub/submission-queued@alice", "answers a publish whose delivery failed with 500", "post", "*/control/v1/channels/:channel/events", (s) =>
+  altered(s, (a) => (a.status === 502 ? { status: 500, body: { errcode: "SMCP_INTERNAL", error: "delivery failed" } } : undefined)),
+);
