@@ -9,6 +9,7 @@ import type { Instance } from "../reference-impl/instance.ts";
 import { verifyKeyOfDiscovery } from "./checks/support/matchers.ts";
 import { runOne } from "./runner.ts";
 import { checkById, harnessAgainst, SELF_TEST_TOKEN } from "../tests/support/harness-self-test.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -36,6 +37,8 @@ async function runCheck(inst: Instance) {
 }
 
 describe("adv/calls/self-hubbed-co-member against the reference instance", () => {
+  declaresProofs(import.meta.url, ["adv/calls/self-hubbed-co-member"]);
+
   it("passes: the callee's own channels are the only ones that grant calls (CALL-21)", async () => {
     const r = await runCheck(await reference("victim.example"));
     expect([r.status, r.details]).toEqual(["pass", r.details]);

@@ -1,4 +1,5 @@
-// Conformance harness self-tests: every check passes against a correct target and fails against a deliberately broken one.
+// Conformance harness self-tests: checks pass against correct small targets and fail against the broken ones of
+// tests/support/self-tests/small-target-proofs.ts (broken fronts and other files cover the rest; self-tests/coverage.test.ts counts all).
 import { afterEach, describe, expect, it } from "vitest";
 import { finaliseEvent } from "../protocol/events.ts";
 import { generateSeed, signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.ts";
@@ -8,8 +9,13 @@ import { runOne, type CheckResult } from "./runner.ts";
 import { ControlClient } from "./control-client.ts";
 import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
+import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS, smallTargetProofs } from "../tests/support/self-tests/small-target-proofs.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const closers: Array<() => Promise<void>> = [];
+
+// What the small targets below prove able to fail is their data (small-target-proofs.ts): the index lists it.
+declaresProofs(import.meta.url, smallTargetProofs());
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
 });
@@ -54,22 +60,7 @@ describe("signing and HTTP-edge checks against the fake peer playing an instance
     for (const id of SIGNING) expect([id, r[id]!.status, r[id]!.details[0]]).toEqual([id, "pass", r[id]!.details[0]]);
   });
 
-  const faults: Array<[string, ReceiverFaults, string[]]> = [
-    ["skips signature verification (SIGN-33)", { ignoreAuth: ["SMCP_BAD_SIGNATURE"] }, ["adv/sign/bad-signature", "adv/sign/body-bound", "adv/sign/uri-bound", "adv/sign/method-bound"]],
-    ["checks the signature before the timestamp (SIGN-28)", { rewriteErrcode: { SMCP_BAD_TIMESTAMP: "SMCP_BAD_SIGNATURE" } }, ["adv/sign/check-order"]],
-    ["accepts requests in its own name (SIGN-43)", { ignoreAuth: ["SMCP_UNKNOWN_KEY"] }, ["adv/sign/own-origin"]],
-    ["normalises destinations, e.g. drops :443 (NAME-03)", { ignoreAuth: ["SMCP_WRONG_DESTINATION"] }, ["adv/sign/destination-byte-exact"]],
-    ["accepts S ≥ L, i.e. skips §4.4 signature checks (KEY-21)", { ignoreAuth: ["SMCP_BAD_SIGNATURE"] }, ["adv/sign/s-not-reduced"]],
-    ["accepts replays (SIGN-38)", { ignoreAuth: ["SMCP_REPLAY"] }, ["adv/sign/replay"]],
-    ["ignores the timestamp window (SIGN-25)", { ignoreAuth: ["SMCP_BAD_TIMESTAMP"] }, ["adv/sign/stale-ts", "adv/sign/future-ts"]],
-    ["accepts unknown keys (SIGN-32)", { ignoreAuth: ["SMCP_UNKNOWN_KEY"] }, ["adv/sign/unknown-key"]],
-    ["answers a wrong code for grammar failures (SIGN-06)", { rewriteErrcode: { SMCP_UNAUTHORIZED: "SMCP_BAD_SIGNATURE" } }, ["adv/sign/unsigned", "adv/sign/header-grammar"]],
-    ["answers a wrong code for wrong destinations (SIGN-31)", { rewriteErrcode: { SMCP_WRONG_DESTINATION: "SMCP_UNAUTHORIZED" } }, ["adv/sign/wrong-destination"]],
-    ["answers a wrong code for oversized bodies (SIGN-30)", { rewriteErrcode: { SMCP_TOO_LARGE: "SMCP_INVALID" } }, ["adv/limits/too-large"]],
-    ["answers a wrong code for origin mismatches (SIGN-35)", { rewriteErrcode: { SMCP_ORIGIN_MISMATCH: "SMCP_FORBIDDEN" } }, ["adv/sign/origin-mismatch"]],
-    ["answers a wrong code for bad JSON (ERR-02)", { rewriteErrcode: { SMCP_BAD_JSON: "SMCP_INVALID" } }, ["adv/http/bad-json"]],
-  ];
-  for (const [what, fault, failing] of faults) {
+  for (const { bug: what, faults: fault, fails: failing } of PEER_FAULT_PROOFS) {
     it(`fail against a receiver that ${what}`, async () => {
       const r = await againstPeer(fault, failing);
       for (const id of failing) expect([id, r[id]!.status, r[id]!.category]).toEqual([id, "fail", "requirement"]);
@@ -77,16 +68,18 @@ describe("signing and HTTP-edge checks against the fake peer playing an instance
   }
 
   it("report a schema-invalid answer as instance-invalid, not as a harness error (ERR-01)", async () => {
-    const r = await againstPeer({ invalidPing: true }, ["adv/sign/baseline"]);
-    expect(r["adv/sign/baseline"]!.status).toBe("fail");
-    expect(r["adv/sign/baseline"]!.category).toBe("instance-invalid");
-    expect(r["adv/sign/baseline"]!.wire.length).toBeGreaterThan(0);
+    const id = HAND_BUILT_PROOFS.invalidPing;
+    const r = await againstPeer({ invalidPing: true }, [id]);
+    expect(r[id]!.status).toBe("fail");
+    expect(r[id]!.category).toBe("instance-invalid");
+    expect(r[id]!.wire.length).toBeGreaterThan(0);
   });
 
   it("RATE-04: the rate-limit check fails against a receiver without a rate limiter", async () => {
-    const r = await againstPeer({}, ["adv/limits/rate-limited"]);
-    expect(r["adv/limits/rate-limited"]!.status).toBe("fail");
-    expect(r["adv/limits/rate-limited"]!.details[0]).toMatch(/no 429/);
+    const id = HAND_BUILT_PROOFS.noRateLimiter;
+    const r = await againstPeer({}, [id]);
+    expect(r[id]!.status).toBe("fail");
+    expect(r[id]!.details[0]).toMatch(/no 429/);
   });
 });
 
@@ -146,28 +139,9 @@ describe("event-order, duplicate-call and latency checks against a small instanc
     expect((await runOne(checkById("sc/events/same-order"), h.ctx)).status).toBe("pass");
   });
 
-  it("EVT-09: same-order fails when bob reorders events", async () => {
-    const h = await twoInstances({ reverseEvents: true });
-    const r = await runOne(checkById("sc/events/same-order"), h.ctx);
-    expect(r.status).toBe("fail");
-    expect(r.details[0]).toMatch(/not a gap-free chain|different events/);
-  });
-
-  it("EVT-09: same-order fails when bob loses an event", async () => {
-    const h = await twoInstances({ dropSeq: 3 });
-    expect((await runOne(checkById("sc/events/same-order"), h.ctx)).status).toBe("fail");
-  });
-
   it("CALL-10: duplicate-call-id passes when a repeated call_id is answered from the record", async () => {
     const h = await twoInstances({});
     expect((await runOne(checkById("adv/calls/duplicate-call-id@bob"), h.ctx)).status).toBe("pass");
-  });
-
-  it("CALL-10: duplicate-call-id fails when a repeated call_id runs the tool again", async () => {
-    const h = await twoInstances({ reExecuteCalls: true });
-    const r = await runOne(checkById("adv/calls/duplicate-call-id@bob"), h.ctx);
-    expect(r.status).toBe("fail");
-    expect(r.details[0]).toMatch(/ran more than once|another result/);
   });
 
   it("CALL-20: the latency check passes a fast instance and reports p50/p95/p99/max", async () => {
@@ -178,12 +152,14 @@ describe("event-order, duplicate-call and latency checks against a small instanc
     expect(h.ctx.state.latency!.p99).toBeGreaterThanOrEqual(h.ctx.state.latency!.p50);
   });
 
-  it("CALL-20: the latency check fails a slow instance against a low bound", async () => {
-    const h = await twoInstances({}, { callDelayMs: 25 }, { latencyCalls: 5, latencyP99Ms: 20 });
-    const r = await runOne(checkById("sc/latency/direct-calls"), h.ctx);
-    expect(r.status).toBe("fail");
-    expect(r.actual).toMatch(/p99 \d/);
-  });
+  for (const p of INSTANCE_FAULT_PROOFS) {
+    it(`${p.check} fails when ${p.bug}`, async () => {
+      const h = await twoInstances(p.faults, p.aliceFaults, p.options);
+      const r = await runOne(checkById(p.check), h.ctx);
+      expect(r.status).toBe("fail");
+      if (p.detail) expect(`${r.details[0]}`).toMatch(p.detail);
+    });
+  }
 });
 
 describe("hub checks against a small participant instance", () => {
@@ -201,7 +177,7 @@ describe("hub checks against a small participant instance", () => {
     return h;
   }
 
-  for (const id of ["adv/hub/bad-signature", "adv/hub/mismatched-event-id", "adv/hub/equivocation", "adv/hub/null-prev-event", "adv/hub/undefined-purpose"]) {
+  for (const id of ACCEPT_ANY_EVENT_FAILS) {
     it(`${id} passes against a participant that verifies events (EVT-15, EVT-18, DLV-24, EVT-13, VER-09)`, async () => {
       const h = await joinedFakeChannel({});
       const r = await runOne(checkById(`${id}@bob`), h.ctx);
@@ -234,23 +210,17 @@ describe("delivery-discipline checks against a small hub", () => {
     return h;
   }
 
-  const cases: Array<[string, Parameters<typeof smallHub>[4]]> = [
-    ["adv/delivery/one-in-flight", { parallel: true }],
-    ["adv/delivery/retry-identical", { noRetry: true }],
-    ["adv/delivery/retry-identical", { retryAsNew: true }],
-    ["adv/delivery/honours-429", { ignoreRetryAfter: true }],
-    ["adv/delivery/no-resend-after-4xx", { resend4xx: true }],
-    ["adv/delivery/unknown-errcode", { noRetry: true }],
-  ];
-  for (const [id, fault] of cases) {
-    it(`${id} passes against a disciplined hub (TXN-29, TXN-21, RATE-07)`, async () => {
+  for (const { check: id, faults: fault, after = [] } of HUB_FAULT_PROOFS) {
+    it(`${id} passes against a disciplined hub (TXN-29, TXN-21, TXN-33, RATE-07)`, async () => {
       const h = await hubHarness({});
+      for (const first of after) expect((await runOne(checkById(`${first}@bob`), h.ctx)).status).toBe("pass");
       const r = await runOne(checkById(`${id}@bob`), h.ctx);
       expect([r.status, r.details[0]]).toEqual(["pass", r.details[0]]);
     });
 
     it(`${id} fails against a hub that ${JSON.stringify(fault)}`, async () => {
       const h = await hubHarness(fault);
+      for (const first of after) expect((await runOne(checkById(`${first}@bob`), h.ctx)).status).toBe("pass");
       const r = await runOne(checkById(`${id}@bob`), h.ctx);
       expect(r.status).toBe("fail");
     });
@@ -266,7 +236,7 @@ describe("the final check of what instances sent the fake peer", () => {
     for (const [i, sha] of [shaA, shaB].entries()) {
       h.ctx.fake.records.push({ seq: 1000 + i, at: Date.now(), method: "PUT", path: "/federation/v1/send/t1", route: "send", status: 200, problems: [], origin: name, txnId: "t1", sha });
     }
-    return runOne(checkById("adv/final/requests-to-fake-peer-valid@alice"), h.ctx);
+    return runOne(checkById(`${HAND_BUILT_PROOFS.txnIdReused}@alice`), h.ctx);
   }
 
   it("TXN-02: passes when a txn_id is only ever resent with identical bytes (a retry)", async () => {

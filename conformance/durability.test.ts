@@ -12,16 +12,36 @@ import { main } from "./cli.ts";
 import { freePort, randomToken } from "./deployment.ts";
 import { durabilityUnavailable } from "./pair-run.ts";
 import { plan } from "./runner.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const SMCP_BIN = fileURLToPath(new URL("../bin/smcp.js", import.meta.url));
 const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
 
 /** The check IDs each negative self-test proves able to fail (asserted exactly: these fail, every other dur/ check passes). */
-export const PROVES_CAN_FAIL: Record<string, string[]> = {
+const PROVES_CAN_FAIL: Record<string, string[]> = {
   "state wiped at each start": ["dur/keys/unchanged", "dur/events/kept", "dur/channels/kept", "dur/queue/delivered", "dur/calls/outcome-kept", "dur/txn/results-kept"],
   "replay cache forgotten, requests signed before the restart accepted": ["dur/sign/replay-across-restart"],
   "does not come back after a restart": ["dur/restart"],
+  "counts the submission in flight among its queued events": ["dur/queue/pending-counted"],
 };
+declaresProofs(import.meta.url, Object.values(PROVES_CAN_FAIL).flat());
+
+/**
+ * A preload for the reference instance: GET /control/v1/peers counts a transaction in flight one item too many (the
+ * submission it carries taken for an event, DLV-35). Same-length edits only, so Content-Length stays true.
+ */
+const COUNTS_SUBMISSION = `import { ServerResponse } from "node:http";
+const end = ServerResponse.prototype.end;
+ServerResponse.prototype.end = function (chunk, ...rest) {
+  if (typeof chunk === "string" && this.req?.method === "GET" && this.req.url?.startsWith("/control/v1/peers")) {
+    const body = JSON.parse(chunk);
+    for (const p of body.peers ?? []) if (p.outbound?.state === "sending" && p.outbound.pending > 0) p.outbound.pending += 1;
+    const text = JSON.stringify(body);
+    if (text.length === chunk.length) chunk = text;
+  }
+  return end.call(this, chunk, ...rest);
+};
+`;
 
 type Report = { checks: Array<{ id: string; status: string; details: string[]; actual?: string }> };
 
@@ -44,7 +64,7 @@ function quiet(): { err: () => string } {
   return { err: () => err.join("") };
 }
 
-/** A launcher script `$0 NAME PORT DATA TOKEN` that runs the reference instance after `prelude` (shell). */
+/** A launcher script `$0 NAME PORT DATA TOKEN` that runs the reference instance (conformance profile, CONF-10) after `prelude` (shell). */
 function launcher(dir: string, file: string, prelude: string, nodeArgs = ""): string {
   const path = join(dir, file);
   writeFileSync(path, `#!/bin/sh\n${prelude}\nexec "${process.execPath}" ${nodeArgs} "${SMCP_BIN}" serve --name "$1" --listen "127.0.0.1:$2" --data "$DATA" --control-token="$4" --accept-all-invites\n`);
@@ -99,6 +119,19 @@ describe.skipIf(!existsSync(REFERENCE))("the durability phase against broken ins
     expect(restart.details[0]).toMatch(/did not come back.*exited \(3\)/);
     const dependants = report.checks.filter((c) => c.id.startsWith("dur/") && c.id.endsWith("@bob") && c.id !== "dur/restart@bob");
     for (const c of dependants) expect(c.status, c.id).toBe("not-testable");
+  }, 180_000);
+
+  it(`an instance that counts the submission in flight among its queued events (alice) fails ${PROVES_CAN_FAIL["counts the submission in flight among its queued events"]!.join(", ")} and nothing else`, async () => {
+    const dir = tempDir("pending");
+    writeFileSync(join(dir, "counts-submission.mjs"), COUNTS_SUBMISSION);
+    const counting = launcher(dir, "counting.sh", 'DATA="$3"', `--import "${join(dir, "counts-submission.mjs")}"`);
+    const plain = launcher(dir, "plain.sh", 'DATA="$3"');
+    quiet();
+    const { code, report } = await run(["--alice-cmd", counting, "--bob-cmd", plain, "--only", "dur/*"], dir);
+    expect(code).toBe(1);
+    expect(failedIds(report, "alice")).toEqual(withRole(PROVES_CAN_FAIL["counts the submission in flight among its queued events"]!, "alice"));
+    expect(failedIds(report, "bob")).toEqual([]);
+    expect(report.checks.find((c) => c.id === "dur/queue/pending-counted@alice")!.details[0]).toMatch(/a submission is not an event/);
   }, 180_000);
 });
 

@@ -15,6 +15,7 @@ import { removeDir, tempDir } from "../tests/support/temp-dir.ts";
 import type { Check } from "./context.ts";
 import { ControlClient } from "./control-client.ts";
 import { runOne, type CheckResult } from "./runner.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 /** What a planted bug sees of a request. */
 interface Seen {
@@ -314,8 +315,9 @@ const CASES: Case[] = [
   },
 ];
 
-/** Registered checks this file proves able to fail (the pending EVT-20 check has its own test below). */
-export const PROVEN_TO_FAIL = [...new Set(CASES.flatMap((c) => c.proves)), "adv/keys/private-files", "adv/removal/head-fresh"];
+/** Registered checks this file proves able to fail: the cases, and the two tests of their own below (tests/support/self-tests/proofs.ts). */
+const PROVEN_TO_FAIL = [...new Set(CASES.flatMap((c) => c.proves)), "adv/keys/private-files", "adv/removal/head-fresh"];
+declaresProofs(import.meta.url, PROVEN_TO_FAIL);
 
 describe("issue-10 and spec-1.0.1 checks against a reference instance behind a bug-planting proxy", () => {
   for (const id of [...new Set(CASES.flatMap((c) => c.proves))]) {

@@ -11,6 +11,7 @@ import { jsonDiff, sameJson } from "./checks/support/json-value.ts";
 import { backfillPath } from "./checks/support/requests.ts";
 import { startSecondIdentity } from "./checks/support/state.ts";
 import { runOne, type CheckResult } from "./runner.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 import { brokenPeer, checkById, harnessAgainst, type Harness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
 import { perOriginInstance, PER_ORIGIN_LIMITS, type PerOriginFaults, type PerOriginInstance } from "../tests/support/per-origin-instance.ts";
@@ -50,15 +51,23 @@ async function run(id: string, faults: PerOriginFaults, eveMember = true): Promi
   return runOne(checkById(`${id}@alice`), h.ctx);
 }
 
+/** Per-origin checks: the fault that keys by the ID alone, what the failure says, whether eve joins the channel. */
+const PER_ORIGIN_CASES: Array<[string, PerOriginFaults, RegExp, boolean]> = [
+  ["adv/identity/nonce-per-origin", { nonceById: true }, /keyed by nonce alone/, true],
+  ["adv/identity/membership-per-origin", { membershipAnyOrigin: true }, /403 SMCP_FORBIDDEN|SMCP_NOT_MEMBER/, false],
+  ["adv/identity/txn-id-per-origin", { txnById: true }, /the key is the ID alone/, true],
+  ["adv/identity/call-id-per-origin", { callById: true }, /the key is the ID alone/, true],
+  ["adv/identity/rate-bucket-per-origin", { sharedRateBucket: true }, /the bucket is not per origin/, true],
+];
+
+/** The cases above and the tests below that assert a check FAILS against a broken target (tests/support/self-tests/proofs.ts). */
+declaresProofs(import.meta.url, [
+  ...PER_ORIGIN_CASES.map(([id]) => id),
+  "adv/setup/second-identity", "adv/setup/second-identity-member", "adv/hub/unknown-type-and-members", "adv/delivery/retry-identical",
+]);
+
 describe("per-origin checks with a second signing identity (issue 11 item 4)", () => {
-  const cases: Array<[string, PerOriginFaults, RegExp, boolean]> = [
-    ["adv/identity/nonce-per-origin", { nonceById: true }, /keyed by nonce alone/, true],
-    ["adv/identity/membership-per-origin", { membershipAnyOrigin: true }, /403 SMCP_FORBIDDEN|SMCP_NOT_MEMBER/, false],
-    ["adv/identity/txn-id-per-origin", { txnById: true }, /the key is the ID alone/, true],
-    ["adv/identity/call-id-per-origin", { callById: true }, /the key is the ID alone/, true],
-    ["adv/identity/rate-bucket-per-origin", { sharedRateBucket: true }, /the bucket is not per origin/, true],
-  ];
-  for (const [id, fault, why, eveMember] of cases) {
+  for (const [id, fault, why, eveMember] of PER_ORIGIN_CASES) {
     it(`${id} passes against an instance keyed per origin`, async () => {
       const r = await run(id, {}, eveMember);
       expect(r.status, [...r.details, r.expected, r.actual].join("\n")).toBe("pass");

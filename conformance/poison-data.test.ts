@@ -10,6 +10,7 @@ import type { Instance } from "../reference-impl/instance.ts";
 import { verifyKeyOfDiscovery } from "./checks/support/matchers.ts";
 import { runOne } from "./runner.ts";
 import { checkById, harnessAgainst, SELF_TEST_TOKEN } from "../tests/support/harness-self-test.ts";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 
 const plant = vi.hoisted(() => ({ noDepthBound: false }));
 
@@ -55,6 +56,8 @@ async function runAgainstReference(): Promise<ReturnType<typeof runOne>> {
 }
 
 describe("adv/txn/over-deep-data against the reference instance", () => {
+  declaresProofs(import.meta.url, ["adv/txn/over-deep-data"]);
+
   it("passes: the hub refuses data nested deeper than MAX_EVENT_DATA_DEPTH levels before sequencing (EVT-20)", async () => {
     const r = await runAgainstReference();
     expect([r.status, r.details]).toEqual(["pass", r.details]);

@@ -25,6 +25,8 @@ export interface HubFaults {
   resend4xx?: boolean;
   /** Not a fault: after a 5xx, pings the participant and, once it answers 200, retries at once (TXN-39 permits it). */
   pingThenRetryEarly?: boolean;
+  /** Sends queued events one per transaction instead of batching them (TXN-33 says SHOULD batch). */
+  noBatching?: boolean;
 }
 
 /** 4xx answers a sender may retry (TXN-38); every other 4xx abandons the transaction. */
@@ -83,7 +85,7 @@ export async function smallHub(name: string, key: SigningKey, channel: string, p
     if (sending) return;
     sending = true;
     try {
-      while (queue.length > 0) await sendTxn(`t${++txnCounter}`, queue.splice(0));
+      while (queue.length > 0) await sendTxn(`t${++txnCounter}`, queue.splice(0, faults.noBatching ? 1 : queue.length));
     } finally {
       sending = false;
     }
