@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 import { ALL_MUTANTS } from "./mutants/catalogue/index.ts";
 import { applyMutant, type Mutant } from "./mutants/mutant.ts";
 import { runHarness } from "./mutants/runner.ts";
@@ -67,8 +68,8 @@ const RUNS: Record<string, Proof[]> = {
   ],
 };
 
-/** Every check ID this file proves able to fail (for the general negative-self-test enforcement). */
-export const SHARPER_CHECKS_PROVEN: readonly string[] = [...new Set(Object.values(RUNS).flatMap((r) => r.flatMap((p) => p.fails)))];
+/** Every check ID this file proves able to fail (indexed in tests/support/self-tests/proofs.ts). */
+const SHARPER_CHECKS_PROVEN: readonly string[] = [...new Set(Object.values(RUNS).flatMap((r) => r.flatMap((p) => p.fails)))];
 
 type Report = { checks: { id: string; status: string; category?: string; details?: string[] }[] };
 
@@ -142,3 +143,5 @@ describe("the checks aimed at mutation survivors fail against the mutants they w
     }, 300_000);
   }
 });
+
+declaresProofs(import.meta.url, SHARPER_CHECKS_PROVEN);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
 import { sendRaw, createDispatcher } from "../protocol/http-client.ts";
 import { allChecks } from "./checks/index.ts";
 import { TLS_ONLY_REASON, tlsChecks, tlsUnavailable } from "./checks/tls.ts";
@@ -193,3 +194,10 @@ describe("run --tls", () => {
     for (const id of TLS_IDS) expect(report.checks.find((c) => c.id === id)?.status, id).toBe("pass");
   }, 180_000);
 });
+
+// The planted TLS bugs above make these fail: skipped verification the five refusal checks, an ignored CA the two
+// control cases, a plain-HTTP endpoint the endpoint check.
+declaresProofs(import.meta.url, [
+  "adv/tls/untrusted-ca", "adv/tls/wrong-name", "adv/tls/expired", "adv/tls/redirect-untrusted", "adv/tls/endpoint-untrusted",
+  "adv/tls/baseline", "adv/tls/redirect-followed", "adv/tls/https-endpoint",
+]);

@@ -34,6 +34,22 @@ export const PROOFS: Record<string, readonly string[]> = {
     "dur/keys/unchanged", "dur/events/kept", "dur/channels/kept", "dur/queue/delivered", "dur/calls/outcome-kept", "dur/txn/results-kept",
     "dur/sign/replay-across-restart", "dur/restart", "dur/queue/pending-counted",
   ],
+  "conformance/sharper-checks.test.ts": [
+    "adv/batch/changed-redelivery", "adv/batch/events-are-items", "adv/batch/not-the-hub", "adv/batch/prev-link",
+    "adv/batch/seq-one-with-prev", "adv/batch/unlinked-neighbour", "adv/calls/non-peer-forbidden",
+    "adv/control/answer-of-another-call", "adv/control/call-held-after-429", "adv/control/hosts-and-peers",
+    "adv/control/remote-auth-error-not-relayed", "adv/discovery/failure-cached", "adv/discovery/kept-without-max-age",
+    "adv/discovery/lists-services", "adv/final/sender-nonces-random", "adv/http/any-content-coding",
+    "adv/http/long-path-error", "adv/json/negative-unsafe-integer", "adv/json/safe-integer-bounds",
+    "adv/json/surrogate-in-member-name", "adv/limits/too-large-chunked", "adv/lists/default-page",
+    "adv/lists/tasks-in-id-order", "adv/removal/may-not-call", "adv/removal/no-heads-after-leave",
+    "adv/replay/retained", "adv/sign/check-order", "adv/sign/header-grammar", "adv/txn/negative-non-canonical-data",
+    "adv/window/edges", "ctl/auth-required",
+  ],
+  "conformance/tls.test.ts": [
+    "adv/tls/untrusted-ca", "adv/tls/wrong-name", "adv/tls/expired", "adv/tls/redirect-untrusted",
+    "adv/tls/endpoint-untrusted", "adv/tls/baseline", "adv/tls/redirect-followed", "adv/tls/https-endpoint",
+  ],
 };
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
