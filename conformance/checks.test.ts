@@ -6,8 +6,7 @@ import { generateSeed, signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.
 import type { Event } from "../protocol/types.ts";
 import type { ReceiverFaults } from "./fake-peer.ts";
 import { runOne, type CheckResult } from "./runner.ts";
-import { ControlClient } from "./control-client.ts";
-import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness } from "../tests/support/harness-self-test.ts";
+import { brokenPeer, checkById, harnessAgainst, smallInstance, type Harness, smallHubHarness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
 import { ACCEPT_ANY_EVENT_FAILS, HAND_BUILT_PROOFS, HUB_FAULT_PROOFS, INSTANCE_FAULT_PROOFS, PEER_FAULT_PROOFS, smallTargetProofs } from "../tests/support/self-tests/small-target-proofs.ts";
 import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
@@ -195,20 +194,7 @@ describe("hub checks against a small participant instance", () => {
 
 describe("delivery-discipline checks against a small hub", () => {
   /** mallory (the fake participant) already joined `channel`, hubbed by a small hub that bob's Control API points at. */
-  async function hubHarness(faults: Parameters<typeof smallHub>[4]): Promise<Harness> {
-    const key = signingKeyFromSeed(generateSeed());
-    const channel = "!adv-selftest-b:hub.test";
-    const unused = "http://127.0.0.1:1";
-    const h = await harnessAgainst({ alice: { name: "hub.test", url: unused, key: verifyKeyOf(key) }, bob: { name: "hub.test", url: unused, key: verifyKeyOf(key) } });
-    const hub = await smallHub("hub.test", key, channel, { name: h.ctx.fake.name, url: h.ctx.fake.url }, faults);
-    h.ctx.bob.baseUrl = hub.url;
-    h.ctx.bob.control = new ControlClient(h.ctx.dispatcher, hub.url, "token", h.ctx.recorder, "bob");
-    h.ctx.state.adv.bob = { channel };
-    h.ctx.fake.participant.set(channel, { hub: "hub.test", events: new Map(), heads: [] });
-    h.ctx.fake.addInstance("hub.test", hub.url, verifyKeyOf(key));
-    closers.push(h.close, hub.close);
-    return h;
-  }
+  const hubHarness = (faults: Parameters<typeof smallHub>[4]): Promise<Harness> => smallHubHarness(faults, closers);
 
   for (const { check: id, faults: fault, after = [] } of HUB_FAULT_PROOFS) {
     it(`${id} passes against a disciplined hub (TXN-29, TXN-21, TXN-33, RATE-07)`, async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { capture } from "../tests/support/capture-output.ts";
 import { allChecks } from "./checks/index.ts";
 import { coverage, EXCLUSIONS } from "./checks/exclusions.ts";
 import { loadRequirements, unknownRequirementIds } from "./checks/requirements.ts";
@@ -44,13 +45,6 @@ function pidsIn(file: string): number[] {
 
 const REFERENCE = new URL("../reference-impl/instance.ts", import.meta.url);
 
-function capture(): { out: () => string; err: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (err.push(String(chunk)), true));
-  return { out: () => out.join(""), err: () => err.join("") };
-}
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -4,7 +4,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { generateSeed, signingKeyFromSeed, verifyKeyOf, type VerifyKey } from "../protocol/keys.ts";
 import type { Check, CheckContext } from "./context.ts";
-import { ControlClient } from "./control-client.ts";
 import { FAKE_LIMITS, FakePeer } from "./fake-peer.ts";
 import { WireRecorder } from "./wire-log.ts";
 import { jsonDiff, sameJson } from "./checks/support/json-value.ts";
@@ -12,7 +11,7 @@ import { backfillPath } from "./checks/support/requests.ts";
 import { startSecondIdentity } from "./checks/support/state.ts";
 import { runOne, type CheckResult } from "./runner.ts";
 import { declaresProofs } from "../tests/support/self-tests/proofs.ts";
-import { brokenPeer, checkById, harnessAgainst, type Harness } from "../tests/support/harness-self-test.ts";
+import { brokenPeer, checkById, harnessAgainst, type Harness, smallHubHarness } from "../tests/support/harness-self-test.ts";
 import { smallHub } from "../tests/support/small-hub.ts";
 import { perOriginInstance, PER_ORIGIN_LIMITS, type PerOriginFaults, type PerOriginInstance } from "../tests/support/per-origin-instance.ts";
 
@@ -184,20 +183,7 @@ describe("no false failures: JSON compared by value (issue 11 item 5)", () => {
 });
 
 describe("no false failures: TXN-39's permitted early retry (issue 11 item 5)", () => {
-  async function hubHarness(faults: Parameters<typeof smallHub>[4]): Promise<Harness> {
-    const key = signingKeyFromSeed(generateSeed());
-    const channel = "!adv-selftest-b:hub.test";
-    const unused = "http://127.0.0.1:1";
-    const h = await harnessAgainst({ alice: { name: "hub.test", url: unused, key: verifyKeyOf(key) }, bob: { name: "hub.test", url: unused, key: verifyKeyOf(key) } });
-    const hub = await smallHub("hub.test", key, channel, { name: h.ctx.fake.name, url: h.ctx.fake.url }, faults);
-    h.ctx.bob.baseUrl = hub.url;
-    h.ctx.bob.control = new ControlClient(h.ctx.dispatcher, hub.url, "token", h.ctx.recorder, "bob");
-    h.ctx.state.adv.bob = { channel };
-    h.ctx.fake.participant.set(channel, { hub: "hub.test", events: new Map(), heads: [] });
-    h.ctx.fake.addInstance("hub.test", hub.url, verifyKeyOf(key));
-    closers.push(h.close, hub.close);
-    return h;
-  }
+  const hubHarness = (faults: Parameters<typeof smallHub>[4]): Promise<Harness> => smallHubHarness(faults, closers);
 
   it("adv/delivery/retry-identical passes a hub that retries at once after the participant answered its ping with 200", async () => {
     const h = await hubHarness({ pingThenRetryEarly: true });

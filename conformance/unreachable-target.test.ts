@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { capture } from "../tests/support/capture-output.ts";
 import { main } from "./cli.ts";
 import { freePort, randomToken } from "./deployment.ts";
 
@@ -14,13 +15,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function capture(): { out: () => string; err: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (out.push(String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (err.push(String(chunk)), true));
-  return { out: () => out.join(""), err: () => err.join("") };
-}
 
 describe("an unreachable target exits 2 before any check runs", () => {
   it("--alice on a closed port: exit 2, the cause named, no check run and no report written", async () => {

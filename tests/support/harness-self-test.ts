@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
-import { verifyKeyOf, type SigningKey, type VerifyKey } from "../../protocol/keys.ts";
+import { generateSeed, signingKeyFromSeed, verifyKeyOf, type SigningKey, type VerifyKey } from "../../protocol/keys.ts";
 import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { authenticateRequest, ReplayCache } from "../../protocol/request-auth.ts";
 import { SmcpError } from "../../protocol/errors.ts";
@@ -14,6 +14,7 @@ import type { Check, CheckContext, Options, Role, Target } from "../../conforman
 import { ControlClient } from "../../conformance/control-client.ts";
 import { FakePeer, FAKE_LIMITS, type ReceiverFaults } from "../../conformance/fake-peer.ts";
 import { WireRecorder } from "../../conformance/wire-log.ts";
+import { smallHub } from "./small-hub.ts";
 
 /** The control token the self-tests give instances they start (CTRL-39: 32 to 512 characters). */
 export const SELF_TEST_TOKEN = "self-test-token-".padEnd(40, "0");
@@ -180,3 +181,22 @@ export async function smallInstance(name: string, events: Event[], trusted: Map<
 }
 
 export type { SigningKey };
+
+/**
+ * A harness whose bob is a small hub (tests/support/small-hub.ts) with `faults`, and whose fake peer already joined the
+ * hub's channel: the delivery-discipline checks run against it. The caller closes what `closers` receives.
+ */
+export async function smallHubHarness(faults: Parameters<typeof smallHub>[4], closers: Array<() => Promise<void>>): Promise<Harness> {
+  const key = signingKeyFromSeed(generateSeed());
+  const channel = "!adv-selftest-b:hub.test";
+  const unused = "http://127.0.0.1:1";
+  const h = await harnessAgainst({ alice: { name: "hub.test", url: unused, key: verifyKeyOf(key) }, bob: { name: "hub.test", url: unused, key: verifyKeyOf(key) } });
+  const hub = await smallHub("hub.test", key, channel, { name: h.ctx.fake.name, url: h.ctx.fake.url }, faults);
+  h.ctx.bob.baseUrl = hub.url;
+  h.ctx.bob.control = new ControlClient(h.ctx.dispatcher, hub.url, SELF_TEST_TOKEN, h.ctx.recorder, "bob");
+  h.ctx.state.adv.bob = { channel };
+  h.ctx.fake.participant.set(channel, { hub: "hub.test", events: new Map(), heads: [] });
+  h.ctx.fake.addInstance("hub.test", hub.url, verifyKeyOf(key));
+  closers.push(h.close, hub.close);
+  return h;
+}
