@@ -13,6 +13,7 @@ import { writeMatrix } from "./matrix-report.ts";
 import { runPair, type PairSettings } from "./pair-run.ts";
 import { htmlReport, loadRun } from "./report-html.ts";
 import { loadExpectedFailures, splitPatterns, anyMatches, type ExpectedFailures } from "./selection.ts";
+import { parseProfiles, type Profile } from "./profiles.ts";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -47,6 +48,8 @@ options:
   --latency-p99-ms B                  fail the latency check when p99 >= B ms (default 500)
   --strict                            also run SHOULD-level checks
   --no-durability                     do not kill and restart instances (the dur/* checks are reported excluded)
+  --profile NAME,...                  also run the checks of optional profiles (spec §18): judith, gail, kathy, all;
+                                      unselected profiles are reported excluded
   --tls                               run everything over HTTPS with a CA the harness generates (no network, no
                                       openssl); started instances get {ca} {cert} {key}, the reference instance
                                       --ca --tls-cert --tls-key; the adv/tls certificate checks run only with it
@@ -78,6 +81,7 @@ const OPTIONS = {
   "alice-restart-cmd": { type: "string" },
   "bob-restart-cmd": { type: "string" },
   "no-durability": { type: "boolean" },
+  profile: { type: "string", multiple: true },
   only: { type: "string", multiple: true },
   skip: { type: "string", multiple: true },
   "expected-failures": { type: "string" },
@@ -183,7 +187,14 @@ function printCoverage(): void {
 
 /** The settings every run shares, from the flags; refuses bad values before anything is started. */
 function pairSettings(values: Values): Omit<PairSettings, "reports"> {
+  let profiles: Profile[];
+  try {
+    profiles = parseProfiles(values.profile);
+  } catch (err) {
+    throw new UsageError(`--profile: ${(err as Error).message}`);
+  }
   const options: Options = {
+    profiles,
     latencyCalls: positiveInt(values["latency-calls"], "--latency-calls", 200),
     latencyP99Ms: positiveInt(values["latency-p99-ms"], "--latency-p99-ms", 500),
     strict: values.strict === true,

@@ -5,6 +5,7 @@ import type { ServerDiscovery } from "../protocol/types.ts";
 import type { ControlClient } from "./control-client.ts";
 import type { FakePeer } from "./fake-peer.ts";
 import type { WireRecorder } from "./wire-log.ts";
+import type { Profile } from "./profiles.ts";
 
 export type Level = "MUST" | "SHOULD";
 export type Role = "alice" | "bob";
@@ -57,6 +58,8 @@ export interface LatencyStats {
 }
 
 export interface Options {
+  /** Optional profiles selected with --profile (spec §18); checks of other profiles are reported excluded. */
+  profiles: Profile[];
   latencyCalls: number;
   latencyP99Ms: number;
   strict: boolean;
@@ -90,6 +93,8 @@ export interface Check {
   prerequisites: string[];
   /** The instances this check kills and restarts: it runs only where the harness can restart them (and not with --no-durability). */
   restarts?: Role[];
+  /** The optional profile (spec §18) this check belongs to: it runs only when that profile is selected (--profile). */
+  profile?: Profile;
   run(ctx: CheckContext): Promise<void>;
 }
 

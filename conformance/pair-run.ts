@@ -15,6 +15,7 @@ import { exitCodeFor, type ExpectedFailures } from "./selection.ts";
 import { makeRunTls, type RunTls } from "./tls-material.ts";
 import { withRunTls } from "./tls-transport.ts";
 import { WireRecorder } from "./wire-log.ts";
+import { profileUnavailable } from "./profiles.ts";
 
 export interface PairSettings {
   options: Options;
@@ -84,7 +85,7 @@ async function drive(deployment: Deployment, s: PairSettings, started: number, t
       skip: s.skip,
       strict: s.options.strict,
       expectedFailures: s.expected,
-      unavailable: (c) => durabilityUnavailable(c, deployment, s.noDurability === true) ?? tlsUnavailable(tls !== undefined).get(c.id),
+      unavailable: (c) => durabilityUnavailable(c, deployment, s.noDurability === true) ?? profileUnavailable(c, s.options.profiles) ?? tlsUnavailable(tls !== undefined).get(c.id),
       onResult: (r) => {
         const line = progressLine(r, s.options.verbose);
         if (line) s.write(line + "\n");

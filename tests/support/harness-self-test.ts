@@ -19,7 +19,7 @@ import { smallHub } from "./small-hub.ts";
 /** The control token the self-tests give instances they start (CTRL-39: 32 to 512 characters). */
 export const SELF_TEST_TOKEN = "self-test-token-".padEnd(40, "0");
 
-export const TEST_OPTIONS: Options = { latencyCalls: 10, latencyP99Ms: 500, strict: false, verbose: false, deliveryTimeoutMs: 2_000 };
+export const TEST_OPTIONS: Options = { profiles: [], latencyCalls: 10, latencyP99Ms: 500, strict: false, verbose: false, deliveryTimeoutMs: 2_000 };
 
 export function checkById(id: string): Check {
   const c = allChecks().find((x) => x.id === id);
