@@ -12,7 +12,7 @@ import { faultHooks, type ReceiverFaults } from "./fake-peer/faults.ts";
 import { FakeHub, type HubChannel } from "./fake-peer/hub.ts";
 import { FakeIdentity } from "./fake-peer/identity.ts";
 import { Observation, type InboundRecord, type StrayRecord } from "./fake-peer/observation.ts";
-import { Outbound } from "./fake-peer/outbound.ts";
+import { Outbound, sendTogether, type PacedSend } from "./fake-peer/outbound.ts";
 import { ownRoutes } from "./fake-peer/own-routes.ts";
 import { FakeParticipant, type ParticipantChannel } from "./fake-peer/participant.ts";
 import { RouteTable } from "./fake-peer/routes.ts";
@@ -23,6 +23,8 @@ import type { ServingCert } from "./tls-material.ts";
 import { runTls } from "./tls-transport.ts";
 
 export { FAKE_LIMITS } from "./fake-peer/identity.ts";
+export { sendTogether } from "./fake-peer/outbound.ts";
+export type { PacedSend } from "./fake-peer/outbound.ts";
 export type { InboundRecord, OutboundOptions, ReceiverFaults, SendBehaviour, HubChannel, ParticipantChannel, StrayRecord };
 
 export interface FakePeerOptions {
@@ -164,6 +166,16 @@ export class FakePeer {
   // Outbound: requests the harness makes as this identity.
   send(target: string, opts: OutboundOptions): Promise<HttpAnswer> {
     return this.outbound.send(target, opts);
+  }
+
+  /** Sends the requests so that they overlap at `target` (each signed on its own; last-byte sync). */
+  sendTogether(target: string, list: OutboundOptions[]): Promise<HttpAnswer[]> {
+    return sendTogether(list.map((opts) => this.outbound.paced(target, opts)));
+  }
+
+  /** This identity's part of a sendTogether over several identities. */
+  paced(target: string, opts: OutboundOptions): PacedSend {
+    return this.outbound.paced(target, opts);
   }
   authHeader(target: string, opts: OutboundOptions): string {
     return authHeader(this.identity, target, opts);

@@ -71,7 +71,8 @@ export const memberCalls: Check[] = [
     const t = known(ctx, role);
     const before = (await fakeListTasks(ctx, t)).length;
     const body = remoteCall(ctx, t, "create_task", { title: uid(ctx, "twice-at-once") });
-    const [a, b] = await Promise.all([0, 1].map(() => fakeCall(ctx, t, body)));
+    const copy = { method: "POST" as const, path: "/federation/v1/call", body };
+    const [a, b] = await ctx.fake.sendTogether(t.name, [copy, copy]);
     const ra = expectOk<RemoteCallResult>(a!, "RemoteCallResult", "first copy", 200);
     const rb = expectOk<RemoteCallResult>(b!, "RemoteCallResult", "second copy", 200);
     expectSameJson(rb, ra, "concurrent copies got different results");

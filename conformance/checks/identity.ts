@@ -5,7 +5,7 @@ import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { Ping, RemoteCall, RemoteCallResult, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
 import { answerSummary, ensure, expectError, expectOk, fail } from "../assert.ts";
 import { perTarget, target, type Check, type CheckContext, type Role } from "../context.ts";
-import type { FakePeer } from "../fake-peer.ts";
+import { sendTogether, type FakePeer } from "../fake-peer.ts";
 import { expectSameJson, sameJson } from "./support/json-value.ts";
 import { taskOf } from "./support/matchers.ts";
 import { awaitServedAgain, burst } from "./support/rate.ts";
@@ -171,6 +171,17 @@ export const identityAsMembers: Check[] = [
       expectSameJson(expectOk(await callAs(ctx.fake, t.name, bodyM), "RemoteCallResult", "mallory's repeat", 200), rM, "mallory's byte-identical repeat did not get mallory's stored result");
       expectSameJson(expectOk(await callAs(eve, t.name, bodyE), "RemoteCallResult", "eve's repeat", 200), rE, "eve's byte-identical repeat did not get eve's stored result");
       ensure((await fakeListTasks(ctx, t)).length === before + 2, "a repeat ran the tool again", before + 2, "more");
+      // The same, both calls arriving at once: a call in flight is joined only by its own origin's repeats (CALL-11).
+      const sharedAtOnce = uid(ctx, "shared-at-once");
+      const atOnceM = remoteCall(ctx, t, "create_task", { title: uid(ctx, "at-once-mallory") }, sharedAtOnce);
+      const atOnceE = { ...remoteCall(ctx, t, "create_task", { title: uid(ctx, "at-once-eve") }, sharedAtOnce), origin: eve.name };
+      const call = (body: RemoteCall) => ({ method: "POST" as const, path: "/federation/v1/call", body });
+      const [m2, e2] = await sendTogether([ctx.fake.paced(t.name, call(atOnceM)), eve.paced(t.name, call(atOnceE))]);
+      const rM2 = expectOk<RemoteCallResult>(m2!, "RemoteCallResult", "mallory's call sent together with eve's", 200);
+      notTheOthers(e2!, rM2, "eve's call arriving with mallory's under the same call_id");
+      const rE2 = expectOk<RemoteCallResult>(e2!, "RemoteCallResult", "eve's call sent together with mallory's", 200);
+      ensure(taskOf(rE2, "eve's create_task").title === (atOnceE.params as { title: string }).title, "eve's concurrent call did not run the tool for eve", (atOnceE.params as { title: string }).title, taskOf(rE2, "eve's create_task"));
+      ensure((await fakeListTasks(ctx, t)).length === before + 4, "two origins' concurrent calls under one call_id did not run the tool once each", before + 4, "another count");
     },
   })),
 ];

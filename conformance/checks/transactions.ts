@@ -172,7 +172,8 @@ export const memberTransactions: Check[] = [
       const sub = submission(ctx, role);
       const path = `/federation/v1/send/${ctx.fake.nextTxnId()}`;
       const bytes = Buffer.from(JSON.stringify(transaction(ctx, { submissions: [sub] })));
-      const [a, b] = await Promise.all([0, 1].map(() => ctx.fake.send(t.name, { method: "PUT", path, rawBody: bytes })));
+      const copy = { method: "PUT" as const, path, rawBody: bytes };
+      const [a, b] = await ctx.fake.sendTogether(t.name, [copy, copy]);
       const ra = expectOk<TransactionResult>(a!, "TransactionResult", "first copy", 200);
       const rb = expectOk<TransactionResult>(b!, "TransactionResult", "second copy", 200);
       expectSameJson(rb, ra, "concurrent copies got different results");

@@ -9,6 +9,8 @@ import { bodyText, type WireRecorder } from "../wire-log.ts";
 import { authHeader, bodyBytes, type OutboundOptions } from "./crafting.ts";
 import type { InstanceDirectory } from "./directory.ts";
 import type { FakeIdentity } from "./identity.ts";
+import { sendOverlapping, type PacedRequest } from "./last-byte-sync.ts";
+import { runTls } from "../tls-transport.ts";
 
 export class Outbound {
   private readonly startedAt = Date.now();
@@ -27,25 +29,47 @@ export class Outbound {
   async send(target: string, opts: OutboundOptions): Promise<HttpAnswer> {
     const inst = this.directory.get(target);
     const body = bodyBytes(opts);
-    const headers: Record<string, string> = {};
-    if (body !== undefined && opts.contentType !== null) headers["content-type"] = opts.contentType ?? JSON_TYPE;
-    const auth = opts.auth ?? "sign";
-    if (auth === "sign") headers[AUTH_HEADER] = authHeader(this.identity, target, opts);
-    else if (auth !== "none") headers[AUTH_HEADER] = auth.header;
-    Object.assign(headers, opts.headers);
+    const { headers } = this.prepare(target, opts);
     const url = inst.baseUrl + opts.path;
     const started = performance.now();
-    const entry = { dir: "out" as const, via: `${this.identity.name}->${target}`, method: opts.method, url, headers: loggable(headers), body: bodyText(body) };
+    const entry = this.logEntry(target, opts, { url, headers, body });
     try {
       const at = Date.now();
       const a = await sendRaw(this.dispatcher, url, { method: opts.method, headers, body, timeoutMs: opts.timeoutMs ?? 35_000 });
-      if (auth === "sign" && opts.sign === undefined) this.noteSigned(target, at, a.status);
+      if ((opts.auth ?? "sign") === "sign" && opts.sign === undefined) this.noteSigned(target, at, a.status);
       this.recorder.record({ ...entry, status: a.status, response: bodyText(a.raw), ms: Math.round(performance.now() - started) });
       return a;
     } catch (err) {
       this.recorder.record({ ...entry, problems: [`network error: ${(err as Error).message}`] });
       throw new SmcpError("SMCP_PEER_UNREACHABLE", `${target} unreachable: ${(err as Error).message}`);
     }
+  }
+
+  /** One request of this identity ready to be sent together with others (sendTogether), and how its answer is logged. */
+  paced(target: string, opts: OutboundOptions): PacedSend {
+    const inst = this.directory.get(target);
+    const request = { ...this.prepare(target, opts), url: inst.baseUrl + opts.path, method: opts.method, body: bodyBytes(opts) ?? Buffer.alloc(0) };
+    const entry = this.logEntry(target, opts, request);
+    return {
+      request,
+      record: (answer, err) => this.recorder.record(answer ? { ...entry, status: answer.status, response: bodyText(answer.raw) } : { ...entry, problems: [`network error: ${err?.message}`] }),
+    };
+  }
+
+  /** The headers of `opts` as the fake sends them: content type, its signature (or the given broken one), extras. */
+  private prepare(target: string, opts: OutboundOptions): { headers: Record<string, string> } {
+    const body = bodyBytes(opts);
+    const headers: Record<string, string> = {};
+    if (body !== undefined && opts.contentType !== null) headers["content-type"] = opts.contentType ?? JSON_TYPE;
+    const auth = opts.auth ?? "sign";
+    if (auth === "sign") headers[AUTH_HEADER] = authHeader(this.identity, target, opts);
+    else if (auth !== "none") headers[AUTH_HEADER] = auth.header;
+    Object.assign(headers, opts.headers);
+    return { headers };
+  }
+
+  private logEntry(target: string, opts: OutboundOptions, sent: { url: string; headers: Record<string, string>; body: Buffer | undefined }) {
+    return { dir: "out" as const, via: `${this.identity.name}->${target}`, method: opts.method, url: sent.url, headers: loggable(sent.headers), body: bodyText(sent.body) };
   }
 
   private noteSigned(target: string, at: number, status: number): void {
@@ -83,4 +107,26 @@ function loggable(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (k === AUTH_HEADER || k === "content-type") out[k] = v;
   return out;
+}
+
+/** A request prepared by one identity for sendTogether. */
+export interface PacedSend {
+  request: PacedRequest;
+  record(answer: HttpAnswer | undefined, err?: Error): void;
+}
+
+/**
+ * Sends the requests (of one identity or several, each signed on its own) so that they overlap at their target:
+ * each on its own connection, written but for its last body byte, then all last bytes at once (last-byte-sync.ts).
+ */
+export async function sendTogether(sends: PacedSend[]): Promise<HttpAnswer[]> {
+  const tls = runTls();
+  try {
+    const answers = await sendOverlapping(sends.map((s) => s.request), { timeoutMs: 35_000, ...(tls ? { ca: tls.caPem } : {}) });
+    answers.forEach((a, i) => sends[i]!.record(a));
+    return answers;
+  } catch (err) {
+    for (const s of sends) s.record(undefined, err as Error);
+    throw new SmcpError("SMCP_PEER_UNREACHABLE", `unreachable: ${(err as Error).message}`);
+  }
 }

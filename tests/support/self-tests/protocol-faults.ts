@@ -78,7 +78,7 @@ export const TRANSACTION_FAULTS: Fault[] = [
     altered(s, (a) => (a.status === 409 && subsOf(s).length === 1 ? { status: 200, body: { processed: [], rejected: [], sequenced: [] } } : undefined)),
     { alsoFails: ["adv/identity/txn-id-per-origin@alice"] },
   ),
-  // adv/txn/concurrent-repeat sends its two copies at once, but the reference answers the first before the second arrives.
+  // adv/txn/concurrent-repeat sends its two copies together (last-byte sync), yet the reference, handling a transaction synchronously, answers one before it reads the other.
   statefulFault("adv/txn/duplicate-txn@alice", "re-processes a repeated transaction instead of answering the stored result", "put", SEND, () => {
     // Only answered transactions count: two concurrent copies are adv/txn/concurrent-repeat's case.
     const bodies = new Map<string, string>();
