@@ -46,8 +46,11 @@ describe("adv/calls/self-hubbed-co-member against the reference instance", () =>
 
   it("fails when the old rule is planted: membership of any channel, whoever hubs it, grants calls", async () => {
     const inst = await reference("victim.example");
-    // The rule of 1.0: the origin shares any channel with us (Store.sharesChannel), hubbed by anyone.
-    (inst.roshumba as unknown as { mayCall: (o: string) => boolean }).mayCall = (o) => inst.store.sharesChannel(o);
+    // The rule of 1.0: the origin is a current member of any channel we are joined to, hubbed by anyone.
+    const sharesChannel = inst.store.db.prepare(
+      `SELECT 1 FROM members m JOIN channels c ON c.channel = m.channel WHERE m.server = ? AND m.left_seq IS NULL AND c.joined = 1 LIMIT 1`,
+    );
+    (inst.roshumba as unknown as { mayCall: (o: string) => boolean }).mayCall = (o) => sharesChannel.get(o) !== undefined;
     const r = await runCheck(inst);
     expect([r.status, r.category]).toEqual(["fail", "requirement"]);
     expect(`${r.details.join(" ")} ${r.expected} ${r.actual}`).toMatch(/403|SMCP_FORBIDDEN/);

@@ -212,10 +212,6 @@ export class Store {
         "INSERT INTO members VALUES (?, ?, ?, NULL) ON CONFLICT(channel, server) DO UPDATE SET joined_seq = excluded.joined_seq, left_seq = NULL",
       ),
       memberLeave: db.prepare<[number, string, string]>("UPDATE members SET left_seq = ? WHERE channel = ? AND server = ?"),
-      sharesChannel: db.prepare<[string], { one: number }>(
-        `SELECT 1 AS one FROM members m JOIN channels c ON c.channel = m.channel
-         WHERE m.server = ? AND m.left_seq IS NULL AND c.joined = 1 LIMIT 1`,
-      ),
       channelsOfMember: db.prepare<[string, string], { channel: string }>(
         "SELECT m.channel FROM members m JOIN channels c ON c.channel = m.channel WHERE m.server = ? AND m.left_seq IS NULL AND c.hub = ? ORDER BY m.channel",
       ),
@@ -315,10 +311,6 @@ export class Store {
   }
   memberLeave(channel: string, server: string, seq: number): void {
     this.s.memberLeave.run(seq, channel, server);
-  }
-  /** True when `server` is a current member of a channel this instance is joined to (the call policy, spec §10). */
-  sharesChannel(server: string): boolean {
-    return this.s.sharesChannel.get(server) !== undefined;
   }
   /** Channels hubbed by `hub` that `server` currently belongs to. */
   channelsOfMember(server: string, hub: string): string[] {
