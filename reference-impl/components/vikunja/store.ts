@@ -1,5 +1,6 @@
 // Roshumba sample component (vikunja): the task store behind the MCP tools, in SQLite so tasks survive restarts (spec §16).
 import Database from "better-sqlite3";
+import { ensurePrivateFile, tightenIfPresent } from "../../storage/private-files.ts";
 
 export interface Task {
   id: number;
@@ -32,6 +33,9 @@ export class TaskStore {
   private readonly markDone: Database.Statement<[number]>;
 
   constructor(file: string) {
+    // 0600 whatever the umask (KEY-26); SQLite gives its -wal and -shm files the database file's mode.
+    ensurePrivateFile(file);
+    for (const suffix of ["-wal", "-shm", "-journal"]) tightenIfPresent(file + suffix);
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     // A created task is reported to a remote caller, who may never ask again: it must survive power loss too.

@@ -1,4 +1,5 @@
 // Roshumba sample component (vikunja) tests: the conformance profile's tools through a real stdio MCP client (spec §16).
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -76,5 +77,18 @@ describe("vikunja MCP server (spec §16 conformance profile)", () => {
     expect((await call(second, "list_tasks", {})).structured).toEqual({ tasks: [{ id: 1, title: "survive", done: true }] });
     expect((await call(second, "create_task", { title: "next" })).structured).toEqual({ task: { id: 2, title: "next", done: false } });
     expect(vikunjaConfig(dir).args).toContain(join(dir, "vikunja.sqlite"));
+  });
+
+  it("KEY-26: the task database and its WAL files are 0600 whatever the umask (spec §4.4)", async () => {
+    const dir = tempDir("vk-mode");
+    const old = process.umask(0o022);
+    try {
+      await call(await connect(dir), "create_task", { title: "private" });
+    } finally {
+      process.umask(old);
+    }
+    const files = readdirSync(dir).filter((f) => f.startsWith("vikunja.sqlite"));
+    expect(files).toContain("vikunja.sqlite-wal");
+    expect(Object.fromEntries(files.map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]))).toEqual(Object.fromEntries(files.map((f) => [f, "600"])));
   });
 });
