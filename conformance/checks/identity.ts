@@ -123,8 +123,8 @@ export const setupSecondMember = perTarget((role) => ({
 export const identityAsMembers: Check[] = [
   ...perTarget((role) => ({
     id: "adv/identity/txn-id-per-origin",
-    name: "one txn_id from two origins is two transactions, each applied once; a repeat from one origin gets its own stored result, other bytes 409",
-    requirements: ["TXN-16", "TXN-17"],
+    name: "one txn_id from two origins is two transactions, each applied once — also carrying one submission_id from two senders; a repeat from one origin gets its own stored result, other bytes 409",
+    requirements: ["TXN-16", "TXN-17", "TXN-22"],
     level: "MUST",
     prerequisites: ["adv/participant/invited@@", "adv/setup/second-identity-member@@"],
     async run(ctx) {
@@ -132,7 +132,8 @@ export const identityAsMembers: Check[] = [
       const eve = secondIdentity(ctx);
       const txnId = ctx.fake.nextTxnId();
       const subM = submissionAs(ctx, role, ctx.fake, advChannel(ctx, role));
-      const subE = submissionAs(ctx, role, eve, secondChannel(ctx, role));
+      // Eve reuses mallory's submission_id: submissions are keyed per (sender, submission_id), so eve's is new (TXN-22).
+      const subE = { ...submissionAs(ctx, role, eve, secondChannel(ctx, role)), submission_id: subM.submission_id };
       const [bytesM, bytesE] = [txnBytes(ctx.fake, { submissions: [subM] }), txnBytes(eve, { submissions: [subE] })];
       const rM = expectOk<TransactionResult>(await putTxn(ctx.fake, t.name, txnId, bytesM), "TransactionResult", "mallory's transaction", 200);
       sequencedOnce(rM, subM, "mallory's transaction");
