@@ -123,7 +123,13 @@ export class Roshumba {
     if (server === this.self) return this.run(this.self, call, localBodySha256(call));
     const callIssues = validate("RemoteCall", call);
     if (callIssues.length > 0) throw new SmcpError("SMCP_INVALID", "invalid remote call", { details: callIssues });
-    // 1.1: an operator's route for this destination sends the call through it (spec §10.6 FWD-27).
+    // 1.1: the caller's `via` (FWD-36), else an operator's route for this destination (FWD-27), sends the call through it.
+    if (req.via !== undefined) {
+      if (!this.forwarding) throw new SmcpError("SMCP_INVALID", "this instance does not forward calls", { details: [{ path: "/via", message: "forwarding is not enabled" }] });
+      const bad = req.via.findIndex((v) => v === this.self || v === server);
+      if (bad >= 0) throw new SmcpError("SMCP_INVALID", "via names this instance or the destination", { details: [{ path: `/via/${bad}`, message: "not an intermediate" }] });
+      return this.forwarding.origin.call(call, server, req.via);
+    }
     const configured = this.forwarding?.routes.configuredFor(server) ?? [];
     if (configured.length > 0 && this.forwarding!.origin.canForwardTo(server)) return this.forwarding!.origin.call(call, server, configured);
     const waitMs = clampTimeout(call.timeout_ms) + this.networkMarginMs;

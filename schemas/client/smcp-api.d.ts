@@ -399,6 +399,8 @@ export interface components {
              * @description The call's timeout T (spec §10.4).
              */
             timeout_ms?: number;
+            /** @description (1.1) Forward the call through the first of these intermediates that takes it, never directly (spec §10.6 FWD-36). */
+            via?: components["schemas"]["ServerName"][];
         };
         /** @description The hub's signed statement of a channel's newest event: makes withheld tail events detectable (spec §9.3). */
         ChannelHead: {
