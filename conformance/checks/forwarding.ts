@@ -53,6 +53,14 @@ async function grantCalls(ctx: CheckContext, role: Role, peer: FakePeer): Promis
   ensure(outcome.accepted, `${role} did not get ${peer.name} to join its channel`, true, outcome);
 }
 
+/** `guest` becomes a member of a channel `host` hubs, so that it may call there (CALL-21), whatever earlier checks removed. */
+async function grantInstance(ctx: CheckContext, host: Role, guest: Role, label: string): Promise<void> {
+  const h = known(ctx, host);
+  const ch = await h.control.createChannel(`fwd-${label}-${ctx.runId}-${host[0]}`);
+  const outcome = await h.control.invite(ch.channel, known(ctx, guest).name);
+  ensure(outcome.accepted, `${guest} did not accept ${host}'s invite (CONF-10)`, true, outcome);
+}
+
 function envelopeFor(peer: FakePeer, destination: string, over: Partial<EnvelopeFields> = {}): { envelope: ForwardEnvelope; params: Record<string, unknown> } {
   const params = over.params ?? { title: `forwarded ${Math.random().toString(36).slice(2, 10)}` };
   const envelope = signEnvelope(peer.identity.key, {
@@ -100,7 +108,7 @@ export const forwardingChecks = [
   ...perTarget((role) => ({
     id: "fwd/dest/executes-once",
     name: "a forwarded call from the fake origin runs once at the destination, however often the envelope arrives, and is answered with a result signed for the origin",
-    requirements: ["FWD-20", "FWD-21", "FWD-23", "FWD-07"],
+    requirements: ["FWD-20", "FWD-21", "FWD-22", "FWD-23", "FWD-07"],
     level: "MUST" as const,
     prerequisites: ["sc/discovery/well-known@@", "adv/sign/baseline@@"],
     async run(ctx: CheckContext) {
@@ -187,9 +195,9 @@ export const forwardingChecks = [
   ...perTarget((role) => ({
     id: "fwd/relay/through",
     name: "as an intermediate, the instance carries a fake origin's call to the other instance and relays its signed result unchanged, and refuses changed arguments itself, sending nothing",
-    requirements: ["FWD-16", "FWD-18", "FWD-19", "FWD-37", "FWD-11", "FWD-14"],
+    requirements: ["FWD-16", "FWD-18", "FWD-19", "FWD-37", "FWD-11"],
     level: "MUST" as const,
-    prerequisites: ["sc/discovery/well-known@@", "sc/setup/host-map", "adv/sign/baseline@@"],
+    prerequisites: ["sc/setup/host-map@alice", "sc/setup/host-map@bob", "adv/sign/baseline@@"],
     async run(ctx: CheckContext) {
       require11(ctx, role, other(role));
       const t = known(ctx, role);
@@ -239,6 +247,7 @@ export const forwardingChecks = [
         return { status: onward.status, body: onward.body };
       };
       try {
+        await grantInstance(ctx, other(role), role, "auth");
         const honest = await call(uid(ctx, "fwd-honest"));
         const ok = expectOk<RemoteCallResult>(honest, "RemoteCallResult", "a call through an honest intermediate", 200);
         tasksOf(ok, "list_tasks through the fake intermediate");
@@ -282,6 +291,7 @@ export const forwardingChecks = [
         return { status: onward.status, body: onward.body };
       };
       try {
+        await grantInstance(ctx, role, other(role), "replay");
         const before = await taskCount(ctx, role);
         const a = await o.control.request("POST", "/control/v1/calls", { target: `smcp://${t.name}/vikunja`, tool: "create_task", params: { title: uid(ctx, "fwd-replay") }, timeout_ms: TIMEOUT_MS, via: [via.name] });
         expectOk<RemoteCallResult>(a, "RemoteCallResult", `${other(role)}'s call through the fake intermediate`, 200);
