@@ -123,7 +123,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const forwardRoutes = new ForwardRoutes({ self, configured: config.forwardRoutes, federation: sender, peers: () => discovery.known(), now });
   const forwardOrigin = new ForwardOrigin({
     self, key, skewMs: limits.max_clock_skew_ms, federation: sender, envelopes: new ForwardEnvelopeStore(store.db), now,
-    knownPeer: (server) => discovery.cached(server),
+    knownPeer: (server) => discovery.cached(server), discover: (server) => discovery.discover(server),
   });
   const roshumba = new Roshumba({
     self, db: store.db, components: host, federation: sender, now, logger: logger.child({ svc: "roshumba" }),

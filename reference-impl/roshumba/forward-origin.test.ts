@@ -40,6 +40,7 @@ function origin(sender: FederationSender, versions = ["1.0", "1.1"]) {
   return new ForwardOrigin({
     self: "alice.test", key: alice, skewMs: 60_000, federation: sender, envelopes: new ForwardEnvelopeStore(openDatabase(":memory:")),
     knownPeer: (s) => (s === "bob.test" ? peer(s, versions) : undefined),
+    discover: async (s) => peer(s, s === "old.test" ? ["1.0"] : ["1.0", "1.1"]),
   });
 }
 
@@ -85,5 +86,15 @@ describe("ForwardOrigin accepts only the destination's own result for its envelo
     expect((await errorOf(origin(sender, ["1.0"]).call(call("v10"), "bob.test", ["carol.test"]))).errcode).toBe("SMCP_PEER_UNREACHABLE");
     expect((await errorOf(origin(sender).call({ ...call("nokey"), target: "smcp://zed.test/vikunja" }, "zed.test", ["carol.test"]))).errcode).toBe("SMCP_PEER_UNREACHABLE");
     expect(hops).toHaveLength(0);
+  });
+
+  it("FWD-01: an intermediate whose discovery lists only 1.0 is skipped for the next one, with the same envelope", async () => {
+    const { sender, hops } = intermediate((b) => ({ body: signForwardResult(bob, b.envelope, result) }));
+    const r = await origin(sender).call(call("via10"), "bob.test", ["old.test", "carol.test"]);
+    expect(r.call_id).toBe("via10");
+    expect(hops).toHaveLength(1);
+    const only10 = await errorOf(origin(sender).call(call("only10"), "bob.test", ["old.test"]));
+    expect([only10.errcode, only10.extra.hop]).toEqual(["SMCP_PEER_UNREACHABLE", "old.test"]);
+    expect(hops).toHaveLength(1);
   });
 });

@@ -25,6 +25,8 @@ export interface ForwardOriginOptions {
   envelopes: ForwardEnvelopeStore;
   /** The destination as this instance itself discovered it (FWD-03): a record made earlier counts. */
   knownPeer: (server: string) => Peer | undefined;
+  /** Paulina discovery of an intermediate (throws SMCP_PEER_UNREACHABLE): only one listing "1.1" gets a forward (FWD-01). */
+  discover: (server: string) => Promise<Peer>;
   now?: () => number;
   networkMarginMs?: number;
 }
@@ -86,6 +88,7 @@ export class ForwardOrigin {
   }
 
   private async through(via: string, envelope: ForwardEnvelope, params: Record<string, unknown>, destination: Peer): Promise<RemoteCallResult> {
+    await requireForwarder(this.opts.discover, via);
     const body: ForwardedCall = { origin: this.opts.self, hops: [this.opts.self], envelope, params };
     // A hop waits T + margin for the next and may retry once (FWD-06): the origin waits one margin longer per hop.
     const waitMs = envelope.timeout_ms + this.marginMs * 2;
@@ -114,5 +117,19 @@ export class ForwardOrigin {
     const problem = forwardResultProblem(destination.key, envelope, result);
     if (problem) throw fail(problem);
     return { call_id: result.call_id, target: result.target, tool: result.tool, result: result.result };
+  }
+}
+
+/** FWD-01: forwarded calls go only to a peer whose discovery lists "1.1"; any other is a route that failed. */
+export async function requireForwarder(discover: (server: string) => Promise<Peer>, via: string): Promise<void> {
+  let peer: Peer;
+  try {
+    peer = await discover(via);
+  } catch (err) {
+    const e = err instanceof SmcpError ? err : new SmcpError("SMCP_PEER_UNREACHABLE", String(err));
+    throw new SmcpError("SMCP_PEER_UNREACHABLE", e.message, { retryAfterMs: e.extra.retryAfterMs ?? 1000, hop: via });
+  }
+  if (!speaks(peer.versions, "1.1")) {
+    throw new SmcpError("SMCP_PEER_UNREACHABLE", `${via} does not speak 1.1 (versions ${peer.versions.join(", ")}): it cannot forward`, { retryAfterMs: 1000, hop: via });
   }
 }

@@ -15,6 +15,7 @@ import { speaks } from "../../protocol/versions.ts";
 import type { FederationSender } from "../federation-sender.ts";
 import type { Peer } from "../paulina/discovery.ts";
 import type { ForwardConsent } from "./forward-consent.ts";
+import { requireForwarder } from "./forward-origin.ts";
 import type { ForwardRoutes } from "./forward-routes.ts";
 
 export interface ForwarderOptions {
@@ -150,6 +151,7 @@ export class Forwarder {
     const self = this.opts.self;
     if (call.hops.length + 1 > env.max_hops) throw new SmcpError("SMCP_HOP_LIMIT", `one more hop would exceed max_hops ${env.max_hops}`, { hop: self });
     const next = await this.nextHop(env.destination, new Set([...call.hops, self]));
+    if (next !== env.destination) await requireForwarder(this.opts.discover, next); // FWD-01 for a configured route
     const body: ForwardedCall = { origin: self, hops: [...call.hops, self], envelope: env, params: call.params };
     const deadline = this.now() + env.timeout_ms + this.marginMs;
     // FWD-06/FWD-17: at most two requests onward, the retry only for a request that brought no answer.
