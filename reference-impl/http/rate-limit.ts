@@ -89,6 +89,6 @@ export class FederationLimits {
 
   /** A forwarded call takes a token from its envelope origin's bucket too (spec §10.6 FWD-14). */
   takeOrigin(origin: string): void {
-    this.byOrigin.take(origin);
+    return this.byOrigin.take(origin);
   }
 }

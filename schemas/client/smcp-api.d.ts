@@ -267,7 +267,7 @@ export interface paths {
         put?: never;
         /**
          * Forward a call
-         * @description (1.1) One hop of a forwarded call toward its final destination (spec §10.6).
+         * @description (1.1) One hop of a forwarded call toward its final destination, executed there under spec §10 (spec §10.6).
          */
         post: operations["forwardCall"];
         delete?: never;
@@ -1114,7 +1114,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1557,7 +1557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1666,7 +1666,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2066,7 +2066,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2356,7 +2356,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORWARD_REFUSED`: (1.1) the intermediate does not forward this origin's calls to this destination; `SMCP_BAD_ENVELOPE`: (1.1) a forwarded call's envelope signature or arguments hash does not verify (spec §13). */
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_FORWARD_REFUSED`: (1.1) the intermediate does not forward this origin's calls to this destination; `SMCP_BAD_ENVELOPE`: (1.1) a forwarded call's envelope signature or arguments hash does not verify (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2365,7 +2365,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_TARGET`: target component is not here or not callable; `SMCP_UNKNOWN_TOOL`: component has no such tool (spec §13). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2385,7 +2385,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2432,7 +2432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2441,7 +2441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Server error */
+            /** @description `SMCP_CALL_TIMEOUT`: no tool result within the call's timeout (spec §13). */
             504: {
                 headers: {
                     [name: string]: unknown;
