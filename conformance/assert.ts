@@ -28,6 +28,14 @@ export class InstanceInvalid extends CheckFailure {
   }
 }
 
+/** The check does not apply to this deployment (e.g. a 1.1 feature and a target that speaks 1.0 only): reported excluded with the reason. */
+export class NotApplicable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotApplicable";
+  }
+}
+
 export function fail(message: string, expected?: unknown, actual?: unknown): never {
   throw new CheckFailure(message, show(expected), show(actual));
 }

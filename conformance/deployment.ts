@@ -251,7 +251,7 @@ function startRole(role: Role, spec: RoleSpec, opts: LocalOptions): Promise<Role
       const bin = join(REPO, "bin", "smcp.js");
       return startProcess(role, spec.name ?? DEFAULT_NAMES[role], opts, (v, again) => ({
         command: process.execPath,
-        args: [bin, "serve", "--name", v.name, "--listen", `127.0.0.1:${again ? v.port : 0}`, "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites", ...referenceTlsArgs(v)],
+        args: [bin, "serve", "--name", v.name, "--listen", `127.0.0.1:${again ? v.port : 0}`, "--data", v.data, `--control-token=${v.token}`, "--accept-all-invites", "--forward-allow=*>*", ...referenceTlsArgs(v)],
         shell: false,
         announcesUrl: true,
       }));

@@ -11,6 +11,7 @@ import { InstanceDirectory } from "./fake-peer/directory.ts";
 import { faultHooks, type ReceiverFaults } from "./fake-peer/faults.ts";
 import { FakeHub, type HubChannel } from "./fake-peer/hub.ts";
 import { FakeIdentity } from "./fake-peer/identity.ts";
+import { FakeForwarding } from "./fake-peer/forwarding.ts";
 import { Observation, type InboundRecord, type StrayRecord } from "./fake-peer/observation.ts";
 import { Outbound, sendTogether, type PacedSend } from "./fake-peer/outbound.ts";
 import { ownRoutes } from "./fake-peer/own-routes.ts";
@@ -50,6 +51,8 @@ export class FakePeer {
   readonly maxInFlight: Map<string, number>;
   /** Second (third, ...) signing identities started from this one; closed with it, their problems charged with its own. */
   readonly siblings: FakePeer[] = [];
+  /** 1.1 forwarded calls: what the fake does with one, and the routes it advertises (fake-peer/forwarding.ts). */
+  forwarding!: FakeForwarding;
   /** The check running now (set by the runner), so that a sibling started mid-check weighs its problems against it. */
   private runningCheck: string | undefined;
 
@@ -87,9 +90,12 @@ export class FakePeer {
     const gate = new SendGate();
     const observation = new Observation();
     const receiver = new TransactionReceiver(participant, hub, gate);
-    const routes = new RouteTable([...ownRoutes(), participant.inviteRoute, receiver.route, hub.backfillRoute]);
+    const forwarding = new FakeForwarding();
+    const routes = new RouteTable([...ownRoutes(() => forwarding.forwardsTo), participant.inviteRoute, receiver.route, hub.backfillRoute, forwarding.route]);
     const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults), ...(opts.tls !== undefined ? { tls: opts.tls } : {}) });
-    return new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
+    const peer = new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
+    peer.forwarding = forwarding;
+    return peer;
   }
 
   /**

@@ -51,7 +51,7 @@ async function runCli(args: string[]): Promise<{ code: number; report: Report; o
 
 /** The reference instance as `--alice-cmd`; `env` and `tlsArgs` are where the planted bugs go. */
 function referenceCmd(tlsArgs: string, env = "", extra = ""): string {
-  return `${env} "${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites ${tlsArgs} ${extra}`.trim();
+  return `${env} "${process.execPath}" "${SMCP_BIN}" serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites '--forward-allow=*>*' ${tlsArgs} ${extra}`.trim();
 }
 const FULL_TLS = "--tls-cert {cert} --tls-key {key} --ca {ca}";
 

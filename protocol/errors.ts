@@ -32,6 +32,10 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   SMCP_COMPONENT_UNAVAILABLE: 502,
   SMCP_CALL_TIMEOUT: 504,
   SMCP_INTERNAL: 500,
+  SMCP_FORWARD_REFUSED: 403,
+  SMCP_BAD_ENVELOPE: 403,
+  SMCP_FORWARD_LOOP: 508,
+  SMCP_HOP_LIMIT: 508,
 };
 
 /** A protocol failure: carries everything needed to answer with the spec's error body. */
@@ -39,7 +43,7 @@ export class SmcpError extends Error {
   constructor(
     readonly errcode: ErrorCode,
     message: string,
-    readonly extra: { retryAfterMs?: number; details?: ValidationIssue[] } = {},
+    readonly extra: { retryAfterMs?: number; details?: ValidationIssue[]; hop?: string } = {},
   ) {
     super(message);
     this.name = "SmcpError";
@@ -53,6 +57,7 @@ export class SmcpError extends Error {
     // Messages may echo client input (paths, names): clamp to the Error schema's bounds so the body always validates.
     const body: ErrorBody = { errcode: this.errcode, error: clamp(this.message, 4096) };
     if (this.extra.retryAfterMs !== undefined) body.retry_after_ms = this.extra.retryAfterMs;
+    if (this.extra.hop !== undefined) body.hop = this.extra.hop; // 1.1 forwarded calls: the failing hop (FWD-30)
     if (this.extra.details !== undefined && this.extra.details.length > 0) {
       body.details = this.extra.details.slice(0, 64).map((d) => ({ ...d, path: clamp(d.path, 1024), message: clamp(d.message, 1024) }));
     } else if (this.errcode === "SMCP_INVALID") {

@@ -139,7 +139,10 @@ export async function sendSigned(dispatcher: Dispatcher, key: SigningKey, req: S
 export function errorFromAnswer(answer: HttpAnswer, who: string): SmcpError {
   const b = answer.body as Partial<ErrorBody> | undefined;
   if (b && isErrorCode(b.errcode)) {
-    return new SmcpError(b.errcode, `${who}: ${b.error ?? ""}`, b.retry_after_ms !== undefined ? { retryAfterMs: b.retry_after_ms } : {});
+    const extra: { retryAfterMs?: number; hop?: string } = {};
+    if (b.retry_after_ms !== undefined) extra.retryAfterMs = b.retry_after_ms;
+    if (typeof b.hop === "string") extra.hop = b.hop; // a forwarded call's failing hop, relayed unchanged (FWD-18)
+    return new SmcpError(b.errcode, `${who}: ${b.error ?? ""}`, extra);
   }
   return new SmcpError("SMCP_INTERNAL", `${who} answered ${answer.status} without a spec error body`);
 }

@@ -51,3 +51,13 @@ export const CALL_ANSWER_MARGIN_MS = 5_000;
 
 /** Transaction results and call outcomes are kept at least 24 hours (TXN-18, CALL-14). */
 export const MIN_RESULT_RETENTION_MS = 24 * 3_600_000;
+
+/** 1.1 forwarded calls (spec §10.6): the hop ceiling's maximum (FWD-02) and an envelope's grace past W (FWD-09). */
+export const FORWARD_MAX_HOPS = 8;
+export const FORWARD_ENVELOPE_GRACE_MS = 60_000;
+/** An intermediate's forwarded calls in flight, per envelope origin and in total (FWD-15, reference values). */
+export const FORWARD_INFLIGHT_PER_ORIGIN = 8;
+export const FORWARD_INFLIGHT_TOTAL = 64;
+/** Registry listings an origin fetches to find a route for one call, and how long it keeps each (FWD-35). */
+export const FORWARD_ROUTE_PROBES = 4;
+export const FORWARD_ROUTE_CACHE_MS = 60_000;

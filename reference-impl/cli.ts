@@ -31,6 +31,8 @@ const FLAGS: Record<string, Flag> = {
   ca: { arg: "FILE", help: "PEM CA certificate trusted for peers", apply: (c, v) => void (c.caFile = v) },
   config: { arg: "FILE", help: "JSON configuration file (InstanceConfig); flags override it" },
   "call-allow": { arg: "SERVER", multiple: true, help: "server that may call tools here without sharing a channel (spec §10); repeatable", apply: (c, v, first) => void (c.callAllowList = [...(first ? [] : (c.callAllowList ?? [])), v]) },
+  "forward-allow": { arg: "ORIGIN>DEST", multiple: true, help: "1.1: forward calls from ORIGIN to DEST through this instance (either may be *; default: none, spec §10.6 FWD-13); repeatable", apply: (c, v, first) => void (c.forwardAllow = [...(first ? [] : (c.forwardAllow ?? [])), v]) },
+  "forward-route": { arg: "DEST=VIA", multiple: true, help: "1.1: send calls for DEST (or *) through VIA (spec §10.6 FWD-27); repeatable", apply: (c, v, first) => void (c.forwardRoutes = [...(first ? [] : (c.forwardRoutes ?? [])), v]) },
   "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites from these hubs (default: none unless --accept-all-invites, spec §9.1 CHAN-26); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
   "accept-all-invites": { help: "accept every authenticated invite: the conformance profile (spec §16 CONF-10); off by default", apply: (c) => void (c.acceptAllInvites = true) },
   "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },

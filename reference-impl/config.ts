@@ -23,6 +23,10 @@ export interface InstanceConfig {
   limits?: { maxBodyBytes?: number; maxTxnItems?: number; maxEventDataBytes?: number; maxClockSkewMs?: number };
   /** Servers that may call tools here without being members of a channel this instance hubs (spec §10.5 CALL-21). */
   callAllowList?: string[];
+  /** 1.1 forwarding consent: `ORIGIN>DESTINATION` rules, `*` for any (spec §10.6 FWD-13); none by default. */
+  forwardAllow?: string[];
+  /** 1.1 forwarding routes: `DESTINATION=VIA` (spec §10.6 FWD-27, §11.3). */
+  forwardRoutes?: string[];
   /** Hubs whose invites are accepted (spec §9.1 CHAN-26); absent or empty, none are, unless acceptAllInvites. */
   inviteAllowList?: string[];
   /**

@@ -17,6 +17,11 @@ import { Naomi } from "./naomi/naomi.ts";
 import { guardedLookup } from "./paulina/address-guard.ts";
 import { Discovery } from "./paulina/discovery.ts";
 import { PaulinaSender } from "./paulina/sender.ts";
+import { ForwardConsent } from "./roshumba/forward-consent.ts";
+import { ForwardEnvelopeStore } from "./roshumba/forward-envelopes.ts";
+import { ForwardOrigin } from "./roshumba/forward-origin.ts";
+import { ForwardRoutes } from "./roshumba/forward-routes.ts";
+import { Forwarder } from "./roshumba/forwarder.ts";
 import { Roshumba } from "./roshumba/router.ts";
 import { openDatabase, Store } from "./storage/db.ts";
 import { KEY_FILE, loadSeed } from "./storage/key-file.ts";
@@ -37,6 +42,9 @@ export interface Instance {
   naomi: Naomi;
   vendela: Vendela;
   roshumba: Roshumba;
+  /** 1.1 forwarded calls: the receiving side (intermediate and destination) and the routes (spec §10.6). */
+  forwarder: Forwarder;
+  forwardRoutes: ForwardRoutes;
   components: ComponentHost;
   logger: Logger;
   /** The HTTP edge (tests count the bytes its sockets read). */
@@ -111,15 +119,30 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     intervalMs: config.pingIntervalMs ?? DEFAULTS.pingIntervalMs, now,
   });
   const callAllow = new Set(config.callAllowList ?? []);
+  const consent = new ForwardConsent(config.forwardAllow);
+  const forwardRoutes = new ForwardRoutes({ self, configured: config.forwardRoutes, federation: sender, peers: () => discovery.known(), now });
+  const forwardOrigin = new ForwardOrigin({
+    self, key, skewMs: limits.max_clock_skew_ms, federation: sender, envelopes: new ForwardEnvelopeStore(store.db), now,
+    knownPeer: (server) => discovery.cached(server), discover: (server) => discovery.discover(server),
+  });
   const roshumba = new Roshumba({
     self, db: store.db, components: host, federation: sender, now, logger: logger.child({ svc: "roshumba" }),
     mayCall: (origin) => mayCall(origin, naomi, callAllow),
+    forwarding: { origin: forwardOrigin, routes: forwardRoutes, consent },
+  });
+  let http: HttpServer | undefined;
+  const forwarder = new Forwarder({
+    self, key, skewMs: limits.max_clock_skew_ms, consent, routes: forwardRoutes, federation: sender, now,
+    logger: logger.child({ svc: "roshumba" }), mayCall: (origin) => mayCall(origin, naomi, callAllow),
+    chargeOrigin: (origin) => http?.chargeOrigin(origin), lookupKey: (origin, keyId) => discovery.lookupKey(origin, keyId),
+    discover: (server) => discovery.discover(server),
+    execute: (origin, call, identity) => roshumba.runForwarded(origin, call, identity),
   });
   let endpoint = config.publicUrl ?? "";
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
-  const http = new HttpServer({
+  http = new HttpServer({
     routes: buildRoutes({
-      self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba,
+      self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba, forwarder: () => forwarder,
       components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
     }),
     logger: logger.child({ svc: "http" }),
@@ -152,7 +175,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    components: host, logger, http,
+    forwarder, forwardRoutes, components: host, logger, http,
     close: () => (closing ??= (async () => {
       vendela.close();
       naomi.close();

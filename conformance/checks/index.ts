@@ -3,6 +3,7 @@
 import type { Check } from "../context.ts";
 import { memberCalls, nonPeerCall } from "./calls.ts";
 import { callRightsChecks } from "./call-rights.ts";
+import { forwardingChecks } from "./forwarding.ts";
 import { poisonDataChecks } from "./poison-data.ts";
 import { hubChecks } from "./hub.ts";
 import { edgeChecks, rateLimit } from "./limits.ts";
@@ -56,6 +57,7 @@ export function allChecks(): Check[] {
     ...beforeMembership,
     ...nonPeerCall,
     ...callRightsChecks,
+    ...forwardingChecks,
     ...registryBeforeMembership,
     ...invited,
     ...setupSecondIdentity,

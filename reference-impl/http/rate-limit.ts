@@ -86,4 +86,9 @@ export class FederationLimits {
     this.byKey.take(keyId);
     this.byOrigin.take(origin);
   }
+
+  /** A forwarded call takes a token from its envelope origin's bucket too (spec §10.6 FWD-14). */
+  takeOrigin(origin: string): void {
+    return this.byOrigin.take(origin);
+  }
 }

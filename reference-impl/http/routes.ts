@@ -5,11 +5,12 @@ import { makeKeyDocument } from "../../protocol/key-document.ts";
 import { formatPublicKey, type SigningKey } from "../../protocol/keys.ts";
 import { LONG_POLL_MAX_WAIT_MS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import type {
-  CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
+  CallTool, CreateChannel, DiscoverPeer, ForwardedCall, ForwardResult, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
 } from "../../protocol/types.ts";
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
+import { SUPPORTED_VERSIONS } from "../../protocol/versions.ts";
 import type { Vendela } from "../vendela/vendela.ts";
 import type { RequestContext, Route } from "./server.ts";
 
@@ -33,6 +34,8 @@ export interface RouteServices {
   naomi: Naomi;
   vendela: Vendela;
   roshumba: () => CallRouter;
+  /** 1.1 forwarded calls (reference-impl/roshumba/forwarder.ts, spec §10.6). */
+  forwarder: () => { handle(sender: string, call: ForwardedCall): Promise<ForwardResult> };
   now: () => number;
 }
 
@@ -54,7 +57,7 @@ export function discoveryDocument(s: RouteServices): ServerDiscovery {
     server_name: s.self,
     endpoint: s.endpoint(),
     version: PROTOCOL_VERSION,
-    versions: [PROTOCOL_VERSION],
+    versions: [...SUPPORTED_VERSIONS],
     components: s.components(),
     key_id: s.key.keyId,
     public_key: formatPublicKey(s.key.publicKey),
@@ -90,6 +93,10 @@ function federationRoutes(s: RouteServices): Route[] {
     {
       method: "POST", path: "/federation/v1/call", kind: "federation", body: "RemoteCall", response: "RemoteCallResult",
       handler: async (ctx) => ok(await s.roshumba().handleIncoming(origin(ctx), ctx.body as RemoteCall, ctx.bodySha256)),
+    },
+    {
+      method: "POST", path: "/federation/v1/forward", kind: "federation", body: "ForwardedCall", response: "ForwardResult",
+      handler: async (ctx) => ok(await s.forwarder().handle(origin(ctx), ctx.body as ForwardedCall)),
     },
   ];
 }

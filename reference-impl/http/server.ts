@@ -155,6 +155,11 @@ export class HttpServer {
     });
   }
 
+  /** Takes a token from `origin`'s bucket outside a request of its own: a forwarded call's envelope origin (FWD-14). */
+  chargeOrigin(origin: string): void {
+    this.limiter.takeOrigin(origin);
+  }
+
   listen(host: string, port: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);

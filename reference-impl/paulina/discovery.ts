@@ -35,6 +35,8 @@ export interface Peer {
   serverName: string;
   endpoint: string;
   version: string;
+  /** Every version the peer's discovery lists (1.1 features are used only toward peers listing "1.1"). */
+  versions: string[];
   components: string[];
   keyId: string;
   publicKey: string;
@@ -309,7 +311,7 @@ export class Discovery {
     }
     const now = this.now();
     return {
-      serverName, endpoint: doc.endpoint.replace(/\/+$/, ""), version: doc.version, components: doc.components,
+      serverName, endpoint: doc.endpoint.replace(/\/+$/, ""), version: doc.version, versions: doc.versions, components: doc.components,
       keyId: doc.key_id, publicKey: doc.public_key, key, limits: doc.limits, discoveredTs: now, expiresTs: now + ttlMs,
     };
   }
@@ -319,7 +321,7 @@ export class Discovery {
     if (!raw) return;
     try {
       this.peers.set(row.server_name, {
-        serverName: row.server_name, endpoint: row.endpoint, version: row.version, components: JSON.parse(row.components) as string[],
+        serverName: row.server_name, endpoint: row.endpoint, version: row.version, versions: [row.version], components: JSON.parse(row.components) as string[],
         keyId: row.key_id, publicKey: row.public_key, key: verifyKeyFrom(row.key_id, raw), limits: JSON.parse(row.limits) as Limits,
         discoveredTs: row.discovered_ts, expiresTs: row.expires_ts,
       });

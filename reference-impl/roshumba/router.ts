@@ -12,6 +12,9 @@ import { validate } from "../../protocol/schemas.ts";
 import type { CallTool, RegistryListing, RemoteCall, RemoteCallResult } from "../../protocol/types.ts";
 import { ComponentUnavailableError, type ComponentHost } from "../components/host.ts";
 import type { FederationSender } from "../federation-sender.ts";
+import type { ForwardOrigin } from "./forward-origin.ts";
+import type { ForwardConsent } from "./forward-consent.ts";
+import type { ForwardRoutes } from "./forward-routes.ts";
 import { CallStore, type CallRow } from "./store.ts";
 
 /** Default and ceiling of `timeout_ms` (spec §10.4 CALL-16). */
@@ -38,6 +41,8 @@ export interface RoshumbaOptions {
   logger?: Logger;
   /** How much longer than the call's timeout a caller waits for the peer's answer (default 5 s, CALL-19; tests shorten it). */
   networkMarginMs?: number;
+  /** 1.1 forwarding (spec §10.6): the origin's side, the routes, and the consent advertised in the registry listing. */
+  forwarding?: { origin: ForwardOrigin; routes: ForwardRoutes; consent: ForwardConsent };
 }
 
 interface InFlight {
@@ -77,6 +82,7 @@ export class Roshumba {
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private readonly networkMarginMs: number;
+  private readonly forwarding: RoshumbaOptions["forwarding"];
   private readonly inFlight = new Map<string, InFlight>();
   private lastPrune = 0;
 
@@ -88,6 +94,7 @@ export class Roshumba {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
     this.networkMarginMs = opts.networkMarginMs ?? NETWORK_MARGIN_MS;
+    this.forwarding = opts.forwarding;
     this.store = new CallStore(opts.db);
     // Nothing is in flight yet, so any `started` row was cut short by a crash.
     const interrupted = this.store.recoverInterrupted(this.now());
@@ -116,17 +123,51 @@ export class Roshumba {
     if (server === this.self) return this.run(this.self, call, localBodySha256(call));
     const callIssues = validate("RemoteCall", call);
     if (callIssues.length > 0) throw new SmcpError("SMCP_INVALID", "invalid remote call", { details: callIssues });
+    // 1.1: the caller's `via` (FWD-36), else an operator's route for this destination (FWD-27), sends the call through it.
+    if (req.via !== undefined) {
+      if (!this.forwarding) throw new SmcpError("SMCP_INVALID", "this instance does not forward calls", { details: [{ path: "/via", message: "forwarding is not enabled" }] });
+      const bad = req.via.findIndex((v) => v === this.self || v === server);
+      if (bad >= 0) throw new SmcpError("SMCP_INVALID", "via names this instance or the destination", { details: [{ path: `/via/${bad}`, message: "not an intermediate" }] });
+      return this.forwarding.origin.call(call, server, req.via);
+    }
+    const configured = this.forwarding?.routes.configuredFor(server) ?? [];
+    if (configured.length > 0 && this.forwarding!.origin.canForwardTo(server)) return this.forwarding!.origin.call(call, server, configured);
     const waitMs = clampTimeout(call.timeout_ms) + this.networkMarginMs;
     // The transport's own timeout is set later than ours, so that our wait ending first is 504, not 502 (CTRL-29).
-    const answer = await withDeadline(this.federation.request(server, "POST", CALL_PATH, call, { timeoutMs: waitMs + 1_000 }), waitMs, () =>
-      new SmcpError("SMCP_CALL_TIMEOUT", `no answer from ${server} to call ${call.call_id} within ${waitMs} ms`));
+    let answer: HttpAnswer;
+    try {
+      answer = await withDeadline(this.federation.request(server, "POST", CALL_PATH, call, { timeoutMs: waitMs + 1_000 }), waitMs, () =>
+        new SmcpError("SMCP_CALL_TIMEOUT", `no answer from ${server} to call ${call.call_id} within ${waitMs} ms`));
+    } catch (err) {
+      return this.forwardInstead(call, server, err);
+    }
     return this.checkAnswer(server, call, answer);
+  }
+
+  /** FWD-27: a destination that could not be discovered or reached is tried through a known route, same call_id. */
+  private async forwardInstead(call: RemoteCall, server: string, err: unknown): Promise<RemoteCallResult> {
+    const f = this.forwarding;
+    if (!f || !(err instanceof SmcpError) || err.errcode !== "SMCP_PEER_UNREACHABLE" || !f.origin.canForwardTo(server)) throw err;
+    const vias = await f.routes.candidates(server, new Set([this.self, server]));
+    if (vias.length === 0) throw err;
+    this.log?.info({ destination: server, vias, call_id: call.call_id }, "destination unreachable; forwarding the call");
+    return f.origin.call(call, server, vias);
+  }
+
+  /**
+   * A forwarded call at its destination (spec §10.6 FWD-21, FWD-23): §10.1–§10.4 keyed by (origin, call_id), with
+   * `identity` (the envelope's hash) standing for the body bytes; the forwarder authorised the origin (FWD-20).
+   */
+  runForwarded(origin: string, call: RemoteCall, identity: string): Promise<RemoteCallResult> {
+    return this.run(origin, call, identity);
   }
 
   /** `GET /federation/v1/registry`: what `origin` may call here; nothing at all when it may not call (spec §11.2). */
   registryFor(origin: string): RegistryListing {
     const components = this.mayCall(origin) ? this.components.list(this.self) : [];
-    return { server_name: this.self, components };
+    const forwardsTo = this.forwarding?.consent.destinationsFor(origin) ?? [];
+    // 1.1 (FWD-33): the destinations this instance forwards the caller's calls to; absent for anyone else.
+    return forwardsTo.length > 0 ? { server_name: this.self, components, forwards_to: forwardsTo } : { server_name: this.self, components };
   }
 
   private run(origin: string, call: RemoteCall, bodySha256: string): Promise<RemoteCallResult> {

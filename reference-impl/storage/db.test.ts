@@ -17,7 +17,7 @@ describe("storage migrations", () => {
   it("a fresh database is at the newest version and holds Roshumba's call table and index", () => {
     const db = openDatabase(":memory:");
     expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
-    expect(tables(db)).toEqual(["roshumba_calls", "roshumba_calls_updated"]);
+    expect(tables(db)).toEqual(["roshumba_calls", "roshumba_calls_updated", "roshumba_forward_envelopes"]);
     db.close();
   });
 

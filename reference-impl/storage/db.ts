@@ -94,6 +94,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS roshumba_calls_updated ON roshumba_calls (updated_ts);
   `,
+  // Roshumba 1.1 forwarding (spec §10.6 FWD-28): the envelopes this instance signed as origin, reused for retries.
+  `
+  CREATE TABLE roshumba_forward_envelopes (
+    call_id TEXT PRIMARY KEY,
+    envelope TEXT NOT NULL,
+    params TEXT NOT NULL,
+    created_ts INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**

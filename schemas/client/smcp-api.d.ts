@@ -256,6 +256,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/federation/v1/forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Forward a call
+         * @description (1.1) One hop of a forwarded call toward its final destination, executed there under spec §10 (spec §10.6).
+         */
+        post: operations["forwardCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/federation/v1/invite": {
         parameters: {
             query?: never;
@@ -379,6 +399,8 @@ export interface components {
              * @description The call's timeout T (spec §10.4).
              */
             timeout_ms?: number;
+            /** @description (1.1) Forward the call through the first of these intermediates that takes it, never directly (spec §10.6 FWD-36). */
+            via?: components["schemas"]["ServerName"][];
         };
         /** @description The hub's signed statement of a channel's newest event: makes withheld tail events detectable (spec §9.3). */
         ChannelHead: {
@@ -471,12 +493,14 @@ export interface components {
             retry_after_ms?: number;
             /** @description Schema violations, present with SMCP_INVALID. */
             details?: components["schemas"]["ValidationIssue"][];
+            /** @description (1.1) On an answer to a forwarded call: the server at which it failed (spec §10.6 FWD-30). */
+            hop?: components["schemas"]["ServerName"];
         };
         /**
          * @description Every error code the protocol defines (spec §13, the error-code table).
          * @enum {string}
          */
-        ErrorCode: "SMCP_BAD_JSON" | "SMCP_INVALID" | "SMCP_UNSUPPORTED_MEDIA_TYPE" | "SMCP_TOO_LARGE" | "SMCP_NOT_FOUND" | "SMCP_METHOD_NOT_ALLOWED" | "SMCP_UNAUTHORIZED" | "SMCP_BAD_SIGNATURE" | "SMCP_UNKNOWN_KEY" | "SMCP_WRONG_DESTINATION" | "SMCP_BAD_TIMESTAMP" | "SMCP_REPLAY" | "SMCP_ORIGIN_MISMATCH" | "SMCP_FORBIDDEN" | "SMCP_NOT_MEMBER" | "SMCP_UNKNOWN_CHANNEL" | "SMCP_NOT_HUB" | "SMCP_UNKNOWN_TARGET" | "SMCP_UNKNOWN_TOOL" | "SMCP_CONFLICT" | "SMCP_BAD_EVENT" | "SMCP_EQUIVOCATION" | "SMCP_RATE_LIMITED" | "SMCP_PEER_UNREACHABLE" | "SMCP_COMPONENT_UNAVAILABLE" | "SMCP_CALL_TIMEOUT" | "SMCP_INTERNAL";
+        ErrorCode: "SMCP_BAD_JSON" | "SMCP_INVALID" | "SMCP_UNSUPPORTED_MEDIA_TYPE" | "SMCP_TOO_LARGE" | "SMCP_NOT_FOUND" | "SMCP_METHOD_NOT_ALLOWED" | "SMCP_UNAUTHORIZED" | "SMCP_BAD_SIGNATURE" | "SMCP_UNKNOWN_KEY" | "SMCP_WRONG_DESTINATION" | "SMCP_BAD_TIMESTAMP" | "SMCP_REPLAY" | "SMCP_ORIGIN_MISMATCH" | "SMCP_FORBIDDEN" | "SMCP_NOT_MEMBER" | "SMCP_UNKNOWN_CHANNEL" | "SMCP_NOT_HUB" | "SMCP_UNKNOWN_TARGET" | "SMCP_UNKNOWN_TOOL" | "SMCP_CONFLICT" | "SMCP_BAD_EVENT" | "SMCP_EQUIVOCATION" | "SMCP_RATE_LIMITED" | "SMCP_PEER_UNREACHABLE" | "SMCP_COMPONENT_UNAVAILABLE" | "SMCP_CALL_TIMEOUT" | "SMCP_INTERNAL" | "SMCP_FORWARD_REFUSED" | "SMCP_BAD_ENVELOPE" | "SMCP_FORWARD_LOOP" | "SMCP_HOP_LIMIT";
         /** @description A sequenced event as the hub finalised it: content-addressed, chained and hub-signed (spec §7.2). */
         Event: {
             /** @description `$` + base64url(SHA-256(JCS(event without `event_id` and `hub_signature`))) (spec §7.3). */
@@ -515,6 +539,60 @@ export interface components {
         };
         /** @description An event type `namespace:name`; the `smcp:` namespace is reserved for the protocol (spec §7.1). */
         EventType: string;
+        /** @description (1.1) The origin-signed envelope of a forwarded call: binds the final destination and the call (spec §10.6, signed form `smcp.forward.v1`). */
+        ForwardEnvelope: {
+            /** @description The server that makes the call and signs this envelope. */
+            origin: components["schemas"]["ServerName"];
+            /** @description The final destination: the server of `target`. */
+            destination: components["schemas"]["ServerName"];
+            /** @description Unique per origin (CALL-01); the destination deduplicates on (origin, call_id) (FWD-21). */
+            call_id: components["schemas"]["IdempotencyKey"];
+            target: components["schemas"]["ComponentUri"];
+            tool: string;
+            /** @description base64url SHA-256 of the canonical bytes of the call's `params` (FWD-02). */
+            params_sha256: components["schemas"]["Sha256Digest"];
+            /**
+             * Format: int32
+             * @description The call's timeout T (spec §10.4).
+             */
+            timeout_ms: number;
+            /**
+             * Format: int32
+             * @description The most forwarding requests the call may take, the origin's own included (FWD-02, F3).
+             */
+            max_hops: number;
+            key_id: components["schemas"]["KeyId"];
+            /** @description The origin's clock when it signed (FWD-09). */
+            ts: components["schemas"]["TimestampMs"];
+            nonce: components["schemas"]["Nonce"];
+            /** @description Ed25519 over the canonical bytes of the signed form `smcp.forward.v1`. */
+            signature: components["schemas"]["Signature"];
+        };
+        /** @description (1.1) The destination's answer to a forwarded call, signed for the origin (spec §10.6, signed form `smcp.forward-result.v1`). */
+        ForwardResult: {
+            call_id: components["schemas"]["IdempotencyKey"];
+            origin: components["schemas"]["ServerName"];
+            destination: components["schemas"]["ServerName"];
+            target: components["schemas"]["ComponentUri"];
+            tool: string;
+            result: components["schemas"]["ToolResult"];
+            /** @description base64url SHA-256 of the canonical bytes of the envelope answered, signature included. */
+            envelope_sha256: components["schemas"]["Sha256Digest"];
+            /** @description The destination's key. */
+            key_id: components["schemas"]["KeyId"];
+            /** @description Ed25519 by the destination over the canonical bytes of the signed form `smcp.forward-result.v1`. */
+            signature: components["schemas"]["Signature"];
+        };
+        /** @description (1.1) `POST /federation/v1/forward` body: one hop of a forwarded call (spec §10.6). */
+        ForwardedCall: {
+            /** @description The hop's sender; MUST equal the origin of the request's signature (SIGN-35). */
+            origin: components["schemas"]["ServerName"];
+            /** @description Every server the call has passed through, the envelope's origin first and this hop's sender last (FWD-05). */
+            hops: components["schemas"]["ServerName"][];
+            envelope: components["schemas"]["ForwardEnvelope"];
+            /** @description The tool's arguments; their canonical bytes hash to `envelope.params_sha256`. */
+            params: Record<string, unknown>;
+        };
         /** @description `PUT /control/v1/hosts/{server_name}` body: a test deployment's name-to-address mapping (spec §6.4). */
         HostMapping: {
             /** @description `http://127.0.0.1:port` (loopback) or `https://host:port`. */
@@ -606,6 +684,8 @@ export interface components {
              */
             max_clock_skew_ms: number;
         };
+        /** @description A 16-byte random nonce, unpadded base64url (spec §3.2). */
+        Nonce: string;
         /** @description The state of the durable outbound queue towards a peer (spec §9.2). */
         OutboundQueue: {
             /**
@@ -679,6 +759,8 @@ export interface components {
         RegistryListing: {
             server_name: components["schemas"]["ServerName"];
             components: components["schemas"]["ComponentInfo"][];
+            /** @description (1.1) Destinations this server forwards the calling origin's calls to (spec §11.3 FWD-33). */
+            forwards_to?: components["schemas"]["ServerName"][];
         };
         /** @description An item of a transaction that the receiver refused (spec §8.5). */
         RejectedItem: {
@@ -739,6 +821,8 @@ export interface components {
         };
         /** @description A server name: a lowercase DNS host name, optionally with a port (spec §2.1). */
         ServerName: string;
+        /** @description An unpadded base64url SHA-256 (32 bytes, canonical last character) (spec §3.2). */
+        Sha256Digest: string;
         /** @description An Ed25519 signature: 64 bytes in unpadded base64url (spec §3.3). */
         Signature: string;
         /** @description An event a participant asks the hub to sequence (spec §8.3). */
@@ -834,6 +918,9 @@ export type Event = components['schemas']['Event'];
 export type EventId = components['schemas']['EventId'];
 export type EventList = components['schemas']['EventList'];
 export type EventType = components['schemas']['EventType'];
+export type ForwardEnvelope = components['schemas']['ForwardEnvelope'];
+export type ForwardResult = components['schemas']['ForwardResult'];
+export type ForwardedCall = components['schemas']['ForwardedCall'];
 export type HostMapping = components['schemas']['HostMapping'];
 export type IdempotencyKey = components['schemas']['IdempotencyKey'];
 export type InstanceInfo = components['schemas']['InstanceInfo'];
@@ -844,6 +931,7 @@ export type InviteServer = components['schemas']['InviteServer'];
 export type KeyDocument = components['schemas']['KeyDocument'];
 export type KeyId = components['schemas']['KeyId'];
 export type Limits = components['schemas']['Limits'];
+export type Nonce = components['schemas']['Nonce'];
 export type OutboundQueue = components['schemas']['OutboundQueue'];
 export type PeerHealth = components['schemas']['PeerHealth'];
 export type PeerInfo = components['schemas']['PeerInfo'];
@@ -859,6 +947,7 @@ export type RemoteCallResult = components['schemas']['RemoteCallResult'];
 export type SequencedSubmission = components['schemas']['SequencedSubmission'];
 export type ServerDiscovery = components['schemas']['ServerDiscovery'];
 export type ServerName = components['schemas']['ServerName'];
+export type Sha256Digest = components['schemas']['Sha256Digest'];
 export type Signature = components['schemas']['Signature'];
 export type Submission = components['schemas']['Submission'];
 export type TimestampMs = components['schemas']['TimestampMs'];
@@ -960,7 +1049,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_FORWARD_REFUSED`: (1.1) the intermediate does not forward this origin's calls to this destination; `SMCP_BAD_ENVELOPE`: (1.1) a forwarded call's envelope signature or arguments hash does not verify (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1025,7 +1114,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1468,7 +1557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1577,7 +1666,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1977,7 +2066,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; retry_after_ms (spec §13). */
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2031,7 +2120,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_FORWARD_REFUSED`: (1.1) the intermediate does not forward this origin's calls to this destination; `SMCP_BAD_ENVELOPE`: (1.1) a forwarded call's envelope signature or arguments hash does not verify (spec §13). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2215,6 +2304,154 @@ export interface operations {
             };
             /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardCall: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
+                "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardedCall"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForwardResult"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_FORWARD_REFUSED`: (1.1) the intermediate does not forward this origin's calls to this destination; `SMCP_BAD_ENVELOPE`: (1.1) a forwarded call's envelope signature or arguments hash does not verify (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_TARGET`: target component is not here or not callable; `SMCP_UNKNOWN_TOOL`: component has no such tool (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms; `SMCP_COMPONENT_UNAVAILABLE`: target component down or failed without a result (spec §13). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CALL_TIMEOUT`: no tool result within the call's timeout (spec §13). */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORWARD_LOOP`: (1.1) the forwarded call already passed through the receiver; `SMCP_HOP_LIMIT`: (1.1) the forwarded call would take more hops than its envelope allows (spec §13). */
+            508: {
                 headers: {
                     [name: string]: unknown;
                 };

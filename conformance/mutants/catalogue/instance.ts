@@ -61,7 +61,7 @@ export const INSTANCE_MUTANTS: Mutant[] = [
   { id: "disc/endpoint-with-path", file: ROUTES, find: "    endpoint: s.endpoint(),\n    version: PROTOCOL_VERSION,",
     replace: '    endpoint: s.endpoint() + "/federation/v1",\n    version: PROTOCOL_VERSION,',
     requirements: ["DISC-03"], section: "§6.1", why: "endpoint names the federation prefix instead of the bare base URL" },
-  { id: "disc/versions-major-only", file: ROUTES, find: "versions: [PROTOCOL_VERSION],", replace: 'versions: ["1"],',
+  { id: "disc/versions-major-only", file: ROUTES, find: "versions: [...SUPPORTED_VERSIONS],", replace: 'versions: ["1"],',
     requirements: ["DISC-04", "VER-02"], section: "§6.1", why: "versions lists the major version only" },
   { id: "disc/components-without-services", file: INSTANCE, find: "components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),",
     replace: "components: () => host.names(),",

@@ -24,6 +24,10 @@ export const PROOFS: Record<string, readonly string[]> = {
     "adv/delivery/retry-identical",
   ],
   "conformance/call-rights.test.ts": ["adv/calls/self-hubbed-co-member"],
+  "conformance/forwarding-checks.test.ts": [
+    "fwd/dest/executes-once", "fwd/dest/tampered-refused", "fwd/dest/hops-and-time", "fwd/relay/through",
+    "fwd/origin/result-authenticated", "fwd/intermediate/replay-and-tamper-detected", "fwd/dest/fake-destination",
+  ],
   "conformance/poison-data.test.ts": ["adv/txn/over-deep-data"],
   "conformance/hardening-checks.test.ts": [
     "adv/json/depth-limit", "adv/limits/refused-body-not-read", "adv/discovery/unmapped-loopback", "adv/http/missing-body", "adv/json/member-order",

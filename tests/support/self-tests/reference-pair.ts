@@ -38,7 +38,7 @@ export async function referencePair(faults: Partial<Record<Role, FaultFactory>> 
     const front = await startFront(faults[role] ?? (() => []));
     const dir = tempDir(`selftest-${role}`);
     dirs.push(dir);
-    const inst = await start(PAIR_NAMES[role], dir, { includeVikunja: true, backoffBaseMs: 250, backoffMaxMs: 30_000, publicUrl: front.url, controlToken: randomBytes(24).toString("hex") });
+    const inst = await start(PAIR_NAMES[role], dir, { includeVikunja: true, forwardAllow: ["*>*"], backoffBaseMs: 250, backoffMaxMs: 30_000, publicUrl: front.url, controlToken: randomBytes(24).toString("hex") });
     front.upstream = inst.url;
     front.env.controlToken = inst.controlToken;
     front.env.controlUrl = inst.url;
