@@ -34,12 +34,30 @@ export interface RouteServices {
   vendela: Vendela;
   roshumba: () => CallRouter;
   now: () => number;
+  /** Optional profiles (spec §18) this instance runs: their component names, Control API routes and channel hook. */
+  profiles?: { components: () => string[]; routes: Route[]; channelCreated(channel: string): void };
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
-export function buildRoutes(s: RouteServices): Route[] {
-  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s)];
+export function buildRoutes(services: RouteServices): Route[] {
+  const s = withProfiles(services);
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...(s.profiles?.routes ?? [])];
+}
+
+/** The discovery and instance `components` also list the optional profiles enabled (spec §18). */
+function withProfiles(s: RouteServices): RouteServices {
+  const p = s.profiles;
+  if (!p) return s;
+  return { ...s, components: () => [...new Set([...services(s), ...p.components()])].sort() };
+}
+
+const services = (s: RouteServices): string[] => s.components();
+
+/** A channel created through the Control API may be one a profile serves (Gail's log channel). */
+function created<T extends { body: unknown }>(s: RouteServices, reply: T): T {
+  s.profiles?.channelCreated((reply.body as { channel: string }).channel);
+  return reply;
 }
 
 function publicRoutes(s: RouteServices): Route[] {
@@ -131,7 +149,7 @@ function controlRoutes(s: RouteServices): Route[] {
     { method: "GET", path: "/control/v1/channels", kind: "control", response: "ChannelList", handler: () => ok({ channels: s.naomi.list() }) },
     {
       method: "POST", path: "/control/v1/channels", kind: "control", body: "CreateChannel", response: "ChannelInfo",
-      handler: (ctx) => ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201),
+      handler: (ctx) => created(s, ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201)),
     },
     {
       method: "GET", path: "/control/v1/channels/{channel}", kind: "control", params: channel, response: "ChannelInfo",
