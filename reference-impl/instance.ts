@@ -26,6 +26,8 @@ import { Gail } from "./gail/gail.ts";
 import { gailRoutes } from "./gail/routes.ts";
 import { LEVELS } from "./gail/levels.ts";
 import { InstanceSecrets } from "./profiles/instance-secrets.ts";
+import { Kathy } from "./kathy/kathy.ts";
+import { kathyRoutes } from "./kathy/routes.ts";
 import type { GailEmit, GailLevel } from "../protocol/types.ts";
 
 export type { InstanceConfig } from "./config.ts";
@@ -46,6 +48,7 @@ export interface Instance {
   logger: Logger;
   /** The optional profiles (spec §18), when enabled. */
   gail?: Gail;
+  kathy?: Kathy;
   /** The HTTP edge (tests count the bytes its sockets read). */
   http: HttpServer;
   /** Stops accepting, finishes in-flight requests, stops components and closes the database. */
@@ -135,6 +138,10 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     maxRecordsPerSource: config.gail?.maxRecordsPerSource, forward: config.gail?.forward,
   });
   tap.gail = gail;
+  const kathy = config.kathy?.enabled === false ? undefined : new Kathy({
+    db: store.db, secrets, channel: (c) => naomi.get(c), read: (...a) => naomi.read(...a), publish: (...a) => naomi.publish(...a),
+    onError: (err, what) => logger.child({ svc: "kathy" }).warn({ err: (err as Error).message }, what), subscriptions: config.kathy?.subscriptions,
+  });
   let endpoint = config.publicUrl ?? "";
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   const http = new HttpServer({
@@ -142,8 +149,8 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba,
       components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
       profiles: {
-        components: () => (gail ? ["gail"] : []),
-        routes: gailRoutes(() => gail),
+        components: () => [...(gail ? ["gail"] : []), ...(kathy ? ["kathy"] : [])],
+        routes: [...gailRoutes(() => gail), ...kathyRoutes(() => kathy)],
         channelCreated: (channel) => gail?.channelCreated(channel),
       },
     }),
@@ -174,14 +181,16 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   naomi.start();
   vendela.start();
   gail?.start();
+  kathy?.start();
   logger.info({ server_name: self, url, key_id: key.keyId }, "instance listening");
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    components: host, logger, http, ...(gail ? { gail } : {}),
+    components: host, logger, http, ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}),
     close: () => (closing ??= (async () => {
       tap.gail = undefined;
       await gail?.close();
+      await kathy?.close();
       vendela.close();
       naomi.close();
       await http.close();
