@@ -57,7 +57,7 @@ export class AggregatorStore {
   /** Takes a page of the log channel's events, and the new cursor, in one transaction. */
   take(events: Event[]): void {
     this.db.transaction(() => {
-      for (const e of events) if (e.type === BATCH_TYPE && e.sender !== this.self) this.takeBatch(e);
+      for (const e of events) if (e.type === BATCH_TYPE) this.takeBatch(e);
       this.s.cursorPut.run(this.channel(), events.at(-1)!.seq);
     })();
   }
