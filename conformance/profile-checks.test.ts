@@ -72,7 +72,7 @@ async function run(p: Pair, ids: string[]): Promise<CheckResult[]> {
   return out;
 }
 
-const GAIL = ["gail/setup/log-channel", "gail/forward/filtered-and-paged", "gail/secrets/never-leave", "gail/restart/outbox-kept"];
+const GAIL = ["gail/setup/log-channel", "gail/forward/filtered-and-paged", "gail/secrets/never-leave", "gail/forward/bounded-and-invalid", "gail/bound/retention-counted", "gail/restart/outbox-kept"];
 const KATHY = ["kathy/setup/subscribed", "kathy/apply/opted-in-and-conflict-rule", "kathy/secrets/refused-at-publish", "kathy/restart/applied-kept"];
 
 function expectFails(r: CheckResult, pattern: RegExp): void {
@@ -126,10 +126,30 @@ describe("Gail and Kathy profile checks against two reference instances", () => 
   it("gail/restart fails when the outbox does not survive the restart", async () => {
     const p = await pair();
     p.onRestart.alice = (db) => void db.prepare("DELETE FROM gail_outbox").run();
-    const results = await run(p, [GAIL[0]!, GAIL[3]!]);
+    const results = await run(p, [GAIL[0]!, GAIL[5]!]);
     expect(results[0]!.status).toBe("pass");
     expectFails(results[1]!, /never held|lost/);
   }, 90_000);
+
+  it("gail/forward/bounded-and-invalid fails when the aggregator drops an invalid batch without counting it", async () => {
+    const p = await pair();
+    const store = p.bob().gail!.records as unknown as { takeBatch(e: { data: { records?: unknown[] } }): void };
+    const take = store.takeBatch.bind(store);
+    store.takeBatch = (e) => (e.data.records?.length === 0 ? undefined : take(e));
+    const results = await run(p, [GAIL[0]!, GAIL[3]!]);
+    expect(results[0]!.status).toBe("pass");
+    expectFails(results[1]!, /invalid batch/);
+  }, 60_000);
+
+  it("gail/bound fails when records pushed out by the bound are not counted", async () => {
+    const p = await pair();
+    const outbox = (p.alice().gail as unknown as { outbox: { add(name: string, n: number): void } }).outbox;
+    const add = outbox.add.bind(outbox);
+    outbox.add = (name, n) => (name === "dropped_records" ? undefined : add(name, n));
+    const results = await run(p, [GAIL[0]!, GAIL[4]!]);
+    expect(results[0]!.status).toBe("pass");
+    expectFails(results[1]!, /neither queued|drop count|other than/);
+  }, 60_000);
 
   it("kathy/setup fails when a subscription to an unknown channel is accepted", async () => {
     const p = await pair();

@@ -73,7 +73,7 @@ const setup: Check = {
       return a.status === 200 && (a.body as { joined: boolean }).joined;
     }, waitMs(ctx));
     ensure(joined, "alice never joined bob's log channel", true, false);
-    const status = await forward(ctx.alice, { channel: logChannel(ctx), min_level: "warn", components: [component(ctx, "app"), component(ctx, "secret")], max_batch_records: 3 });
+    const status = await forward(ctx.alice, { channel: logChannel(ctx), min_level: "warn", components: [component(ctx, "app"), component(ctx, "secret"), component(ctx, "edge")], max_batch_records: 3 });
     ensure(status.enabled && status.config?.channel === logChannel(ctx), "the forwarding configuration was not applied", { enabled: true, channel: logChannel(ctx) }, status);
   },
 };
@@ -160,6 +160,72 @@ const durable: Check = {
   },
 };
 
+const edges: Check = {
+  id: "gail/forward/bounded-and-invalid",
+  name: "a record's oversized fields are replaced before they leave alice; bob ignores and counts a batch that is not GailLogBatch data and keeps taking later ones",
+  requirements: ["GAIL-06", "GAIL-17", "GAIL-20"],
+  level: "MUST",
+  profile: PROFILE,
+  prerequisites: ["gail/setup/log-channel"],
+  async run(ctx) {
+    const comp = component(ctx, "edge");
+    const blob = "b".repeat(9000);
+    await emit(ctx.alice, "warn", comp, "big fields", { blob });
+    const [big] = await awaitRecords(ctx, comp, 1);
+    const size = Buffer.byteLength(JSON.stringify(big!.fields));
+    ensure(size <= 8192 && !JSON.stringify(big!.fields).includes(blob), "fields over 8192 bytes reached bob", "≤ 8192 bytes", size);
+    const invalidBefore = await invalidBatches(ctx);
+    expectOk(await ctx.alice.control.request("POST", `/control/v1/channels/${enc(logChannel(ctx))}/events`, { type: "gail:log.batch", data: { records: [], dropped: { records: 0, bytes: 0, age: 0 } } }), "PublishResult", "alice publishes an empty (invalid) batch", 200);
+    await emit(ctx.alice, "warn", comp, "after the invalid batch");
+    await awaitRecords(ctx, comp, 2);
+    const invalidAfter = await invalidBatches(ctx);
+    ensure(invalidAfter === invalidBefore + 1, "bob did not count the invalid batch exactly once", invalidBefore + 1, invalidAfter);
+  },
+};
+
+async function invalidBatches(ctx: CheckContext): Promise<number> {
+  const list = expectOk<GailSourceList>(await ctx.bob.control.request("GET", "/control/v1/gail/sources"), "GailSourceList", "GET /control/v1/gail/sources", 200);
+  return list.sources.find((s) => s.server === ctx.alice.name)?.invalid_batches ?? 0;
+}
+
+const retention: Check = {
+  id: "gail/bound/retention-counted",
+  name: "while bob is unreachable alice's outbox keeps at most retention_records; every record is delivered or counted dropped, and bob is told the count",
+  requirements: ["GAIL-10", "GAIL-11", "GAIL-20"],
+  level: "MUST",
+  profile: PROFILE,
+  prerequisites: ["gail/setup/log-channel"],
+  async run(ctx) {
+    const comp = component(ctx, "bound");
+    const status = () => ctx.alice.control.request("GET", "/control/v1/gail/forwarding").then((a) => expectOk<GailForwardingStatus>(a, "GailForwardingStatus", "GET /control/v1/gail/forwarding", 200));
+    const bobUrl = known(ctx, "bob").discovery.endpoint;
+    const start = await forward(ctx.alice, { channel: logChannel(ctx), min_level: "info", components: [comp], retention_records: 5 });
+    const n = 12;
+    let held: GailForwardingStatus;
+    try {
+      await ctx.alice.control.mapHost(ctx.bob.name, `http://127.0.0.1:${await freePort()}`);
+      for (let i = 0; i < n; i++) await emit(ctx.alice, "info", comp, `bound ${i}`);
+      held = await status();
+    } finally {
+      await ctx.alice.control.mapHost(ctx.bob.name, bobUrl);
+    }
+    ensure(held.outbox_records <= 5, "the outbox holds more than retention_records", "≤ 5", held.outbox_records);
+    const dropped = held.dropped.records - start.dropped.records;
+    ensure(held.outbox_records + dropped + (held.forwarded - start.forwarded) === n, "records neither queued, forwarded nor counted dropped", n, { outbox: held.outbox_records, dropped, forwarded: held.forwarded - start.forwarded });
+    const drained = await pollFor(async () => ((await status()).outbox_records === 0 ? true : undefined), waitMs(ctx));
+    ensure(drained, "alice's outbox never drained once bob was reachable again", 0, (await status()).outbox_records);
+    const got = await awaitRecords(ctx, comp, n - dropped);
+    ensure(got.length === n - dropped, "bob holds other than the records not dropped", n - dropped, got.length);
+    const finalDropped = (await status()).dropped.records;
+    const told = await pollFor(async () => {
+      const list = expectOk<GailSourceList>(await ctx.bob.control.request("GET", "/control/v1/gail/sources"), "GailSourceList", "GET /control/v1/gail/sources", 200);
+      const mine = list.sources.find((x) => x.server === ctx.alice.name);
+      return mine?.dropped.records === finalDropped ? true : undefined;
+    }, waitMs(ctx));
+    ensure(told, "bob's source entry does not report alice's drop count from her newest batch", finalDropped, "another count");
+  },
+};
+
 /** Queues `n` records while bob is unreachable for alice, kills and restarts alice, and expects each at bob exactly once. */
 async function restartWhileQueued(ctx: CheckContext, comp: string, bobUrl: string): Promise<void> {
   await ctx.alice.control.mapHost(ctx.bob.name, `http://127.0.0.1:${await freePort()}`);
@@ -181,5 +247,5 @@ async function restartWhileQueued(ctx: CheckContext, comp: string, bobUrl: strin
   ensure(all.length === n, "more records than alice produced", n, all.length);
 }
 
-export const gailChecks: Check[] = [setup, filtered, secrets];
+export const gailChecks: Check[] = [setup, filtered, secrets, edges, retention];
 export const gailDurabilityChecks: Check[] = [durable];

@@ -110,8 +110,8 @@ const apply: Check = {
 
 const secrets: Check = {
   id: "kathy/secrets/refused-at-publish",
-  name: "alice refuses secret entries (marked, credential key, her own token in the value) with 400 SMCP_INVALID, publishing nothing; bob never sees the token",
-  requirements: ["KATHY-09", "KATHY-10"],
+  name: "alice refuses secret entries (marked, credential key, her own token in the value) with 400 SMCP_INVALID, publishing nothing; bob never applies one that arrives anyway",
+  requirements: ["KATHY-09", "KATHY-10", "KATHY-11"],
   level: "MUST",
   profile: PROFILE,
   prerequisites: ["kathy/setup/subscribed"],
@@ -134,8 +134,13 @@ const secrets: Check = {
     }
     const after = await seqOf();
     ensure(after === before, "a refused entry was published", before, after);
+    // A non-conforming publisher's secret entry, sent as a plain event (CTRL-18): bob must not apply it (KATHY-11).
+    const raw = expectOk<{ seq: number }>(await ctx.alice.control.request("POST", `/control/v1/channels/${enc(ch)}/events`, { type: "kathy:config.set", data: { key: "conf.password", value: "hunter2", version: 1 } }), "PublishResult", "a raw secret entry", 200);
+    await evaluatedUpTo(ctx, raw.seq);
+    const audit = (await auditOf(ctx.bob, ch)).find((r) => r.seq === raw.seq);
+    ensure(audit?.outcome === "ignored" && audit.reason === "secret", "bob did not ignore a secret entry as secret", { outcome: "ignored", reason: "secret" }, audit);
     const bobSide = JSON.stringify(await configOf(ctx.bob, ch)) + JSON.stringify(await auditOf(ctx.bob, ch));
-    ensure(!bobSide.includes(token) && !bobSide.includes("hunter2"), "a secret reached bob", 0, "occurrences");
+    ensure(!bobSide.includes(token) && !bobSide.includes("hunter2"), "a secret reached bob's configuration or audit", 0, "occurrences");
   },
 };
 

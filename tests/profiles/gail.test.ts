@@ -138,6 +138,8 @@ describe("Gail: the outbox's retention bound", () => {
     await ok(control(alice, "PUT", "/control/v1/hosts/bob.example", { base_url: "http://127.0.0.1:9" }), 204);
     await ok(control(alice, "PUT", "/control/v1/gail/forwarding", { channel: LOG, min_level: "info", components: ["app"], retention_records: 10 }));
     for (let i = 0; i < 25; i++) await emit(alice, "info", "app", `r${i}`);
+    // Back-pressure (GAIL-13): one batch handed to Naomi's queue, the rest wait in the outbox — no stacking.
+    expect(alice.store.queuedSubmissionCount("bob.example")).toBe(1);
     const held = await ok<GailForwardingStatus>(control(alice, "GET", "/control/v1/gail/forwarding"));
     expect(held.outbox_records).toBeLessThanOrEqual(10);
     expect(held.outbox_records + held.dropped.records + held.forwarded).toBe(25);

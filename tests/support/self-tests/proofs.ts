@@ -47,7 +47,8 @@ export const PROOFS: Record<string, readonly string[]> = {
     "adv/window/edges", "ctl/auth-required",
   ],
   "conformance/profile-checks.test.ts": [
-    "gail/setup/log-channel", "gail/forward/filtered-and-paged", "gail/secrets/never-leave", "gail/restart/outbox-kept",
+    "gail/setup/log-channel", "gail/forward/filtered-and-paged", "gail/secrets/never-leave", "gail/forward/bounded-and-invalid",
+    "gail/bound/retention-counted", "gail/restart/outbox-kept",
     "kathy/setup/subscribed", "kathy/apply/opted-in-and-conflict-rule", "kathy/secrets/refused-at-publish", "kathy/restart/applied-kept",
   ],
   "conformance/tls.test.ts": [
