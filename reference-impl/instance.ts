@@ -23,11 +23,9 @@ import { KEY_FILE, loadSeed } from "./storage/key-file.ts";
 import { ensurePrivateDir, ensurePrivateFile, FILE_MODE, tightenIfPresent, writePrivateFileAtomic } from "./storage/private-files.ts";
 import { Vendela } from "./vendela/vendela.ts";
 import { Gail } from "./gail/gail.ts";
-import { gailRoutes } from "./gail/routes.ts";
 import { LEVELS } from "./gail/levels.ts";
 import { InstanceSecrets } from "./profiles/instance-secrets.ts";
 import { Kathy } from "./kathy/kathy.ts";
-import { kathyRoutes } from "./kathy/routes.ts";
 import type { GailEmit, GailLevel } from "../protocol/types.ts";
 
 export type { InstanceConfig } from "./config.ts";
@@ -148,11 +146,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     routes: buildRoutes({
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba,
       components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
-      profiles: {
-        components: () => [...(gail ? ["gail"] : []), ...(kathy ? ["kathy"] : [])],
-        routes: [...gailRoutes(() => gail), ...kathyRoutes(() => kathy)],
-        channelCreated: (channel) => gail?.channelCreated(channel),
-      },
+      profiles: { ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}) },
     }),
     logger: logger.child({ svc: "http" }),
     maxBodyBytes: limits.max_body_bytes,

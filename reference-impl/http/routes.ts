@@ -11,6 +11,10 @@ import type {
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
 import type { Vendela } from "../vendela/vendela.ts";
+import type { Gail } from "../gail/gail.ts";
+import { gailRoutes } from "../gail/routes.ts";
+import type { Kathy } from "../kathy/kathy.ts";
+import { kathyRoutes } from "../kathy/routes.ts";
 import type { RequestContext, Route } from "./server.ts";
 
 export const PROTOCOL_VERSION = "1.0";
@@ -34,29 +38,30 @@ export interface RouteServices {
   vendela: Vendela;
   roshumba: () => CallRouter;
   now: () => number;
-  /** Optional profiles (spec §18) this instance runs: their component names, Control API routes and channel hook. */
-  profiles?: { components: () => string[]; routes: Route[]; channelCreated(channel: string): void };
+  /** Optional profiles (spec §18) this instance runs; their routes always exist and answer 404 for a profile that is off. */
+  profiles?: { gail?: Gail; kathy?: Kathy };
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
 export function buildRoutes(services: RouteServices): Route[] {
   const s = withProfiles(services);
-  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...(s.profiles?.routes ?? [])];
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...gailRoutes(() => s.profiles?.gail), ...kathyRoutes(() => s.profiles?.kathy)];
 }
 
 /** The discovery and instance `components` also list the optional profiles enabled (spec §18). */
 function withProfiles(s: RouteServices): RouteServices {
   const p = s.profiles;
   if (!p) return s;
-  return { ...s, components: () => [...new Set([...services(s), ...p.components()])].sort() };
+  const names = [...(p.gail ? ["gail"] : []), ...(p.kathy ? ["kathy"] : [])];
+  return { ...s, components: () => [...new Set([...services(s), ...names])].sort() };
 }
 
 const services = (s: RouteServices): string[] => s.components();
 
 /** A channel created through the Control API may be one a profile serves (Gail's log channel). */
 function created<T extends { body: unknown }>(s: RouteServices, reply: T): T {
-  s.profiles?.channelCreated((reply.body as { channel: string }).channel);
+  s.profiles?.gail?.channelCreated((reply.body as { channel: string }).channel);
   return reply;
 }
 
