@@ -98,12 +98,16 @@ export class Forwarder {
   private async failed(t: ForwardTarget, batch: Batch, err: unknown): Promise<void> {
     if (err instanceof SmcpError && err.errcode === "SMCP_TOO_LARGE") {
       if (batch.records.length === 1) this.opts.outbox.dropTooLarge(batch);
-      else this.recordCap = Math.max(1, Math.floor(batch.records.length / 2));
+      else {
+        this.recordCap = Math.max(1, Math.floor(batch.records.length / 2));
+        this.opts.outbox.release();
+      }
       return;
     }
     // 502 SMCP_PEER_UNREACHABLE: Naomi keeps the submission in its durable queue and delivers it at most once
     // (CTRL-20, TXN-15): the batch is handed off, not lost, and sending it again would duplicate it.
     if (err instanceof SmcpError && err.errcode === "SMCP_PEER_UNREACHABLE") this.opts.outbox.ack(batch);
+    else this.opts.outbox.release();
     this.failures++;
     const hinted = err instanceof SmcpError ? (err.extra.retryAfterMs ?? 0) : 0;
     const delay = Math.max(hinted, backoffDelay(this.failures, this.opts.backoff ?? { baseMs: 250, maxMs: 60_000 }));

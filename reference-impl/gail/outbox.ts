@@ -20,13 +20,16 @@ export interface Batch {
 export class Outbox {
   private count = 0;
   private bytes = 0;
+  /** The batch being sent: its records are committed to the hub and never dropped by the bound (GAIL-10). */
+  private inFlight = { lastId: 0, records: 0, bytes: 0 };
   private readonly s;
 
   constructor(private readonly db: Sqlite, private retention: Retention) {
     this.s = {
       insert: db.prepare<[number, number, string]>("INSERT INTO gail_outbox (ts, bytes, json) VALUES (?, ?, ?)"),
-      oldest: db.prepare<[number], { id: number; bytes: number }>("SELECT id, bytes FROM gail_outbox ORDER BY id LIMIT ?"),
+      oldest: db.prepare<[number, number], { id: number; bytes: number }>("SELECT id, bytes FROM gail_outbox WHERE id > ? ORDER BY id LIMIT ?"),
       deleteUpTo: db.prepare<[number]>("DELETE FROM gail_outbox WHERE id <= ?"),
+      deleteRange: db.prepare<[number, number]>("DELETE FROM gail_outbox WHERE id > ? AND id <= ?"),
       olderThan: db.prepare<[number], { n: number; b: number | null; last: number | null }>(
         "SELECT count(*) AS n, sum(bytes) AS b, max(id) AS last FROM gail_outbox WHERE id <= (SELECT max(id) FROM gail_outbox WHERE ts < ?)",
       ),
@@ -64,14 +67,24 @@ export class Outbox {
     const records: GailLogRecord[] = [];
     let size = BATCH_ENVELOPE_BYTES;
     let lastId = 0;
+    let bytes = 0;
     for (const r of rows) {
       // A batch carries at least one record: a single record is bounded (GAIL-06) well below any batch bound.
       if (records.length > 0 && size + r.bytes + RECORD_OVERHEAD_BYTES > maxBytes) break;
       records.push({ id: r.id, ...(JSON.parse(r.json) as QueuedRecord) });
       size += r.bytes + RECORD_OVERHEAD_BYTES;
+      bytes += r.bytes;
       lastId = r.id;
     }
-    return records.length > 0 ? { records, lastId } : undefined;
+    if (records.length === 0) return undefined;
+    this.inFlight = { lastId, records: records.length, bytes };
+    return { records, lastId };
+  }
+
+  /** The batch in flight was not accepted and stays queued: the bound may drop its records again. */
+  release(): void {
+    this.inFlight = { lastId: 0, records: 0, bytes: 0 };
+    this.db.transaction(() => this.enforce())();
   }
 
   /** The hub accepted a batch, or Naomi's durable submission queue holds it: its records leave the outbox, forwarded. */
@@ -113,27 +126,31 @@ export class Outbox {
     })();
   }
 
-  /** Inside a transaction: the oldest records go while a bound is exceeded, each counted by the bound that pushed it. */
+  /**
+   * Inside a transaction: while a bound is exceeded the oldest records not in flight go, each counted by the bound
+   * that pushed it out. The outbox thus holds at most the bound plus the batch in flight.
+   */
   private enforce(): void {
-    if (this.count > this.retention.records) {
-      const excess = this.count - this.retention.records;
-      const rows = this.s.oldest.all(excess);
-      this.s.deleteUpTo.run(rows.at(-1)!.id);
+    const f = this.inFlight;
+    const deleteRange = (last: number) => this.s.deleteRange.run(f.lastId, last);
+    if (this.count - f.records > this.retention.records) {
+      const rows = this.s.oldest.all(f.lastId, this.count - f.records - this.retention.records);
+      deleteRange(rows.at(-1)!.id);
       this.count -= rows.length;
       this.bytes -= rows.reduce((sum, r) => sum + r.bytes, 0);
       this.add("dropped_records", rows.length);
     }
-    if (this.bytes > this.retention.bytes) {
+    if (this.bytes - f.bytes > this.retention.bytes) {
       let freed = 0;
       let n = 0;
       let last = 0;
-      for (const r of this.s.oldest.iterate(this.count)) {
-        if (this.bytes - freed <= this.retention.bytes) break;
+      for (const r of this.s.oldest.iterate(f.lastId, this.count)) {
+        if (this.bytes - f.bytes - freed <= this.retention.bytes) break;
         freed += r.bytes;
         n++;
         last = r.id;
       }
-      this.s.deleteUpTo.run(last);
+      if (n > 0) deleteRange(last);
       this.count -= n;
       this.bytes -= freed;
       this.add("dropped_bytes", n);
@@ -141,6 +158,7 @@ export class Outbox {
   }
 
   private removeUpTo(id: number): void {
+    if (id >= this.inFlight.lastId) this.inFlight = { lastId: 0, records: 0, bytes: 0 };
     this.s.deleteUpTo.run(id);
     const t = this.s.totals.get()!;
     this.count = t.n;
