@@ -199,7 +199,13 @@ const retention: Check = {
     const comp = component(ctx, "bound");
     const status = () => ctx.alice.control.request("GET", "/control/v1/gail/forwarding").then((a) => expectOk<GailForwardingStatus>(a, "GailForwardingStatus", "GET /control/v1/gail/forwarding", 200));
     const bobUrl = known(ctx, "bob").discovery.endpoint;
-    const start = await forward(ctx.alice, { channel: logChannel(ctx), min_level: "info", components: [comp], retention_records: 5, max_batch_records: 1 });
+    await forward(ctx.alice, { channel: logChannel(ctx), min_level: "info", components: [comp], retention_records: 5, max_batch_records: 1 });
+    // Records of earlier checks still queued would blur the count: start from an empty outbox.
+    const start = await pollFor(async () => {
+      const st = await status();
+      return st.outbox_records === 0 ? st : undefined;
+    }, waitMs(ctx));
+    if (!start) return fail("alice's outbox never drained before the check", 0, (await status()).outbox_records);
     const n = 12;
     let held: GailForwardingStatus;
     try {
