@@ -4,6 +4,11 @@ import { parseArgs } from "node:util";
 import { isServerName } from "../protocol/identity.ts";
 import type { InstanceConfig } from "./config.ts";
 import { startInstance } from "./instance.ts";
+import { validate } from "../protocol/schemas.ts";
+import type { GailLevel } from "../protocol/types.ts";
+import { LEVELS } from "./gail/levels.ts";
+
+const LEVEL_NAMES = Object.keys(LEVELS);
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -37,6 +42,12 @@ const FLAGS: Record<string, Flag> = {
   "accept-all-invites": { help: "accept every authenticated invite: the conformance profile (spec §16 CONF-10); off by default", apply: (c) => void (c.acceptAllInvites = true) },
   "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },
   "log-file": { arg: "FILE", help: "write logs to FILE instead of stderr", apply: (c, v) => void (c.logDestination = v) },
+  "no-gail": { help: "turn the Gail log-aggregation profile off (spec §18.2; on by default, inert until forwarding is set)", apply: (c) => void (c.gail = { ...c.gail, enabled: false }) },
+  "gail-forward": { arg: "CHANNEL", help: "forward this instance's logs to an aggregator's joined log channel !gail:<aggregator> (spec §18.2)", apply: (c, v) => void (c.gail = { ...c.gail, forward: { ...c.gail?.forward, channel: v } }) },
+  "gail-level": { arg: "LEVEL", help: "lowest level forwarded with --gail-forward (default info)", apply: (c, v) => void (c.gail = { ...c.gail, forward: { channel: "", ...c.gail?.forward, min_level: parseLevel(v) } }) },
+  "gail-component": { arg: "NAME", multiple: true, help: "forward only this component's records (repeatable; default all)", apply: (c, v, first) => void (c.gail = { ...c.gail, forward: { channel: "", ...c.gail?.forward, components: [...(first ? [] : (c.gail?.forward?.components ?? [])), v] } }) },
+  "no-kathy": { help: "turn the Kathy config-sharing profile off (spec §18.3; on by default)", apply: (c) => void (c.kathy = { ...c.kathy, enabled: false }) },
+  "kathy-subscribe": { arg: "CHANNEL=PATTERN,...", multiple: true, help: "apply the configuration keys matching PATTERNs from CHANNEL (spec §18.3); repeatable", apply: (c, v) => void (c.kathy = { ...c.kathy, subscriptions: { ...c.kathy?.subscriptions, ...Object.fromEntries([parseSubscription(v)]) } }) },
   version: { help: "print the version and exit" },
   help: { help: "this text" },
 };
@@ -97,6 +108,7 @@ export function configFromArgs(argv: string[]): InstanceConfig | "version" | "he
   if (!config.serverName || !isServerName(config.serverName)) fail("--name must be a server name such as alice.example");
   if (!config.dataDir) fail("--data is required");
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) fail("--tls-cert and --tls-key go together");
+  if (config.gail?.forward && validate("ChannelId", config.gail.forward.channel).length > 0) fail("--gail-level and --gail-component need --gail-forward CHANNEL");
   return config;
 }
 
@@ -104,6 +116,20 @@ function parseListen(text: string): { listenHost: string; listenPort: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) > 65535) fail(`--listen must be host:port, got ${text}`);
   return { listenHost: m[1]!.replace(/^\[|\]$/g, ""), listenPort: Number(m[2]) };
+}
+
+function parseLevel(text: string): GailLevel {
+  if (!(LEVEL_NAMES as readonly string[]).includes(text)) fail(`--gail-level must be one of ${LEVEL_NAMES.join(", ")}, got ${text}`);
+  return text as GailLevel;
+}
+
+function parseSubscription(text: string): [string, string[]] {
+  const eq = text.indexOf("=");
+  const patterns = text.slice(eq + 1).split(",").filter(Boolean);
+  if (eq < 1 || validate("ChannelId", text.slice(0, eq)).length > 0 || patterns.length === 0 || patterns.some((p) => validate("KathyPattern", p).length > 0)) {
+    fail(`--kathy-subscribe must be CHANNEL=PATTERN[,PATTERN...], e.g. !kathy:alice.example=ui.*, got ${text}`);
+  }
+  return [text.slice(0, eq), patterns];
 }
 
 function parsePeer(text: string): [string, string] {

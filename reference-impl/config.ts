@@ -1,6 +1,7 @@
 // Reference instance configuration (all SMCP components): what an operator may set, and the defaults (spec §6.2 limits).
 import { DEFAULT_LIMITS, DEFAULT_PING_INTERVAL_MS, IDLE_BACKFILL_MS, OUTBOUND_QUEUE_BOUND, TXN_RETRY_BACKOFF } from "../protocol/limits.ts";
 import type { ComponentConfig } from "./components/host.ts";
+import type { GailForwardingConfig } from "../protocol/types.ts";
 
 export interface InstanceConfig {
   /** This instance's server name (spec §2.1). */
@@ -73,6 +74,10 @@ export interface InstanceConfig {
   replayCache?: { entries?: number; perOrigin?: number };
   /** Slow-client bounds of the HTTP edge: connections per client address, header and request deadlines (RATE-11, RATE-12). */
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
+  /** Gail profile (spec §18.2): on by default (inert until forwarding is configured); forwarding configured at start. */
+  gail?: { enabled?: boolean; forward?: GailForwardingConfig; maxRecordsPerSource?: number };
+  /** Kathy profile (spec §18.3): on by default; channel → key patterns this instance opts into at start. */
+  kathy?: { enabled?: boolean; subscriptions?: Record<string, string[]> };
   /** Check every answer against its schema (on by default outside production). */
   validateResponses?: boolean;
 }

@@ -27,6 +27,11 @@ import { openDatabase, Store } from "./storage/db.ts";
 import { KEY_FILE, loadSeed } from "./storage/key-file.ts";
 import { ensurePrivateDir, ensurePrivateFile, FILE_MODE, tightenIfPresent, writePrivateFileAtomic } from "./storage/private-files.ts";
 import { Vendela } from "./vendela/vendela.ts";
+import { Gail } from "./gail/gail.ts";
+import { LEVELS } from "./gail/levels.ts";
+import { InstanceSecrets } from "./profiles/instance-secrets.ts";
+import { Kathy } from "./kathy/kathy.ts";
+import type { GailEmit, GailLevel } from "../protocol/types.ts";
 
 export type { InstanceConfig } from "./config.ts";
 
@@ -47,6 +52,9 @@ export interface Instance {
   forwardRoutes: ForwardRoutes;
   components: ComponentHost;
   logger: Logger;
+  /** The optional profiles (spec §18), when enabled. */
+  gail?: Gail;
+  kathy?: Kathy;
   /** The HTTP edge (tests count the bytes its sockets read). */
   http: HttpServer;
   /** Stops accepting, finishes in-flight requests, stops components and closes the database. */
@@ -61,13 +69,17 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   const dataDir = resolve(config.dataDir);
   // The data directory may be a bind mount or VOLUME with 0755: its mode is left alone, every file in it is 0600.
   ensurePrivateDir(dataDir, false);
-  const logger = makeLogger(config);
+  // Gail's tap (spec §18.2) sees every line the logger writes; it is bound once Gail exists.
+  const tap: { gail?: Gail; write(line: string): void } = { write(line) { this.gail?.tap.write(line); } };
+  const logger = makeLogger(config, tap);
   const now = config.now ?? Date.now;
   const dbFile = join(dataDir, "smcp.sqlite");
   const store = new Store(openDatabase(dbFile));
   let key;
+  let seed: Buffer;
   try {
-    key = signingKeyFromSeed(loadSeed(join(dataDir, KEY_FILE), store));
+    seed = loadSeed(join(dataDir, KEY_FILE), store);
+    key = signingKeyFromSeed(seed);
   } catch (err) {
     store.close();
     throw err;
@@ -138,12 +150,26 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     discover: (server) => discovery.discover(server),
     execute: (origin, call, identity) => roshumba.runForwarded(origin, call, identity),
   });
+  const secrets = new InstanceSecrets(controlToken, seed);
+  const gail = config.gail?.enabled === false ? undefined : new Gail({
+    self, db: store.db, secrets, now,
+    channel: (c) => naomi.get(c), read: (...a) => naomi.read(...a), publish: (...a) => naomi.publish(...a),
+    queuedFor: (hub) => store.queuedSubmissionCount(hub), hubMaxEventDataBytes: (hub) => discovery.cached(hub)?.limits.max_event_data_bytes,
+    log: (e) => emitLine(logger, e), onError: (err, what) => logger.child({ svc: "gail" }).warn({ err: (err as Error).message }, what),
+    maxRecordsPerSource: config.gail?.maxRecordsPerSource, forward: config.gail?.forward,
+  });
+  tap.gail = gail;
+  const kathy = config.kathy?.enabled === false ? undefined : new Kathy({
+    db: store.db, secrets, channel: (c) => naomi.get(c), read: (...a) => naomi.read(...a), publish: (...a) => naomi.publish(...a),
+    onError: (err, what) => logger.child({ svc: "kathy" }).warn({ err: (err as Error).message }, what), subscriptions: config.kathy?.subscriptions,
+  });
   let endpoint = config.publicUrl ?? "";
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   http = new HttpServer({
     routes: buildRoutes({
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba, forwarder: () => forwarder,
       components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
+      profiles: { ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}) },
     }),
     logger: logger.child({ svc: "http" }),
     maxBodyBytes: limits.max_body_bytes,
@@ -171,12 +197,17 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   if (!endpoint) endpoint = url;
   naomi.start();
   vendela.start();
+  gail?.start();
+  kathy?.start();
   logger.info({ server_name: self, url, key_id: key.keyId }, "instance listening");
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    forwarder, forwardRoutes, components: host, logger, http,
+    forwarder, forwardRoutes, components: host, logger, http, ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}),
     close: () => (closing ??= (async () => {
+      tap.gail = undefined;
+      await gail?.close();
+      await kathy?.close();
       vendela.close();
       naomi.close();
       await http.close();
@@ -232,12 +263,25 @@ function loadControlToken(file: string, given: string | undefined): string {
  * LOG_BUFFER_BYTES: logs are not durability-critical, so when the disk or stderr cannot keep up, lines over the bound
  * are dropped rather than growing memory or stalling requests. pino flushes the buffer synchronously on exit.
  */
-function makeLogger(config: InstanceConfig): Logger {
+function makeLogger(config: InstanceConfig, tap: { write(line: string): void }): Logger {
   const level = config.logLevel ?? "info";
   const dest = config.logDestination && config.logDestination !== "stderr"
     ? pino.destination({ dest: privateLogFile(config.logDestination), mkdir: true, sync: false, maxLength: LOG_BUFFER_BYTES, mode: FILE_MODE })
     : pino.destination({ dest: 2, sync: false, maxLength: LOG_BUFFER_BYTES });
-  return pino({ level, base: { server: config.serverName } }, dest);
+  if (config.gail?.enabled === false) return pino({ level, base: { server: config.serverName } }, dest);
+  // Gail forwards records at its own level (default info), which may be below the local log's: the logger produces
+  // the lower of the two, each destination keeps its own ("silent" or another non-level name: nothing locally).
+  const gailLevel = config.gail?.forward?.min_level ?? "info";
+  const local = Object.hasOwn(LEVELS, level) ? (level as GailLevel) : undefined;
+  const lowest = local && LEVELS[local] < LEVELS[gailLevel] ? local : gailLevel;
+  const streams = [...(local ? [{ level: local, stream: dest }] : []), { level: "trace" as const, stream: tap }];
+  return pino({ level: lowest, base: { server: config.serverName } }, pino.multistream(streams));
+}
+
+/** Gail's emit endpoint: one line through the logger, as a component would log it (reserved members stay the logger's). */
+function emitLine(logger: Logger, e: GailEmit): void {
+  const fields = Object.fromEntries(Object.entries(e.fields ?? {}).filter(([k]) => !["level", "time", "msg", "server", "svc", "component"].includes(k)));
+  logger[e.level]({ ...fields, component: e.component }, e.msg);
 }
 
 const LOG_BUFFER_BYTES = 16 * 1024 * 1024;

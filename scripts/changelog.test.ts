@@ -10,6 +10,8 @@ const prose = read("spec/smcp-federation.md");
 const version = /^# .* — version (\d+\.\d+\.\d+)$/m.exec(prose)?.[1];
 const changelog = read("spec/CHANGELOG.md");
 const entry = changelog.split(/^## /m).find((s) => s.startsWith(`${version} `)) ?? "";
+/** The next revision's entry while it is drafted (`## 1.1.0 — draft`): requirements added for it are named there. */
+const draft = changelog.split(/^## /m).find((s) => / — draft\s/.test(s.split("\n")[0] + "\n")) ?? "";
 
 describe("spec revision and changelog", () => {
   it("prose, requirements.json, OpenAPI and changelog state the same revision, newer than the newest release", () => {
@@ -25,7 +27,7 @@ describe("spec revision and changelog", () => {
     const released = new Set(JSON.parse(read(`spec/releases/${release}/requirements.json`)).requirements.map((r: { id: string }) => r.id));
     const added = JSON.parse(read("spec/requirements.json")).requirements.map((r: { id: string }) => r.id).filter((id: string) => !released.has(id));
     expect(added.length).toBeGreaterThan(0);
-    expect(added.filter((id: string) => !entry.includes(id))).toEqual([]);
+    expect(added.filter((id: string) => !entry.includes(id) && !draft.includes(id))).toEqual([]);
   });
 
   it("the 1.0.1 entry has one item per point of issue 12 (1–7)", () => {

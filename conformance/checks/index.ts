@@ -33,6 +33,8 @@ import { listDefaultChecks } from "./list-defaults.ts";
 import { senderNonceChecks } from "./sender-nonces.ts";
 import { windowChecks } from "./window.ts";
 import { tlsChecks } from "./tls.ts";
+import { gailChecks, gailDurabilityChecks } from "./gail.ts";
+import { kathyChecks, kathyDurabilityChecks } from "./kathy.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -87,8 +89,12 @@ export function allChecks(): Check[] {
     ...senderNonceChecks,
     ...fakePeerRequestsValid,
     ...privateFiles,
+    ...gailChecks,
+    ...kathyChecks,
     finalIntegrity,
     ...durabilityChecks,
+    ...gailDurabilityChecks,
+    ...kathyDurabilityChecks,
   ];
   const seen = new Set<string>();
   for (const c of list) {

@@ -12,6 +12,10 @@ import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
 import { SUPPORTED_VERSIONS } from "../../protocol/versions.ts";
 import type { Vendela } from "../vendela/vendela.ts";
+import type { Gail } from "../gail/gail.ts";
+import { gailRoutes } from "../gail/routes.ts";
+import type { Kathy } from "../kathy/kathy.ts";
+import { kathyRoutes } from "../kathy/routes.ts";
 import type { RequestContext, Route } from "./server.ts";
 
 export const PROTOCOL_VERSION = "1.0";
@@ -37,12 +41,31 @@ export interface RouteServices {
   /** 1.1 forwarded calls (reference-impl/roshumba/forwarder.ts, spec §10.6). */
   forwarder: () => { handle(sender: string, call: ForwardedCall): Promise<ForwardResult> };
   now: () => number;
+  /** Optional profiles (spec §18) this instance runs; their routes always exist and answer 404 for a profile that is off. */
+  profiles?: { gail?: Gail; kathy?: Kathy };
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
-export function buildRoutes(s: RouteServices): Route[] {
-  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s)];
+export function buildRoutes(services: RouteServices): Route[] {
+  const s = withProfiles(services);
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...gailRoutes(() => s.profiles?.gail), ...kathyRoutes(() => s.profiles?.kathy)];
+}
+
+/** The discovery and instance `components` also list the optional profiles enabled (spec §18). */
+function withProfiles(s: RouteServices): RouteServices {
+  const p = s.profiles;
+  if (!p) return s;
+  const names = [...(p.gail ? ["gail"] : []), ...(p.kathy ? ["kathy"] : [])];
+  return { ...s, components: () => [...new Set([...services(s), ...names])].sort() };
+}
+
+const services = (s: RouteServices): string[] => s.components();
+
+/** A channel created through the Control API may be one a profile serves (Gail's log channel). */
+function created<T extends { body: unknown }>(s: RouteServices, reply: T): T {
+  s.profiles?.gail?.channelCreated((reply.body as { channel: string }).channel);
+  return reply;
 }
 
 function publicRoutes(s: RouteServices): Route[] {
@@ -138,7 +161,7 @@ function controlRoutes(s: RouteServices): Route[] {
     { method: "GET", path: "/control/v1/channels", kind: "control", response: "ChannelList", handler: () => ok({ channels: s.naomi.list() }) },
     {
       method: "POST", path: "/control/v1/channels", kind: "control", body: "CreateChannel", response: "ChannelInfo",
-      handler: (ctx) => ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201),
+      handler: (ctx) => created(s, ok(s.naomi.createChannel((ctx.body as CreateChannel).name), 201)),
     },
     {
       method: "GET", path: "/control/v1/channels/{channel}", kind: "control", params: channel, response: "ChannelInfo",

@@ -103,6 +103,36 @@ export const MIGRATIONS: readonly string[] = [
     created_ts INTEGER NOT NULL
   );
   `,
+  // Gail (spec §18.2): the forwarder's durable outbox, counters and configuration; the aggregator's records, sources
+  // and read position. Only gail_* tables.
+  `
+  CREATE TABLE gail_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, bytes INTEGER NOT NULL, json TEXT NOT NULL);
+  CREATE TABLE gail_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE gail_config (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+  CREATE TABLE gail_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, rid INTEGER NOT NULL, ts INTEGER NOT NULL, level INTEGER NOT NULL,
+    component TEXT NOT NULL, msg TEXT NOT NULL, fields TEXT NOT NULL, seq INTEGER NOT NULL, UNIQUE (source, rid)
+  );
+  CREATE INDEX gail_records_by_source ON gail_records (source, id);
+  CREATE TABLE gail_sources (
+    server TEXT PRIMARY KEY, records INTEGER NOT NULL DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0,
+    invalid_batches INTEGER NOT NULL DEFAULT 0, dropped TEXT NOT NULL DEFAULT '{"records":0,"bytes":0,"age":0}', last_ts INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE gail_cursor (channel TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  `,
+  // Kathy (spec §18.3): subscriptions, applied entries (with tombstones), the audit trail and published versions. Only kathy_* tables.
+  `
+  CREATE TABLE kathy_subscriptions (channel TEXT PRIMARY KEY, patterns TEXT NOT NULL, evaluated_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  CREATE TABLE kathy_entries (
+    channel TEXT NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (channel, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE kathy_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, sender TEXT NOT NULL,
+    op TEXT NOT NULL, key TEXT, version INTEGER, outcome TEXT NOT NULL, reason TEXT, UNIQUE (channel, seq)
+  );
+  CREATE TABLE kathy_versions (channel TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (channel, key)) WITHOUT ROWID;
+  `,
 ];
 
 /**

@@ -152,6 +152,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/control/v1/gail/emit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log one record (Gail)
+         * @description Log one record through this instance's logger, as its own components do (Gail profile, spec §18.2).
+         */
+        post: operations["emitGailRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/gail/forwarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Log forwarding status (Gail)
+         * @description The forwarder's configuration, outbox and drop counters (Gail profile, spec §18.2).
+         */
+        get: operations["getGailForwarding"];
+        /**
+         * Forward logs to an aggregator (Gail)
+         * @description Configure forwarding of this instance's logs to an aggregator's log channel (Gail profile, spec §18.2).
+         */
+        put: operations["putGailForwarding"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/gail/records/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Query aggregated log records (Gail)
+         * @description Records this aggregator holds, filtered and paged (Gail profile, spec §18.2).
+         */
+        post: operations["queryGailRecords"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/gail/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List log sources (Gail)
+         * @description The forwarders this aggregator holds records of (Gail profile, spec §18.2).
+         */
+        get: operations["listGailSources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/control/v1/hosts/{server_name}": {
         parameters: {
             query?: never;
@@ -185,6 +269,106 @@ export interface paths {
          */
         get: operations["getInstance"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/kathy/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Configuration audit trail (Kathy)
+         * @description Every evaluated configuration event: who published it, where, applied or ignored and why (Kathy profile, spec §18.3).
+         */
+        get: operations["listKathyAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/kathy/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List applied configuration (Kathy)
+         * @description The configuration entries this instance applied (Kathy profile, spec §18.3).
+         */
+        get: operations["listKathyConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/kathy/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a configuration entry (Kathy)
+         * @description Publish or remove a configuration entry on a channel (Kathy profile, spec §18.3).
+         */
+        post: operations["publishKathyEntry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/kathy/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List configuration subscriptions (Kathy)
+         * @description This instance's subscriptions (Kathy profile, spec §18.3).
+         */
+        get: operations["listKathySubscriptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/kathy/subscriptions/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Subscribe to configuration keys (Kathy)
+         * @description Opt into keys of a channel's configuration (Kathy profile, spec §18.3).
+         */
+        put: operations["putKathySubscription"];
         post?: never;
         delete?: never;
         options?: never;
@@ -593,6 +777,183 @@ export interface components {
             /** @description The tool's arguments; their canonical bytes hash to `envelope.params_sha256`. */
             params: Record<string, unknown>;
         };
+        /** @description What the forwarder dropped so far, by reason (cumulative since its outbox was created; spec §18.2 GAIL-10). */
+        GailDropCounts: {
+            /**
+             * Format: int64
+             * @description Records dropped because the outbox held its record bound.
+             */
+            records: number;
+            /**
+             * Format: int64
+             * @description Records dropped because the outbox held its byte bound.
+             */
+            bytes: number;
+            /**
+             * Format: int64
+             * @description Records dropped because they were older than the retention age when they could be sent.
+             */
+            age: number;
+        };
+        /** @description `POST /control/v1/gail/emit` body: log one record through this instance's logger (operators test their pipeline with it). */
+        GailEmit: {
+            level: components["schemas"]["GailLevel"];
+            component: string;
+            msg: string;
+            fields?: Record<string, unknown>;
+        };
+        /** @description `POST /control/v1/gail/emit` answer: whether the record entered the outbox (false: filtered out by level or component, or forwarding is off). */
+        GailEmitResult: {
+            queued: boolean;
+        };
+        /** @description `PUT /control/v1/gail/forwarding` body: forward this instance's logs to an aggregator's log channel. */
+        GailForwardingConfig: {
+            /** @description The aggregator's log channel `!gail:<aggregator>`, which this instance has joined. */
+            channel: components["schemas"]["ChannelId"];
+            /** @description Records below this level are not forwarded (default `info`). */
+            min_level?: components["schemas"]["GailLevel"];
+            /** @description Only records of these components are forwarded; absent or empty, all of them. */
+            components?: components["schemas"]["ComponentName"][];
+            /**
+             * Format: int32
+             * @description Records and canonical bytes of `data` per batch at most (defaults 100 and 65536).
+             */
+            max_batch_records?: number;
+            /** Format: int32 */
+            max_batch_bytes?: number;
+            /**
+             * Format: int32
+             * @description Retention bound of the outbox: records, bytes, age in ms (defaults 100000, 64 MiB, 7 days).
+             */
+            retention_records?: number;
+            /** Format: int64 */
+            retention_bytes?: number;
+            /** Format: int64 */
+            retention_age_ms?: number;
+            /** @description Field names redacted wherever they occur, in addition to the built-in ones (GAIL-07). */
+            secret_fields?: string[];
+        };
+        /** @description `GET /control/v1/gail/forwarding`: the forwarder's configuration and outbox. */
+        GailForwardingStatus: {
+            enabled: boolean;
+            config?: components["schemas"]["GailForwardingConfig"];
+            /**
+             * Format: int64
+             * @description Records and bytes waiting in the durable outbox, and the oldest one's `ts` (null when empty).
+             */
+            outbox_records: number;
+            /** Format: int64 */
+            outbox_bytes: number;
+            oldest_ts: number | null;
+            /**
+             * Format: int64
+             * @description Records the hub has accepted (sequenced) so far.
+             */
+            forwarded: number;
+            dropped: components["schemas"]["GailDropCounts"];
+            /**
+             * Format: int64
+             * @description When the next send is due after a failure (ms from now; 0 when none is pending).
+             */
+            retry_after_ms: number;
+        };
+        /**
+         * @description A log level, lowest to highest (pino's names).
+         * @enum {string}
+         */
+        GailLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+        /** @description `data` of a `gail:log.batch` event (spec §18.2). */
+        GailLogBatch: {
+            records: components["schemas"]["GailLogRecord"][];
+            dropped: components["schemas"]["GailDropCounts"];
+        };
+        /** @description One structured log record, redacted by its forwarder before it was queued (spec §18.2 GAIL-07). */
+        GailLogRecord: {
+            /**
+             * Format: int64
+             * @description The forwarder's record number: increasing, never reused; (sender, id) identifies the record at the aggregator.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description When the record was logged (ms since the epoch, the forwarder's clock).
+             */
+            ts: number;
+            level: components["schemas"]["GailLevel"];
+            /** @description The component (or service) that logged it, e.g. `naomi`. */
+            component: string;
+            msg: string;
+            /** @description The record's other structured fields, after redaction. */
+            fields: Record<string, unknown>;
+        };
+        /** @description `POST /control/v1/gail/records/query` answer, oldest first; `next` is the cursor for the following page, null at the end. */
+        GailRecordPage: {
+            records: components["schemas"]["GailStoredRecord"][];
+            next: number | null;
+        };
+        /** @description `POST /control/v1/gail/records/query` body: filters over the records this aggregator holds. */
+        GailRecordQuery: {
+            source?: components["schemas"]["ServerName"];
+            min_level?: components["schemas"]["GailLevel"];
+            component?: string;
+            /**
+             * Format: int64
+             * @description `ts` range, inclusive (ms).
+             */
+            since?: number;
+            /** Format: int64 */
+            until?: number;
+            /** @description Substring of `msg` (case-sensitive). */
+            text?: string;
+            /**
+             * Format: int64
+             * @description The `next` cursor of the previous page; absent, from the start.
+             */
+            after?: number;
+            /** Format: int32 */
+            limit?: number;
+        };
+        /** @description One forwarder as the aggregator sees it. */
+        GailSource: {
+            server: components["schemas"]["ServerName"];
+            /** Format: int64 */
+            records: number;
+            /**
+             * Format: int64
+             * @description Records the aggregator evicted for this source at its own bound.
+             */
+            evicted: number;
+            /**
+             * Format: int64
+             * @description Batches from this source that were not valid `GailLogBatch` data, ignored.
+             */
+            invalid_batches: number;
+            /** @description The source's own drop counters, as its newest batch reported them (GAIL-10). */
+            dropped: components["schemas"]["GailDropCounts"];
+            last_ts: number | null;
+        };
+        /** @description `GET /control/v1/gail/sources` answer. */
+        GailSourceList: {
+            sources: components["schemas"]["GailSource"][];
+        };
+        /** @description A record as the aggregator holds it. */
+        GailStoredRecord: {
+            /** @description The server that forwarded it: the event's hub-authenticated `sender`. */
+            source: components["schemas"]["ServerName"];
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            ts: number;
+            level: components["schemas"]["GailLevel"];
+            component: string;
+            msg: string;
+            fields: Record<string, unknown>;
+            /**
+             * Format: int64
+             * @description The `seq` of the `gail:log.batch` event that carried it.
+             */
+            seq: number;
+        };
         /** @description `PUT /control/v1/hosts/{server_name}` body: a test deployment's name-to-address mapping (spec §6.4). */
         HostMapping: {
             /** @description `http://127.0.0.1:port` (loopback) or `https://host:port`. */
@@ -637,6 +998,114 @@ export interface components {
         /** @description `POST /control/v1/channels/{channel}/invites` body. */
         InviteServer: {
             server: components["schemas"]["ServerName"];
+        };
+        /** @description `GET /control/v1/kathy/audit` answer, in channel then `seq` order; `next` is the cursor (`after`) of the following page. */
+        KathyAuditList: {
+            records: components["schemas"]["KathyAuditRecord"][];
+            next: number | null;
+        };
+        /** @description One evaluated `kathy:` event: what this instance did with it and why (spec §18.3 KATHY-12). */
+        KathyAuditRecord: {
+            channel: components["schemas"]["ChannelId"];
+            /** Format: int64 */
+            seq: number;
+            event_id: components["schemas"]["EventId"];
+            sender: components["schemas"]["ServerName"];
+            /** @enum {string} */
+            op: "set" | "unset" | "invalid";
+            /** @description The key and version, when the event carried valid ones. */
+            key?: components["schemas"]["KathyKey"];
+            /** Format: int64 */
+            version?: number;
+            /** @enum {string} */
+            outcome: "applied" | "ignored";
+            /**
+             * @description Why it was ignored: `not_subscribed`, `stale_version`, `secret`, `invalid`; absent when applied.
+             * @enum {string}
+             */
+            reason?: "not_subscribed" | "stale_version" | "secret" | "invalid";
+        };
+        /** @description `GET /control/v1/kathy/config` answer, by channel then key. */
+        KathyConfigList: {
+            entries: components["schemas"]["KathyEntry"][];
+        };
+        /** @description `data` of a `kathy:config.set` event. */
+        KathyConfigSet: {
+            key: components["schemas"]["KathyKey"];
+            /** @description Any JSON value. */
+            value: unknown;
+            /**
+             * Format: int64
+             * @description The entry's version: per key, the highest version wins (spec §18.3 KATHY-06).
+             */
+            version: number;
+        };
+        /** @description `data` of a `kathy:config.unset` event: removes the key at this version (a tombstone that lower versions cannot undo). */
+        KathyConfigUnset: {
+            key: components["schemas"]["KathyKey"];
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description An applied configuration entry. */
+        KathyEntry: {
+            channel: components["schemas"]["ChannelId"];
+            key: components["schemas"]["KathyKey"];
+            value: unknown;
+            /** Format: int64 */
+            version: number;
+            /** @description Who published it (the event's `sender`) and where the hub sequenced it. */
+            sender: components["schemas"]["ServerName"];
+            /** Format: int64 */
+            seq: number;
+        };
+        /** @description A configuration key: dot-separated lowercase segments, e.g. `ui.theme`. */
+        KathyKey: string;
+        /** @description A subscription pattern: a key, whose segments may be `*` (one segment) or end in `**` (any remaining segments). */
+        KathyPattern: string;
+        /** @description `POST /control/v1/kathy/publish` body. */
+        KathyPublish: {
+            /** @description A channel this instance has joined (or hubs). */
+            channel: components["schemas"]["ChannelId"];
+            /** @enum {string} */
+            op: "set" | "unset";
+            key: components["schemas"]["KathyKey"];
+            /** @description Required for `set`, absent for `unset`. */
+            value?: unknown;
+            /**
+             * Format: int64
+             * @description Absent: one more than the highest version of the key this instance has seen on the channel.
+             */
+            version?: number;
+            /** @description Marks the entry secret: it is refused, never published (KATHY-10). */
+            secret?: boolean;
+        };
+        /** @description `POST /control/v1/kathy/publish` answer. */
+        KathyPublishResult: {
+            channel: components["schemas"]["ChannelId"];
+            key: components["schemas"]["KathyKey"];
+            /** Format: int64 */
+            version: number;
+            event_id: components["schemas"]["EventId"];
+            /** Format: int64 */
+            seq: number;
+        };
+        /** @description `PUT /control/v1/kathy/subscriptions/{channel}` body: the keys this instance opts into on that channel. */
+        KathySubscription: {
+            patterns: components["schemas"]["KathyPattern"][];
+        };
+        /** @description One subscription as listed. */
+        KathySubscriptionInfo: {
+            channel: components["schemas"]["ChannelId"];
+            patterns: components["schemas"]["KathyPattern"][];
+            /**
+             * Format: int64
+             * @description Highest `seq` of the channel evaluated so far.
+             */
+            evaluated_seq: number;
+        };
+        /** @description `GET /control/v1/kathy/subscriptions` answer. */
+        KathySubscriptionList: {
+            subscriptions: components["schemas"]["KathySubscriptionInfo"][];
         };
         /** @description `GET /federation/v1/keys`: the instance's keys, self-signed (spec §4.3). */
         KeyDocument: {
@@ -921,6 +1390,19 @@ export type EventType = components['schemas']['EventType'];
 export type ForwardEnvelope = components['schemas']['ForwardEnvelope'];
 export type ForwardResult = components['schemas']['ForwardResult'];
 export type ForwardedCall = components['schemas']['ForwardedCall'];
+export type GailDropCounts = components['schemas']['GailDropCounts'];
+export type GailEmit = components['schemas']['GailEmit'];
+export type GailEmitResult = components['schemas']['GailEmitResult'];
+export type GailForwardingConfig = components['schemas']['GailForwardingConfig'];
+export type GailForwardingStatus = components['schemas']['GailForwardingStatus'];
+export type GailLevel = components['schemas']['GailLevel'];
+export type GailLogBatch = components['schemas']['GailLogBatch'];
+export type GailLogRecord = components['schemas']['GailLogRecord'];
+export type GailRecordPage = components['schemas']['GailRecordPage'];
+export type GailRecordQuery = components['schemas']['GailRecordQuery'];
+export type GailSource = components['schemas']['GailSource'];
+export type GailSourceList = components['schemas']['GailSourceList'];
+export type GailStoredRecord = components['schemas']['GailStoredRecord'];
 export type HostMapping = components['schemas']['HostMapping'];
 export type IdempotencyKey = components['schemas']['IdempotencyKey'];
 export type InstanceInfo = components['schemas']['InstanceInfo'];
@@ -928,6 +1410,19 @@ export type Invite = components['schemas']['Invite'];
 export type InviteAnswer = components['schemas']['InviteAnswer'];
 export type InviteOutcome = components['schemas']['InviteOutcome'];
 export type InviteServer = components['schemas']['InviteServer'];
+export type KathyAuditList = components['schemas']['KathyAuditList'];
+export type KathyAuditRecord = components['schemas']['KathyAuditRecord'];
+export type KathyConfigList = components['schemas']['KathyConfigList'];
+export type KathyConfigSet = components['schemas']['KathyConfigSet'];
+export type KathyConfigUnset = components['schemas']['KathyConfigUnset'];
+export type KathyEntry = components['schemas']['KathyEntry'];
+export type KathyKey = components['schemas']['KathyKey'];
+export type KathyPattern = components['schemas']['KathyPattern'];
+export type KathyPublish = components['schemas']['KathyPublish'];
+export type KathyPublishResult = components['schemas']['KathyPublishResult'];
+export type KathySubscription = components['schemas']['KathySubscription'];
+export type KathySubscriptionInfo = components['schemas']['KathySubscriptionInfo'];
+export type KathySubscriptionList = components['schemas']['KathySubscriptionList'];
 export type KeyDocument = components['schemas']['KeyDocument'];
 export type KeyId = components['schemas']['KeyId'];
 export type Limits = components['schemas']['Limits'];
@@ -1756,6 +2251,416 @@ export interface operations {
             };
         };
     };
+    emitGailRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GailEmit"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GailEmitResult"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGailForwarding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GailForwardingStatus"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putGailForwarding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GailForwardingConfig"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GailForwardingStatus"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    queryGailRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GailRecordQuery"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GailRecordPage"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGailSources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GailSourceList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     putHostMapping: {
         parameters: {
             query?: never;
@@ -1895,6 +2800,417 @@ export interface operations {
                 headers: {
                     /** @description The endpoint's methods (ERR-09). */
                     Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listKathyAudit: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KathyAuditList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listKathyConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KathyConfigList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    publishKathyEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KathyPublish"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KathyPublishResult"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listKathySubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KathySubscriptionList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putKathySubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: components["schemas"]["ChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KathySubscription"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KathySubscriptionInfo"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

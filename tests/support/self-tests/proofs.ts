@@ -50,6 +50,11 @@ export const PROOFS: Record<string, readonly string[]> = {
     "adv/replay/retained", "adv/sign/check-order", "adv/sign/header-grammar", "adv/txn/negative-non-canonical-data",
     "adv/window/edges", "ctl/auth-required",
   ],
+  "conformance/profile-checks.test.ts": [
+    "gail/setup/log-channel", "gail/forward/filtered-and-paged", "gail/secrets/never-leave", "gail/forward/bounded-and-invalid",
+    "gail/bound/retention-counted", "gail/restart/outbox-kept",
+    "kathy/setup/subscribed", "kathy/apply/opted-in-and-conflict-rule", "kathy/secrets/refused-at-publish", "kathy/restart/applied-kept",
+  ],
   "conformance/tls.test.ts": [
     "adv/tls/untrusted-ca", "adv/tls/wrong-name", "adv/tls/expired", "adv/tls/redirect-untrusted",
     "adv/tls/endpoint-untrusted", "adv/tls/baseline", "adv/tls/redirect-followed", "adv/tls/https-endpoint",
