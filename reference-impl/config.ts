@@ -69,6 +69,8 @@ export interface InstanceConfig {
   replayCache?: { entries?: number; perOrigin?: number };
   /** Slow-client bounds of the HTTP edge: connections per client address, header and request deadlines (RATE-11, RATE-12). */
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
+  /** The Judith profile (spec §18.1): cross-instance workflows; on unless `enabled: false`. Tests shorten the tick and retries. */
+  judith?: { enabled?: boolean; tickMs?: number; retryBaseMs?: number; retryMaxMs?: number };
   /** Check every answer against its schema (on by default outside production). */
   validateResponses?: boolean;
 }

@@ -13,6 +13,7 @@ import { ComponentHost } from "./components/host.ts";
 import { DEFAULTS, fromEnvironment, type InstanceConfig } from "./config.ts";
 import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
 import { HttpServer } from "./http/server.ts";
+import { Judith } from "./judith/judith.ts";
 import { Naomi } from "./naomi/naomi.ts";
 import { guardedLookup } from "./paulina/address-guard.ts";
 import { Discovery } from "./paulina/discovery.ts";
@@ -38,6 +39,8 @@ export interface Instance {
   vendela: Vendela;
   roshumba: Roshumba;
   components: ComponentHost;
+  /** The Judith profile (spec §18.1), absent when disabled. */
+  judith: Judith | undefined;
   logger: Logger;
   /** The HTTP edge (tests count the bytes its sockets read). */
   http: HttpServer;
@@ -115,12 +118,21 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     self, db: store.db, components: host, federation: sender, now, logger: logger.child({ svc: "roshumba" }),
     mayCall: (origin) => mayCall(origin, naomi, callAllow),
   });
+  const judith = config.judith?.enabled === false ? undefined : new Judith({
+    self, db: store.db, now, logger: logger.child({ svc: "judith" }), tickMs: config.judith?.tickMs,
+    retry: { baseMs: config.judith?.retryBaseMs ?? 250, maxMs: config.judith?.retryMaxMs ?? 5_000 },
+    services: {
+      callTool: (req) => roshumba.callRemote(req), channel: (c) => naomi.get(c), channels: () => naomi.list(),
+      read: (c: string, after: number, limit: number, waitMs: number, signal?: AbortSignal) => naomi.read(c, after, limit, waitMs, signal), publish: (c, type, data) => naomi.publish(c, type, data),
+    },
+  });
   let endpoint = config.publicUrl ?? "";
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   const http = new HttpServer({
     routes: buildRoutes({
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba,
-      components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
+      components: () => [...new Set([...SMCP_SERVICES, ...(judith ? ["judith"] : []), ...host.names()])].sort(),
+      judith: () => judith,
     }),
     logger: logger.child({ svc: "http" }),
     maxBodyBytes: limits.max_body_bytes,
@@ -148,12 +160,14 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   if (!endpoint) endpoint = url;
   naomi.start();
   vendela.start();
+  judith?.start();
   logger.info({ server_name: self, url, key_id: key.keyId }, "instance listening");
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    components: host, logger, http,
+    components: host, judith, logger, http,
     close: () => (closing ??= (async () => {
+      judith?.close();
       vendela.close();
       naomi.close();
       await http.close();

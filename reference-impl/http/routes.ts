@@ -8,6 +8,8 @@ import type {
   CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
 } from "../../protocol/types.ts";
+import type { Judith } from "../judith/judith.ts";
+import { judithRoutes } from "../judith/routes.ts";
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
 import type { Vendela } from "../vendela/vendela.ts";
@@ -34,12 +36,14 @@ export interface RouteServices {
   vendela: Vendela;
   roshumba: () => CallRouter;
   now: () => number;
+  /** The Judith profile (spec §18.1), when enabled; its routes answer 404 otherwise. */
+  judith?: () => Judith | undefined;
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
 export function buildRoutes(s: RouteServices): Route[] {
-  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s)];
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...judithRoutes(s.judith ?? (() => undefined))];
 }
 
 function publicRoutes(s: RouteServices): Route[] {
