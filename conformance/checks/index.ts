@@ -32,6 +32,7 @@ import { listDefaultChecks } from "./list-defaults.ts";
 import { senderNonceChecks } from "./sender-nonces.ts";
 import { windowChecks } from "./window.ts";
 import { tlsChecks } from "./tls.ts";
+import { judithChecks, judithDurabilityChecks } from "./judith.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -85,8 +86,10 @@ export function allChecks(): Check[] {
     ...senderNonceChecks,
     ...fakePeerRequestsValid,
     ...privateFiles,
+    ...judithChecks,
     finalIntegrity,
     ...durabilityChecks,
+    ...judithDurabilityChecks,
   ];
   const seen = new Set<string>();
   for (const c of list) {
