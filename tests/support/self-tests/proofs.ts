@@ -24,6 +24,10 @@ export const PROOFS: Record<string, readonly string[]> = {
     "adv/delivery/retry-identical",
   ],
   "conformance/call-rights.test.ts": ["adv/calls/self-hubbed-co-member"],
+  "conformance/judith-checks.test.ts": [
+    "judith/setup/channel", "judith/run/cross-instance", "judith/run/failing-step", "judith/run/step-timeout", "judith/run/wait-and-cancel",
+    "judith/bounds", "judith/dur/resume-after-restart",
+  ],
   "conformance/poison-data.test.ts": ["adv/txn/over-deep-data"],
   "conformance/hardening-checks.test.ts": [
     "adv/json/depth-limit", "adv/limits/refused-body-not-read", "adv/discovery/unmapped-loopback", "adv/http/missing-body", "adv/json/member-order",
