@@ -110,7 +110,9 @@ const crossInstance: Check = {
       ],
     };
     await define(a, wf);
-    expectOk(await a.control.request("POST", WORKFLOWS, wf), "JudithWorkflow", "the same definition again (JDT-02: 200)", 200);
+    expectOk(await a.control.request("POST", WORKFLOWS, wf), "JudithWorkflow", "the same definition again (JDT-02: an idempotent repeat)", 201);
+    const held = expectOk<{ workflows: JudithWorkflow[] }>(await a.control.request("GET", WORKFLOWS), "JudithWorkflowList", "GET workflows on alice");
+    ensure(held.workflows.some((w) => w.name === wf.name), "the defined workflow is not listed", wf.name, held.workflows.map((w) => w.name));
     const runId = uid(ctx, "jrun").replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
     const started = await startRun(a, wf.name, { task_id: task.id }, runId);
     ensure(started.run_id === runId && started.owner === a.name && started.role === "owner", "the started run is not alice's own", { run_id: runId, owner: a.name, role: "owner" }, started);
@@ -121,7 +123,7 @@ const crossInstance: Check = {
     const aliceTask = tasksOf(await vikunja(a, a.name, "list_tasks", {}), "list_tasks on alice").find((x) => x.id === task.id);
     ensure(aliceTask?.done === true, "the task on alice is not completed", true, aliceTask);
     // A start repeated with the same run_id is the same run (JDT-13): still one follow-up task.
-    const again = expectOk<JudithRun>(await a.control.request("POST", RUNS, { workflow: wf.name, input: { task_id: task.id }, run_id: runId }), "JudithRun", "the start repeated", 200);
+    const again = expectOk<JudithRun>(await a.control.request("POST", RUNS, { workflow: wf.name, input: { task_id: task.id }, run_id: runId }), "JudithRun", "the start repeated", 201);
     ensure(again.run_id === runId, "a repeated start answered another run", runId, again.run_id);
     ensure((await bobTitles(ctx, followTitle)) === 1, "a repeated start ran the remote step again", 1, await bobTitles(ctx, followTitle));
     // bob sees the run through the channel (JDT-27, JDT-28).

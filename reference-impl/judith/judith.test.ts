@@ -65,7 +65,8 @@ describe("Judith: workflows across alice and bob", () => {
   it("the vikunja example: a task completed on alice becomes a follow-up task on bob, and both see the run", async () => {
     const created = (await call(alice, "create_task", { title: "Bake bread" })).task as { id: number };
     expect((await define(followUp("followup"))).status).toBe(201);
-    expect((await define(followUp("followup"))).status).toBe(200);
+    expect((await define(followUp("followup"))).status).toBe(201);
+    expect((await control(alice, "GET", "/control/v1/judith/workflows")).body).toMatchObject({ workflows: [{ name: "followup" }] });
     const started = await startRun("followup", { task_id: created.id });
     expect(started.status).toBe(201);
     const run = started.body as JudithRun;
@@ -89,7 +90,7 @@ describe("Judith: workflows across alice and bob", () => {
     expect(again.status).toBe(201);
     await final(alice, "fixed-run-id-1");
     const repeat = await startRun("followup", { task_id: created.id }, "fixed-run-id-1");
-    expect([repeat.status, (repeat.body as JudithRun).run_id]).toEqual([200, "fixed-run-id-1"]);
+    expect([repeat.status, (repeat.body as JudithRun).run_id, (repeat.body as JudithRun).state]).toEqual([201, "fixed-run-id-1", "succeeded"]);
     expect((await startRun("followup", { task_id: 424242 }, "fixed-run-id-1")).body).toMatchObject({ errcode: "SMCP_CONFLICT" });
     const list = (await control(bob, "GET", "/control/v1/judith/runs")).body as { runs: JudithRun[] };
     expect(list.runs.filter((r) => r.owner === "alice.example").map((r) => r.run_id)).toContain(run.run_id);

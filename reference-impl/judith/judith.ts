@@ -71,21 +71,21 @@ export class Judith {
 
   // ------------------------------------------------------------ workflows (JDT-01..JDT-08)
 
-  define(wf: JudithWorkflow): { status: 200 | 201; workflow: JudithWorkflow } {
+  define(wf: JudithWorkflow): { created: boolean; workflow: JudithWorkflow } {
     checkDefinition(wf);
     const ch = this.o.services.channel(wf.channel);
     if (!ch.joined) throw new SmcpError("SMCP_NOT_MEMBER", `${this.o.self} is no longer a member of ${wf.channel}`);
     return this.store.tx(() => {
       const held = this.store.workflow(wf.name);
       if (held) {
-        if (canonicalBytes(held).equals(canonicalBytes(wf))) return { status: 200 as const, workflow: held };
+        if (canonicalBytes(held).equals(canonicalBytes(wf))) return { created: false, workflow: held };
         throw new SmcpError("SMCP_CONFLICT", `workflow ${wf.name} is already defined differently`);
       }
       if (this.store.workflowCount() >= JUDITH_LIMITS.maxWorkflows) {
         throw new SmcpError("SMCP_TOO_LARGE", `this instance holds at most ${JUDITH_LIMITS.maxWorkflows} workflows`);
       }
       this.store.putWorkflow(wf, this.now());
-      return { status: 201 as const, workflow: wf };
+      return { created: true, workflow: wf };
     });
   }
 
@@ -95,7 +95,7 @@ export class Judith {
 
   // ------------------------------------------------------------ runs (JDT-10..JDT-20)
 
-  startRun(req: JudithStartRun): { status: 200 | 201; run: JudithRun } {
+  startRun(req: JudithStartRun): { created: boolean; run: JudithRun } {
     const wf = this.store.workflow(req.workflow);
     if (!wf) throw new SmcpError("SMCP_NOT_FOUND", `no workflow named ${req.workflow}`);
     const input = req.input ?? {};
@@ -107,7 +107,7 @@ export class Judith {
         const held = this.store.run(req.run_id);
         if (held) {
           if (held.request_sha256 !== requestSha) throw new SmcpError("SMCP_CONFLICT", `run ${req.run_id} was started with another workflow or input`);
-          return { status: 200 as const, runId: held.run_id };
+          return { created: false, runId: held.run_id };
         }
       }
       const inFlight = this.store.countInState("running");
@@ -116,14 +116,14 @@ export class Judith {
       }
       const runId = req.run_id ?? randomId(16);
       this.insertRun(runId, wf, input, requestSha);
-      return { status: 201 as const, runId };
+      return { created: true, runId };
     });
-    if (result.status === 201) {
+    if (result.created) {
       this.store.pruneFinished(JUDITH_LIMITS.maxStoredRuns);
       void this.outbox.kick();
       this.engine.drive(result.runId);
     }
-    return { status: result.status, run: this.ownView(result.runId)! };
+    return { created: result.created, run: this.ownView(result.runId)! };
   }
 
   private insertRun(runId: string, wf: JudithWorkflow, input: Record<string, unknown>, requestSha: string): void {

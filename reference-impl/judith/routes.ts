@@ -16,8 +16,8 @@ export function judithRoutes(judith: () => Judith | undefined): Route[] {
     {
       method: "POST", path: "/control/v1/judith/workflows", kind: "control", body: "JudithWorkflow", response: "JudithWorkflow",
       handler: (ctx) => {
-        const r = j().define(ctx.body as JudithWorkflow);
-        return { status: r.status, body: r.workflow };
+        // A repeat of the identical definition answers as the first did (JDT-02).
+        return { status: 201, body: j().define(ctx.body as JudithWorkflow).workflow };
       },
     },
     {
@@ -27,8 +27,8 @@ export function judithRoutes(judith: () => Judith | undefined): Route[] {
     {
       method: "POST", path: "/control/v1/judith/runs", kind: "control", body: "JudithStartRun", response: "JudithRun",
       handler: (ctx) => {
-        const r = j().startRun(ctx.body as JudithStartRun);
-        return { status: r.status, body: r.run };
+        // A repeat naming the same run_id, workflow and input answers the same run (JDT-13).
+        return { status: 201, body: j().startRun(ctx.body as JudithStartRun).run };
       },
     },
     {

@@ -207,7 +207,7 @@ export interface paths {
         put?: never;
         /**
          * Start a Judith run
-         * @description Start a run of a workflow defined here (spec §18.1.3).
+         * @description Start a run of a workflow defined here; a repeat naming the same `run_id`, workflow and input answers the same run (spec §18.1.3).
          */
         post: operations["startJudithRun"];
         delete?: never;
@@ -271,7 +271,7 @@ export interface paths {
         put?: never;
         /**
          * Define a Judith workflow
-         * @description Define a workflow of the Judith profile: 201 when new, 200 when identical to the one held, 409 when it differs (spec §18.1.1).
+         * @description Define a workflow of the Judith profile: 201 when new or identical to the one held (an idempotent repeat), 409 when it differs (spec §18.1.1).
          */
         post: operations["defineJudithWorkflow"];
         delete?: never;
@@ -2083,7 +2083,6 @@ export interface operations {
     listJudithRuns: {
         parameters: {
             query?: {
-                state?: components["schemas"]["JudithRunState"];
                 limit?: number;
             };
             header?: never;
@@ -2163,15 +2162,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The request has succeeded. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["JudithRun"];
-                };
-            };
             /** @description The request has succeeded and a new resource has been created as a result. */
             201: {
                 headers: {
@@ -2513,15 +2503,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The request has succeeded. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["JudithWorkflow"];
-                };
-            };
             /** @description The request has succeeded and a new resource has been created as a result. */
             201: {
                 headers: {
