@@ -46,7 +46,8 @@ function operationCodes(op: Doc, kind: "public" | "federation" | "control", tabl
   for (const row of table) {
     // Per-item codes never are an HTTP errcode of the federation API (ERR-08); the control API may relay them.
     if (row.status === null) continue;
-    if (kind !== "federation" && SIGNED_ONLY.has(row.errcode)) continue;
+    // A control operation that declares 429 (a bound of its own, e.g. Judith runs in flight) gets SMCP_RATE_LIMITED.
+    if (kind !== "federation" && SIGNED_ONLY.has(row.errcode) && !(row.errcode === "SMCP_RATE_LIMITED" && op.responses?.["429"])) continue;
     if (kind !== "control" && row.errcode === "SMCP_PEER_UNREACHABLE") continue;
     if (kind === "control" && row.errcode === "SMCP_PEER_UNREACHABLE" && op.responses?.["502"]) wanted.add(row.errcode);
     if (row.sections.some((s) => sections.some((t) => overlaps(s, t)))) wanted.add(row.errcode);

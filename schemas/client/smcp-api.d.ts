@@ -2218,7 +2218,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2245,7 +2245,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Client error */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2559,7 +2559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request conflicts with the current state of the server. */
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2861,7 +2861,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -2976,7 +2976,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3079,7 +3079,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3200,7 +3200,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3272,7 +3272,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3386,7 +3386,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
