@@ -74,6 +74,8 @@ export interface InstanceConfig {
   replayCache?: { entries?: number; perOrigin?: number };
   /** Slow-client bounds of the HTTP edge: connections per client address, header and request deadlines (RATE-11, RATE-12). */
   edge?: { maxConnectionsPerAddress?: number; headersTimeoutMs?: number; requestTimeoutMs?: number };
+  /** The Judith profile (spec §18.1): cross-instance workflows; on unless `enabled: false`. Tests shorten the tick and retries. */
+  judith?: { enabled?: boolean; tickMs?: number; retryBaseMs?: number; retryMaxMs?: number };
   /** Gail profile (spec §18.2): on by default (inert until forwarding is configured); forwarding configured at start. */
   gail?: { enabled?: boolean; forward?: GailForwardingConfig; maxRecordsPerSource?: number };
   /** Kathy profile (spec §18.3): on by default; channel → key patterns this instance opts into at start. */

@@ -13,6 +13,7 @@ import { ComponentHost } from "./components/host.ts";
 import { DEFAULTS, fromEnvironment, type InstanceConfig } from "./config.ts";
 import { buildRoutes, SMCP_SERVICES } from "./http/routes.ts";
 import { HttpServer } from "./http/server.ts";
+import { Judith } from "./judith/judith.ts";
 import { Naomi } from "./naomi/naomi.ts";
 import { guardedLookup } from "./paulina/address-guard.ts";
 import { Discovery } from "./paulina/discovery.ts";
@@ -51,6 +52,8 @@ export interface Instance {
   forwarder: Forwarder;
   forwardRoutes: ForwardRoutes;
   components: ComponentHost;
+  /** The Judith profile (spec §18.1), absent when disabled. */
+  judith: Judith | undefined;
   logger: Logger;
   /** The optional profiles (spec §18), when enabled. */
   gail?: Gail;
@@ -163,12 +166,21 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     db: store.db, secrets, channel: (c) => naomi.get(c), read: (...a) => naomi.read(...a), publish: (...a) => naomi.publish(...a),
     onError: (err, what) => logger.child({ svc: "kathy" }).warn({ err: (err as Error).message }, what), subscriptions: config.kathy?.subscriptions,
   });
+  const judith = config.judith?.enabled === false ? undefined : new Judith({
+    self, db: store.db, now, logger: logger.child({ svc: "judith" }), tickMs: config.judith?.tickMs,
+    retry: { baseMs: config.judith?.retryBaseMs ?? 250, maxMs: config.judith?.retryMaxMs ?? 5_000 },
+    services: {
+      callTool: (req) => roshumba.callRemote(req), channel: (c) => naomi.get(c), channels: () => naomi.list(),
+      read: (c: string, after: number, limit: number, waitMs: number, signal?: AbortSignal) => naomi.read(c, after, limit, waitMs, signal), publish: (c, type, data) => naomi.publish(c, type, data),
+    },
+  });
   let endpoint = config.publicUrl ?? "";
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   http = new HttpServer({
     routes: buildRoutes({
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba, forwarder: () => forwarder,
-      components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),
+      components: () => [...new Set([...SMCP_SERVICES, ...(judith ? ["judith"] : []), ...host.names()])].sort(),
+      judith: () => judith,
       profiles: { ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}) },
     }),
     logger: logger.child({ svc: "http" }),
@@ -199,12 +211,14 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   vendela.start();
   gail?.start();
   kathy?.start();
+  judith?.start();
   logger.info({ server_name: self, url, key_id: key.keyId }, "instance listening");
   let closing: Promise<void> | undefined;
   return {
     serverName: self, url, controlToken, controlTokenFile: tokenFile, keyId: key.keyId, store, discovery, naomi, vendela, roshumba,
-    forwarder, forwardRoutes, components: host, logger, http, ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}),
+    forwarder, forwardRoutes, components: host, judith, logger, http, ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}),
     close: () => (closing ??= (async () => {
+      judith?.close();
       tap.gail = undefined;
       await gail?.close();
       await kathy?.close();

@@ -46,8 +46,9 @@ function operationCodes(op: Doc, kind: "public" | "federation" | "control", tabl
   for (const row of table) {
     // Per-item codes never are an HTTP errcode of the federation API (ERR-08); the control API may relay them.
     if (row.status === null) continue;
-    if (kind !== "federation" && SIGNED_ONLY.has(row.errcode)) continue;
-    // A federation endpoint answers it only where a hop relays a call onward (1.1 forwarding, §10.6).
+    // A control operation that declares 429 (a bound of its own, e.g. Judith runs in flight) gets SMCP_RATE_LIMITED.
+    if (kind !== "federation" && SIGNED_ONLY.has(row.errcode) && !(row.errcode === "SMCP_RATE_LIMITED" && op.responses?.["429"])) continue;
+    // SMCP_PEER_UNREACHABLE: a federation endpoint answers it only where a hop relays a call onward (1.1 forwarding, §10.6).
     if (kind !== "control" && row.errcode === "SMCP_PEER_UNREACHABLE" && !sections.includes("10.6")) continue;
     if (kind === "control" && row.errcode === "SMCP_PEER_UNREACHABLE" && op.responses?.["502"]) wanted.add(row.errcode);
     if (row.sections.some((s) => sections.some((t) => overlaps(s, t)))) wanted.add(row.errcode);

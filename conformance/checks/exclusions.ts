@@ -156,6 +156,17 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "VER-04": x("meta", "a rule for future major versions of the specification"),
   // §16 conformance
   "CONF-08": x("meta", "the sum of the CTRL requirements, each checked on its own"),
+  // §18.1 Judith profile (checked with --profile judith: judith/*)
+  "JDT-06": x("not-yet-automated", "needs 257 workflow definitions or a 64 KiB definition; the bound is the instance's choice, only the error at the bound is fixed"),
+  "JDT-07": x("not-yet-automated", "needs a definition naming a channel the instance does not hold or was removed from; the check needs its own removal round"),
+  "JDT-10": x("sender-internal", "that nothing is evaluated as code is internal; judith/bounds checks that an unknown $ operator is refused"),
+  "JDT-12": x("not-yet-automated", "needs the instance's own bound of runs in flight (64 in the reference) reached with waiting runs, then all cancelled"),
+  "JDT-16": x("environment", "needs a partition between the two instances in the middle of a call step (tests/judith-partition.test.ts covers the reference)"),
+  "JDT-22": x("optional", "how soon the owner stops waiting for a cancelled call is local; the run's state is checked by judith/run/wait-and-cancel"),
+  "JDT-26": x("durability", "needs a kill between a transition and its publication; judith/dur/resume-after-restart kills between steps"),
+  "JDT-31": x("retention", "10 000 finished runs or 4 096 observed runs are far beyond one run's budget"),
+  "JDT-32": x("meta", "a rule about the profile's design: the harness sees every federation request and validates it against the 1.0 routes"),
+
   // §18.2 Gail
   "GAIL-13": x("sender-internal", "how many submissions the forwarder keeps queued toward its hub is internal to it; the reference's tests/profiles/gail.test.ts counts exactly one during an outage"),
   "GAIL-14": x("timing", "the forwarder's back-off schedule after failures is not observable through the Control API within the run's budget"),

@@ -35,6 +35,7 @@ import { windowChecks } from "./window.ts";
 import { tlsChecks } from "./tls.ts";
 import { gailChecks, gailDurabilityChecks } from "./gail.ts";
 import { kathyChecks, kathyDurabilityChecks } from "./kathy.ts";
+import { judithChecks, judithDurabilityChecks } from "./judith.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -89,10 +90,12 @@ export function allChecks(): Check[] {
     ...senderNonceChecks,
     ...fakePeerRequestsValid,
     ...privateFiles,
+    ...judithChecks,
     ...gailChecks,
     ...kathyChecks,
     finalIntegrity,
     ...durabilityChecks,
+    ...judithDurabilityChecks,
     ...gailDurabilityChecks,
     ...kathyDurabilityChecks,
   ];

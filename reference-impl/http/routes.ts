@@ -8,6 +8,8 @@ import type {
   CallTool, CreateChannel, DiscoverPeer, ForwardedCall, ForwardResult, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
 } from "../../protocol/types.ts";
+import type { Judith } from "../judith/judith.ts";
+import { judithRoutes } from "../judith/routes.ts";
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
 import { SUPPORTED_VERSIONS } from "../../protocol/versions.ts";
@@ -43,13 +45,15 @@ export interface RouteServices {
   now: () => number;
   /** Optional profiles (spec §18) this instance runs; their routes always exist and answer 404 for a profile that is off. */
   profiles?: { gail?: Gail; kathy?: Kathy };
+  /** The Judith profile (spec §18.1), when enabled; its routes answer 404 otherwise. */
+  judith?: () => Judith | undefined;
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
 export function buildRoutes(services: RouteServices): Route[] {
   const s = withProfiles(services);
-  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...gailRoutes(() => s.profiles?.gail), ...kathyRoutes(() => s.profiles?.kathy)];
+  return [...publicRoutes(s), ...federationRoutes(s), ...controlRoutes(s), ...gailRoutes(() => s.profiles?.gail), ...kathyRoutes(() => s.profiles?.kathy), ...judithRoutes(s.judith ?? (() => undefined))];
 }
 
 /** The discovery and instance `components` also list the optional profiles enabled (spec §18). */

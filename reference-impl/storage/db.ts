@@ -133,6 +133,29 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE kathy_versions (channel TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (channel, key)) WITHOUT ROWID;
   `,
+  // Judith (spec §18.1): workflow definitions, owned runs and their steps, the event outbox, observed runs and read cursors.
+  `
+  CREATE TABLE judith_workflows (name TEXT PRIMARY KEY, json TEXT NOT NULL, created_ts INTEGER NOT NULL);
+  CREATE TABLE judith_runs (
+    run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, definition TEXT NOT NULL, request_sha256 TEXT NOT NULL,
+    input TEXT NOT NULL, state TEXT NOT NULL, error TEXT, deadline_ts INTEGER NOT NULL,
+    created_ts INTEGER NOT NULL, updated_ts INTEGER NOT NULL
+  );
+  CREATE INDEX judith_runs_by_state ON judith_runs(state);
+  CREATE TABLE judith_steps (
+    run_id TEXT NOT NULL REFERENCES judith_runs(run_id), idx INTEGER NOT NULL, step_id TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, call_id TEXT, target TEXT, request TEXT, after_seq INTEGER, deadline_ts INTEGER,
+    started_ts INTEGER, finished_ts INTEGER, output TEXT, error TEXT, PRIMARY KEY (run_id, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE judith_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL
+  );
+  CREATE TABLE judith_observed (
+    owner TEXT NOT NULL, run_id TEXT NOT NULL, json TEXT NOT NULL, updated_ts INTEGER NOT NULL, PRIMARY KEY (owner, run_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX judith_observed_by_ts ON judith_observed(updated_ts);
+  CREATE TABLE judith_cursors (channel TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+  `,
 ];
 
 /**

@@ -276,6 +276,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/control/v1/judith/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Judith runs
+         * @description Runs this instance owns or observes through its channels, newest first (spec §18.1.4).
+         */
+        get: operations["listJudithRuns"];
+        put?: never;
+        /**
+         * Start a Judith run
+         * @description Start a run of a workflow defined here; a repeat naming the same `run_id`, workflow and input answers the same run (spec §18.1.3).
+         */
+        post: operations["startJudithRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/judith/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a Judith run
+         * @description One run, owned or observed (spec §18.1.4).
+         */
+        get: operations["getJudithRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/judith/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a Judith run
+         * @description Cancel a run this instance owns; a finished run is answered as it is (spec §18.1.3).
+         */
+        post: operations["cancelJudithRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/control/v1/judith/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Judith workflows
+         * @description Every workflow defined here, by name (spec §18.1.1).
+         */
+        get: operations["listJudithWorkflows"];
+        put?: never;
+        /**
+         * Define a Judith workflow
+         * @description Define a workflow of the Judith profile: 201 when new or identical to the one held (an idempotent repeat), 409 when it differs (spec §18.1.1).
+         */
+        post: operations["defineJudithWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/control/v1/kathy/audit": {
         parameters: {
             query?: never;
@@ -999,6 +1087,154 @@ export interface components {
         InviteServer: {
             server: components["schemas"]["ServerName"];
         };
+        /** @description A tool call step: Roshumba calls `tool` on `target` (local or remote) with `params`, whose references are resolved first. */
+        JudithCallSpec: {
+            target: components["schemas"]["ComponentUri"];
+            tool: string;
+            /** @description Tool arguments; any value may be a reference (`$from`, `$concat`, spec §18.1.2). */
+            params: Record<string, unknown>;
+        };
+        /** @description Why a step or run failed: the error body of spec §13, with the profile's codes added. */
+        JudithError: {
+            errcode: components["schemas"]["ErrorCode"] | components["schemas"]["JudithErrorCode"];
+            error: string;
+        };
+        /**
+         * @description Error codes of the Judith profile, beside the protocol's own (spec §18.1.5).
+         * @enum {string}
+         */
+        JudithErrorCode: "JUDITH_TOOL_ERROR" | "JUDITH_TIMEOUT" | "JUDITH_CANCELLED" | "JUDITH_BAD_REFERENCE";
+        /** @description A run as `GET /control/v1/judith/runs/{run_id}` answers it. */
+        JudithRun: {
+            run_id: components["schemas"]["JudithRunId"];
+            workflow: components["schemas"]["JudithWorkflowName"];
+            /** @description The instance that runs it (defined the workflow). */
+            owner: components["schemas"]["ServerName"];
+            /**
+             * @description `owner` on the owning instance; `observer` on an instance that sees the run through the channel's events.
+             * @enum {string}
+             */
+            role: "owner" | "observer";
+            channel: components["schemas"]["ChannelId"];
+            state: components["schemas"]["JudithRunState"];
+            created_ts: components["schemas"]["TimestampMs"];
+            updated_ts: components["schemas"]["TimestampMs"];
+            steps: components["schemas"]["JudithStepStatus"][];
+            error?: components["schemas"]["JudithError"];
+        };
+        /** @description `data` of `judith:run.finished`. */
+        JudithRunFinishedData: {
+            run_id: components["schemas"]["JudithRunId"];
+            /** @enum {string} */
+            state: "succeeded" | "failed" | "cancelled" | "timed_out";
+            error?: components["schemas"]["JudithError"];
+        };
+        /** @description A run's ID: chosen by the client that starts it (a retried start is then idempotent) or by the instance. */
+        JudithRunId: string;
+        /** @description `GET /control/v1/judith/runs` answer: newest first. */
+        JudithRunList: {
+            runs: components["schemas"]["JudithRun"][];
+        };
+        /** @description `data` of `judith:run.started`. */
+        JudithRunStartedData: {
+            run_id: components["schemas"]["JudithRunId"];
+            workflow: components["schemas"]["JudithWorkflowName"];
+            steps: components["schemas"]["JudithStepRef"][];
+        };
+        /**
+         * @description A run's state: `running` until it ends in one of the four others, which are final.
+         * @enum {string}
+         */
+        JudithRunState: "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+        /** @description `POST /control/v1/judith/runs` body: start a run of a defined workflow. */
+        JudithStartRun: {
+            workflow: components["schemas"]["JudithWorkflowName"];
+            /** @description The run's input, referenced as `input.<path>`; at most 16 384 bytes in canonical form. */
+            input?: Record<string, unknown>;
+            /** @description Idempotency: a start repeated with the same `run_id` and the same body answers the existing run. */
+            run_id?: components["schemas"]["JudithRunId"];
+        };
+        /** @description One step: exactly one of `call` and `wait`. */
+        JudithStep: {
+            id: components["schemas"]["JudithStepId"];
+            call?: components["schemas"]["JudithCallSpec"];
+            wait?: components["schemas"]["JudithWaitSpec"];
+            /**
+             * Format: int32
+             * @description The step's own timeout (default 30 000 ms; at most 86 400 000).
+             */
+            timeout_ms?: number;
+        };
+        /** @description `data` of `judith:step.finished`; `output` is left out when its canonical form exceeds 8 192 bytes. */
+        JudithStepFinishedData: {
+            run_id: components["schemas"]["JudithRunId"];
+            step: components["schemas"]["JudithStepId"];
+            /** @enum {string} */
+            state: "succeeded" | "failed" | "cancelled" | "timed_out";
+            output?: Record<string, unknown>;
+            error?: components["schemas"]["JudithError"];
+        };
+        /** @description A step's ID, unique within its workflow; `input` and `run` are reserved for references (spec §18.1.2). */
+        JudithStepId: string;
+        /** @description A step as `judith:run.started` announces it. */
+        JudithStepRef: {
+            id: components["schemas"]["JudithStepId"];
+            /** @enum {string} */
+            kind: "call" | "wait";
+            target?: components["schemas"]["ComponentUri"];
+        };
+        /** @description `data` of `judith:step.started`. */
+        JudithStepStartedData: {
+            run_id: components["schemas"]["JudithRunId"];
+            step: components["schemas"]["JudithStepId"];
+            call_id?: components["schemas"]["IdempotencyKey"];
+            target?: components["schemas"]["ComponentUri"];
+        };
+        /**
+         * @description A step's state within a run.
+         * @enum {string}
+         */
+        JudithStepState: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+        /** @description One step of a run, as the owner or an observer sees it. */
+        JudithStepStatus: {
+            id: components["schemas"]["JudithStepId"];
+            /** @enum {string} */
+            kind: "call" | "wait";
+            state: components["schemas"]["JudithStepState"];
+            /** @description Call steps: the deterministic `call_id` of spec §18.1.3, and the target. */
+            call_id?: components["schemas"]["IdempotencyKey"];
+            target?: components["schemas"]["ComponentUri"];
+            started_ts?: components["schemas"]["TimestampMs"];
+            finished_ts?: components["schemas"]["TimestampMs"];
+            /** @description A succeeded step's output: `{"result": <ToolResult>}` for a call, `{"event": <Event>}` for a wait. */
+            output?: Record<string, unknown>;
+            error?: components["schemas"]["JudithError"];
+        };
+        /** @description A wait step: the run waits for an event of `type` on the workflow's channel whose `data` matches. */
+        JudithWaitSpec: {
+            type: components["schemas"]["EventType"];
+            /** @description Dotted paths into the event's `data` → the value each must equal (after resolving references); empty matches any event of the type. */
+            match?: Record<string, unknown>;
+        };
+        /** @description A workflow definition (`POST /control/v1/judith/workflows`, spec §18.1.1). */
+        JudithWorkflow: {
+            name: components["schemas"]["JudithWorkflowName"];
+            /** @description The handoff channel: every run's `judith:` events are published here; wait steps read it. */
+            channel: components["schemas"]["ChannelId"];
+            /** @description Steps, run one after the other in this order. */
+            steps: components["schemas"]["JudithStep"][];
+            /**
+             * Format: int32
+             * @description The whole run's timeout (default 300 000 ms; at most 86 400 000).
+             */
+            timeout_ms?: number;
+        };
+        /** @description `GET /control/v1/judith/workflows` answer. */
+        JudithWorkflowList: {
+            workflows: components["schemas"]["JudithWorkflow"][];
+        };
+        /** @description A workflow's name, unique on the instance that defines it (spec §18.1.1). */
+        JudithWorkflowName: string;
         /** @description `GET /control/v1/kathy/audit` answer, in channel then `seq` order; `next` is the cursor (`after`) of the following page. */
         KathyAuditList: {
             records: components["schemas"]["KathyAuditRecord"][];
@@ -1410,6 +1646,27 @@ export type Invite = components['schemas']['Invite'];
 export type InviteAnswer = components['schemas']['InviteAnswer'];
 export type InviteOutcome = components['schemas']['InviteOutcome'];
 export type InviteServer = components['schemas']['InviteServer'];
+export type JudithCallSpec = components['schemas']['JudithCallSpec'];
+export type JudithError = components['schemas']['JudithError'];
+export type JudithErrorCode = components['schemas']['JudithErrorCode'];
+export type JudithRun = components['schemas']['JudithRun'];
+export type JudithRunFinishedData = components['schemas']['JudithRunFinishedData'];
+export type JudithRunId = components['schemas']['JudithRunId'];
+export type JudithRunList = components['schemas']['JudithRunList'];
+export type JudithRunStartedData = components['schemas']['JudithRunStartedData'];
+export type JudithRunState = components['schemas']['JudithRunState'];
+export type JudithStartRun = components['schemas']['JudithStartRun'];
+export type JudithStep = components['schemas']['JudithStep'];
+export type JudithStepFinishedData = components['schemas']['JudithStepFinishedData'];
+export type JudithStepId = components['schemas']['JudithStepId'];
+export type JudithStepRef = components['schemas']['JudithStepRef'];
+export type JudithStepStartedData = components['schemas']['JudithStepStartedData'];
+export type JudithStepState = components['schemas']['JudithStepState'];
+export type JudithStepStatus = components['schemas']['JudithStepStatus'];
+export type JudithWaitSpec = components['schemas']['JudithWaitSpec'];
+export type JudithWorkflow = components['schemas']['JudithWorkflow'];
+export type JudithWorkflowList = components['schemas']['JudithWorkflowList'];
+export type JudithWorkflowName = components['schemas']['JudithWorkflowName'];
 export type KathyAuditList = components['schemas']['KathyAuditList'];
 export type KathyAuditRecord = components['schemas']['KathyAuditRecord'];
 export type KathyConfigList = components['schemas']['KathyConfigList'];
@@ -2817,6 +3074,523 @@ export interface operations {
             };
         };
     };
+    listJudithRuns: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithRunList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startJudithRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JudithStartRun"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded and a new resource has been created as a result. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithRun"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJudithRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: components["schemas"]["JudithRunId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithRun"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelJudithRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: components["schemas"]["JudithRunId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithRun"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listJudithWorkflows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithWorkflowList"];
+                };
+            };
+            /** @description `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    defineJudithWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JudithWorkflow"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded and a new resource has been created as a result. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JudithWorkflow"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_CONFLICT`: idempotency key reused with different bytes; channel exists (spec §13). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listKathyAudit: {
         parameters: {
             query?: {
@@ -3492,7 +4266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3607,7 +4381,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3728,7 +4502,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3858,7 +4632,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -3979,7 +4753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -4051,7 +4825,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
@@ -4165,7 +4939,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After (spec §13). */
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
             429: {
                 headers: {
                     /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */

@@ -63,7 +63,7 @@ export const INSTANCE_MUTANTS: Mutant[] = [
     requirements: ["DISC-03"], section: "§6.1", why: "endpoint names the federation prefix instead of the bare base URL" },
   { id: "disc/versions-major-only", file: ROUTES, find: "versions: [...SUPPORTED_VERSIONS],", replace: 'versions: ["1"],',
     requirements: ["DISC-04", "VER-02"], section: "§6.1", why: "versions lists the major version only" },
-  { id: "disc/components-without-services", file: INSTANCE, find: "components: () => [...new Set([...SMCP_SERVICES, ...host.names()])].sort(),",
+  { id: "disc/components-without-services", file: INSTANCE, find: "components: () => [...new Set([...SMCP_SERVICES, ...(judith ? [\"judith\"] : []), ...host.names()])].sort(),",
     replace: "components: () => host.names(),",
     requirements: ["DISC-05"], section: "§6.1", why: "discovery lists the MCP components but not the SMCP services" },
   { id: "ctl/instance-hides-component", file: ROUTES, find: "components: s.components(), version: PROTOCOL_VERSION,",

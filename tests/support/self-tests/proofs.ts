@@ -28,6 +28,10 @@ export const PROOFS: Record<string, readonly string[]> = {
     "fwd/dest/executes-once", "fwd/dest/tampered-refused", "fwd/dest/hops-and-time", "fwd/relay/through",
     "fwd/origin/result-authenticated", "fwd/intermediate/replay-and-tamper-detected", "fwd/dest/fake-destination",
   ],
+  "conformance/judith-checks.test.ts": [
+    "judith/setup/channel", "judith/run/cross-instance", "judith/run/failing-step", "judith/run/step-timeout", "judith/run/wait-and-cancel",
+    "judith/bounds", "judith/dur/resume-after-restart",
+  ],
   "conformance/poison-data.test.ts": ["adv/txn/over-deep-data"],
   "conformance/hardening-checks.test.ts": [
     "adv/json/depth-limit", "adv/limits/refused-body-not-read", "adv/discovery/unmapped-loopback", "adv/http/missing-body", "adv/json/member-order",
