@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isServerName } from "../protocol/identity.ts";
+import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import type { InstanceConfig } from "./config.ts";
 import { startInstance } from "./instance.ts";
 
@@ -33,6 +34,7 @@ const FLAGS: Record<string, Flag> = {
   "call-allow": { arg: "SERVER", multiple: true, help: "server that may call tools here without sharing a channel (spec §10); repeatable", apply: (c, v, first) => void (c.callAllowList = [...(first ? [] : (c.callAllowList ?? [])), v]) },
   "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites from these hubs (default: none unless --accept-all-invites, spec §9.1 CHAN-26); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
   "accept-all-invites": { help: "accept every authenticated invite: the conformance profile (spec §16 CONF-10); off by default", apply: (c) => void (c.acceptAllInvites = true) },
+  "protocol-versions": { arg: "LIST", help: "comma-separated protocol versions to speak (default 1.0,1.1; 1.0 plays a 1.0-only instance, spec §14)", apply: (c, v) => void (c.protocolVersions = parseVersions(v)) },
   "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },
   "log-file": { arg: "FILE", help: "write logs to FILE instead of stderr", apply: (c, v) => void (c.logDestination = v) },
   version: { help: "print the version and exit" },
@@ -102,6 +104,13 @@ function parseListen(text: string): { listenHost: string; listenPort: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) > 65535) fail(`--listen must be host:port, got ${text}`);
   return { listenHost: m[1]!.replace(/^\[|\]$/g, ""), listenPort: Number(m[2]) };
+}
+
+function parseVersions(text: string): string[] {
+  const list = text.split(",").map((v) => v.trim());
+  const known = new Set<string>(SUPPORTED_VERSIONS);
+  if (!list.includes("1.0") || list.some((v) => !known.has(v))) fail(`--protocol-versions must list 1.0 and only ${[...known].join(", ")}, got ${text}`);
+  return [...new Set(list)];
 }
 
 function parsePeer(text: string): [string, string] {

@@ -5,15 +5,17 @@ import { makeKeyDocument } from "../../protocol/key-document.ts";
 import { formatPublicKey, type SigningKey } from "../../protocol/keys.ts";
 import { LONG_POLL_MAX_WAIT_MS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import type {
-  CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
+  CallTool, CreateChannel, DiscoverPeer, HostMapping, InstanceInfo, Invite, Leave, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
 } from "../../protocol/types.ts";
+import { PREFERRED_VERSION } from "../../protocol/versions.ts";
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
 import type { Vendela } from "../vendela/vendela.ts";
 import type { RequestContext, Route } from "./server.ts";
 
-export const PROTOCOL_VERSION = "1.0";
+/** The version a default instance prefers and advertises as `version` (spec §14); `RouteServices.version` is the instance's own. */
+export const PROTOCOL_VERSION = PREFERRED_VERSION;
 export const SMCP_SERVICES = ["naomi", "paulina", "roshumba", "vendela"];
 
 /** What the routes need of Roshumba (reference-impl/roshumba/router.ts). */
@@ -34,6 +36,9 @@ export interface RouteServices {
   vendela: Vendela;
   roshumba: () => CallRouter;
   now: () => number;
+  /** The protocol versions this instance speaks (discovery `versions`, spec §14) and the one it prefers (`version`). */
+  versions: readonly string[];
+  version: string;
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
@@ -53,8 +58,8 @@ export function discoveryDocument(s: RouteServices): ServerDiscovery {
   return {
     server_name: s.self,
     endpoint: s.endpoint(),
-    version: PROTOCOL_VERSION,
-    versions: [PROTOCOL_VERSION],
+    version: s.version,
+    versions: [...s.versions],
     components: s.components(),
     key_id: s.key.keyId,
     public_key: formatPublicKey(s.key.publicKey),
@@ -77,10 +82,14 @@ function federationRoutes(s: RouteServices): Route[] {
       method: "POST", path: "/federation/v1/invite", kind: "federation", body: "Invite", response: "InviteAnswer",
       handler: (ctx) => ok(s.naomi.handleInvite(origin(ctx), ctx.body as Invite)),
     },
+    ...(s.versions.includes("1.1") ? [{
+      method: "POST", path: "/federation/v1/leave", kind: "federation", body: "Leave", response: "LeaveAnswer",
+      handler: (ctx: RequestContext) => ok(s.naomi.handleLeave(origin(ctx), ctx.body as Leave)),
+    } satisfies Route] : []),
     {
       method: "PUT", path: "/federation/v1/send/{txn_id}", kind: "federation", body: "Transaction", params: { txn_id: "IdempotencyKey" },
       response: "TransactionResult",
-      handler: (ctx) => ok(s.naomi.handleTransaction(origin(ctx), ctx.originKey!, ctx.params.txn_id!, ctx.bodySha256, ctx.body as Transaction)),
+      handler: async (ctx) => ok(await s.naomi.receiveTransaction(origin(ctx), ctx.originKey!, ctx.params.txn_id!, ctx.bodySha256, ctx.body as Transaction)),
     },
     {
       method: "GET", path: "/federation/v1/channels/{channel}/events", kind: "federation", params: { channel: "ChannelId" },
@@ -109,7 +118,7 @@ function controlRoutes(s: RouteServices): Route[] {
       method: "GET", path: "/control/v1/instance", kind: "control", response: "InstanceInfo",
       handler: () => ok({
         server_name: s.self, endpoint: s.endpoint(), key_id: s.key.keyId, public_key: formatPublicKey(s.key.publicKey),
-        components: s.components(), version: PROTOCOL_VERSION,
+        components: s.components(), version: s.version,
       } satisfies InstanceInfo),
     },
     { method: "GET", path: "/control/v1/peers", kind: "control", response: "PeerList", handler: () => ok({ peers: s.discovery.known().map((p) => peerInfo(s, p)) }) },
@@ -146,6 +155,10 @@ function controlRoutes(s: RouteServices): Route[] {
       params: { ...channel, server: "ServerName" }, response: "ChannelInfo",
       handler: (ctx) => ok(s.naomi.removeMember(ctx.params.channel!, ctx.params.server!)),
     },
+    ...(s.versions.includes("1.1") ? [{
+      method: "POST", path: "/control/v1/channels/{channel}/leave", kind: "control", params: channel, response: "ChannelInfo",
+      handler: async (ctx: RequestContext) => ok(await s.naomi.leave(ctx.params.channel!)),
+    } satisfies Route] : []),
     {
       method: "POST", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, body: "PublishEvent", response: "PublishResult",
       handler: async (ctx) => {
