@@ -44,19 +44,21 @@ export class FakeHub {
   }
 
   /** Sequences, names and signs a new event in a channel the fake hubs. */
-  append(channel: string, type: string, data: Record<string, unknown>, sender = this.self.name): Event {
+  append(channel: string, type: string, data: Record<string, unknown>, sender = this.self.name, extra: EventExtras = {}): Event {
     const ch = this.channel(channel);
     const prev = ch.events[ch.events.length - 1];
     const now = Date.now();
+    const { origin_ts, ...members } = extra;
     const event = finaliseEvent(this.self.key, {
       channel,
       seq: ch.events.length + 1,
       prev_event: prev ? prev.event_id : null,
       type,
       sender,
-      origin_ts: now,
+      origin_ts: origin_ts ?? now,
       hub_ts: now,
       data: data as Event["data"],
+      ...members,
     });
     ch.events.push(event);
     return event;
@@ -96,7 +98,11 @@ export class FakeHub {
     const key = `${origin} ${sub.submission_id}`;
     let done = ch.submissions.get(key);
     if (!done) {
-      const ev = this.append(sub.channel, sub.type, sub.data, origin);
+      // As a 1.1 hub (spec §7.5 EVT-26) the fake keeps a signed submission's proof and its origin_ts (EVT-11).
+      const proof = this.self.versions.includes("1.1") && sub.sender_signature !== undefined
+        ? { origin_ts: sub.origin_ts, submission_id: sub.submission_id, sender_signature: sub.sender_signature }
+        : {};
+      const ev = this.append(sub.channel, sub.type, sub.data, origin, proof);
       done = { submission_id: sub.submission_id, event_id: ev.event_id, seq: ev.seq };
       ch.submissions.set(key, done);
       r.afterAnswer(() => this.fanOut(ch, ev));
@@ -157,4 +163,11 @@ function leaveSeq(ch: HubChannel, server: string): number | undefined {
     if (e.type === "smcp:member.leave" && (e.data as { server?: unknown }).server === server) return e.seq;
   }
   return undefined;
+}
+
+/** Members a check sets on an event the fake hub sequences: a sender's origin_ts, and (1.1) sender proofs, forged or not. */
+export interface EventExtras {
+  origin_ts?: number;
+  submission_id?: string;
+  sender_signature?: string;
 }
