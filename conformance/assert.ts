@@ -28,6 +28,9 @@ export class InstanceInvalid extends CheckFailure {
   }
 }
 
+/** A check that does not apply to this target (e.g. it needs protocol 1.1 and the target lists only 1.0): reported excluded with the reason, never passed. */
+export class NotApplicable extends Error {}
+
 export function fail(message: string, expected?: unknown, actual?: unknown): never {
   throw new CheckFailure(message, show(expected), show(actual));
 }

@@ -85,7 +85,7 @@ export class FakePeer {
     const gate = new SendGate();
     const observation = new Observation();
     const receiver = new TransactionReceiver(participant, hub, gate);
-    const routes = new RouteTable([...ownRoutes(), participant.inviteRoute, receiver.route, hub.backfillRoute]);
+    const routes = new RouteTable([...ownRoutes(), participant.inviteRoute, receiver.route, hub.backfillRoute, hub.leaveRoute]);
     const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults), ...(opts.tls !== undefined ? { tls: opts.tls } : {}) });
     return new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
   }
@@ -192,6 +192,10 @@ export class FakePeer {
   }
   hubAppend(channel: string, type: string, data: Record<string, unknown>, sender?: string, extra?: EventExtras): Event {
     return this.hub.append(channel, type, data, sender, extra);
+  }
+  /** 1.1: leave events the fake hub sequenced for members that left on their own (spec §9.8). */
+  get hubLeaves(): readonly Event[] {
+    return this.hub.leaves;
   }
   hubHead(channel: string, seq?: number): ChannelHead {
     return this.hub.head(channel, seq);

@@ -1,6 +1,6 @@
 // Conformance harness: runs the selected checks in order, turns every outcome into a result record, never skips silently.
 import { SmcpError } from "../protocol/errors.ts";
-import { CheckFailure, type FailureCategory } from "./assert.ts";
+import { CheckFailure, NotApplicable, type FailureCategory } from "./assert.ts";
 import type { Check, CheckContext } from "./context.ts";
 import { anyMatches, expectationFor, type ExpectedFailures, type Expectation, type Status } from "./selection.ts";
 import type { WireEntry } from "./wire-log.ts";
@@ -127,6 +127,11 @@ export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_00
 }
 
 function describeFailure(r: CheckResult, err: unknown): void {
+  if (err instanceof NotApplicable) {
+    r.status = "excluded";
+    r.details.unshift(err.message);
+    return;
+  }
   r.status = "fail";
   if (err instanceof CheckFailure) {
     // A check that cannot observe its requirement in this deployment says so with category "prerequisite".

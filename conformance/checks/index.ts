@@ -32,6 +32,7 @@ import { listDefaultChecks } from "./list-defaults.ts";
 import { senderNonceChecks } from "./sender-nonces.ts";
 import { windowChecks } from "./window.ts";
 import { tlsChecks } from "./tls.ts";
+import { v11Checks } from "./v11.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -83,6 +84,7 @@ export function allChecks(): Check[] {
     ...lateHardeningChecks,
     ...spec101LateChecks,
     ...senderNonceChecks,
+    ...v11Checks,
     ...fakePeerRequestsValid,
     ...privateFiles,
     finalIntegrity,

@@ -2,7 +2,7 @@
 import { SmcpError } from "../../protocol/errors.ts";
 import { finaliseEvent, isReservedType, signHead } from "../../protocol/events.ts";
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
-import type { ChannelHead, Event, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
+import type { ChannelHead, Event, Leave, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { InstanceDirectory } from "./directory.ts";
 import type { FakeIdentity } from "./identity.ts";
 import type { InboundRecord } from "./observation.ts";
@@ -130,6 +130,36 @@ export class FakeHub {
     signed: true,
     handle: (r) => this.backfill(r.params.channel!, r.url, r.rec, r.origin),
   };
+
+  /**
+   * 1.1 POST /federation/v1/leave (spec §9.8): as a 1.1 hub the fake sequences the member's own leave (CHAN-31) and
+   * answers LeaveAnswer; as a 1.0 peer any leave is unexpected (CHAN-29: never sent to a hub that does not list 1.1).
+   */
+  readonly leaveRoute: Route = {
+    name: "leave",
+    method: "POST",
+    path: "/federation/v1/leave",
+    signed: true,
+    handle: (r) => {
+      if (!this.self.versions.includes("1.1")) {
+        r.rec.problems.push("a leave sent to a hub whose discovery does not list 1.1 (CHAN-29)");
+        throw new SmcpError("SMCP_NOT_FOUND", "no such endpoint in 1.0");
+      }
+      const leave = r.parse<Leave>("Leave");
+      const ch = this.channels.get(leave.channel);
+      if (!ch) throw new SmcpError("SMCP_NOT_HUB", `${leave.channel} is not hubbed here`);
+      const done = ch.members.has(r.origin) ? undefined : leaveSeq(ch, r.origin);
+      if (done !== undefined) return { status: 200, body: { channel: ch.id, event_id: ch.events[done - 1]!.event_id, seq: done } };
+      if (!ch.members.has(r.origin)) throw new SmcpError("SMCP_NOT_MEMBER", `${r.origin} is not a member`);
+      ch.members.delete(r.origin);
+      const ev = this.append(ch.id, "smcp:member.leave", { server: r.origin, by: this.self.name, initiator: r.origin });
+      this.leaves.push(ev);
+      return { status: 200, body: { channel: ch.id, event_id: ev.event_id, seq: ev.seq } };
+    },
+  };
+
+  /** Leave events the fake sequenced for members that left on their own (a check delivers them when it chooses). */
+  readonly leaves: Event[] = [];
 
   private backfill(channel: string, url: URL, rec: InboundRecord, origin: string): Answer {
     const ch = this.channels.get(channel);
