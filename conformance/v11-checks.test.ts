@@ -47,7 +47,7 @@ const internals = (inst: Instance) => inst.naomi as unknown as Internals;
 
 const CASES: Array<{ id: string; bug: string; plant: (inst: Instance) => void; says: RegExp }> = [
   {
-    id: "v11/versions/no-leave-toward-1.0-hub", bug: "the hub's versions are not looked at (a leave goes to a 1.0 hub)",
+    id: "v11/versions/no-leave-toward-old-hub", bug: "the hub's versions are not looked at (a leave goes to a 1.0 hub)",
     plant: (inst) => void (internals(inst).leaves.opts.discoverVersions = async () => ["1.0", "1.1"]), says: /leave|SMCP_INVALID|CHAN-29/,
   },
   {

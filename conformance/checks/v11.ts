@@ -58,7 +58,7 @@ function receivedEvents(peer: FakePeer, from: string, channel: string, since = 0
 
 export const v11Checks: Check[] = [
   ...perTarget((role) => ({
-    id: "v11/versions/no-leave-toward-1.0-hub",
+    id: "v11/versions/no-leave-toward-old-hub",
     name: "asked to leave a channel of a 1.0-only hub, the instance answers 400 SMCP_INVALID, sends the hub no leave and stays joined",
     requirements: ["VER-11", "CHAN-29", "CHAN-36"],
     level: "MUST",
@@ -107,7 +107,7 @@ export const v11Checks: Check[] = [
   ...perTarget((role) => ({
     id: "v11/sender-sig/forged-refused",
     name: "events a 1.1 hub forges for a 1.1 sender (no or a bad sender_signature) are refused with SMCP_BAD_EVENT and not stored; a properly signed one and a 1.0 sender's unsigned one are stored",
-    requirements: ["EVT-23", "EVT-28", "EVT-29", "EVT-27", "VER-12"],
+    requirements: ["EVT-23", "EVT-28", "EVT-29", "EVT-27", "EVT-33", "VER-12"],
     level: "MUST",
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
@@ -190,7 +190,7 @@ export const v11Checks: Check[] = [
   ...perTarget((role) => ({
     id: "v11/leave/hub-sequences",
     name: "as a 1.1 hub the instance sequences a member's own leave, answers a retry the same, delivers the leaver nothing after it, and refuses its calls",
-    requirements: ["CHAN-30", "CHAN-31", "CHAN-32", "CHAN-34", "DLV-38", "CALL-21"],
+    requirements: ["CHAN-30", "CHAN-31", "CHAN-32", "CHAN-33", "CHAN-34", "DLV-38", "CALL-21"],
     level: "MUST",
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
@@ -232,8 +232,8 @@ export const v11Checks: Check[] = [
   })),
   ...perTarget((role) => ({
     id: "v11/leave/participant-leaves",
-    name: "asked to leave a 1.1 hub's channel, the instance sends the hub a leave, reports joined: false, takes its own leave event and refuses the channel's later events with SMCP_NOT_MEMBER",
-    requirements: ["CHAN-29", "CHAN-35", "CHAN-37"],
+    name: "asked to leave a 1.1 hub's channel, the instance sends the hub a leave, reports joined: false, takes its own leave event, refuses the channel's later events with SMCP_NOT_MEMBER, and takes them again once re-invited",
+    requirements: ["CHAN-29", "CHAN-35", "CHAN-37", "CHAN-38"],
     level: "MUST",
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
@@ -252,6 +252,13 @@ export const v11Checks: Check[] = [
         const after = hub.hubAppend(channel, "conf:after-leave", { n: 1 });
         const refused = await deliver(hub, t, [after]);
         ensure(rejectedAs(refused, after.event_id) === "SMCP_NOT_MEMBER", "the leaver accepted an event after its leave", "SMCP_NOT_MEMBER", refused);
+        // Re-invited (CHAN-38): joined again, the events it refused are taken, up to its new join.
+        const again = expectOk<{ accepted: boolean }>(await hub.sendInvite(t.name, channel), "InviteAnswer", "invite after leaving", 200);
+        ensure(again.accepted, "the re-invite was declined", true, again);
+        hub.hubChannel(channel).members.add(t.name);
+        const rejoin = hub.hubAppend(channel, "smcp:member.join", { server: t.name });
+        const back = await deliver(hub, t, [after, rejoin]);
+        ensure(back.processed.includes(after.event_id) && back.processed.includes(rejoin.event_id), "after a new invite the instance still refuses the channel's events", "both processed", back);
       } finally {
         await hub.close();
       }

@@ -25,7 +25,7 @@ export const PROOFS: Record<string, readonly string[]> = {
   ],
   "conformance/call-rights.test.ts": ["adv/calls/self-hubbed-co-member"],
   "conformance/v11-checks.test.ts": [
-    "v11/versions/no-leave-toward-1.0-hub", "v11/sender-sig/signs-submissions", "v11/sender-sig/forged-refused", "v11/sender-sig/hub-refuses",
+    "v11/versions/no-leave-toward-old-hub", "v11/sender-sig/signs-submissions", "v11/sender-sig/forged-refused", "v11/sender-sig/hub-refuses",
     "v11/leave/hub-sequences", "v11/leave/participant-leaves",
   ],
   "conformance/poison-data.test.ts": ["adv/txn/over-deep-data"],
