@@ -163,4 +163,11 @@ describe("protocol 1.1: versions, sender signatures and leave across reference i
     expect(retried).toEqual({ channel: chanL, event_id: leave.event_id, seq: leave.seq });
     expect(heldEvents(alice, chanL)).toHaveLength(leave.seq + 3);
   });
+
+  it("VER-13: the versions a peer listed survive a restart (a 1.1 peer does not turn into a 1.0 one)", async () => {
+    expect(alice.discovery.cached("carol.example")?.versions).toEqual(["1.0", "1.1"]);
+    await alice.close();
+    alice = await start("alice.example", dirs[0]!, { includeVikunja: true });
+    expect([alice.discovery.cached("carol.example")?.versions, alice.discovery.cached("bob.example")?.versions]).toEqual([["1.0", "1.1"], ["1.0"]]);
+  });
 });
