@@ -67,6 +67,12 @@ export function discoveryDocument(s: RouteServices): ServerDiscovery {
   };
 }
 
+/** A 1.1 endpoint: a 1.0-only instance (--protocol-versions 1.0) has no such endpoint (spec §14 VER-11). */
+function since11<T>(s: RouteServices, value: T): T {
+  if (!s.versions.includes("1.1")) throw new SmcpError("SMCP_NOT_FOUND", "no such endpoint: this instance speaks protocol 1.0 only");
+  return value;
+}
+
 function origin(ctx: RequestContext): string {
   return ctx.auth!.origin;
 }
@@ -82,10 +88,10 @@ function federationRoutes(s: RouteServices): Route[] {
       method: "POST", path: "/federation/v1/invite", kind: "federation", body: "Invite", response: "InviteAnswer",
       handler: (ctx) => ok(s.naomi.handleInvite(origin(ctx), ctx.body as Invite)),
     },
-    ...(s.versions.includes("1.1") ? [{
+    {
       method: "POST", path: "/federation/v1/leave", kind: "federation", body: "Leave", response: "LeaveAnswer",
-      handler: (ctx: RequestContext) => ok(s.naomi.handleLeave(origin(ctx), ctx.body as Leave)),
-    } satisfies Route] : []),
+      handler: (ctx) => ok(s.naomi.handleLeave(origin(ctx), since11(s, ctx.body as Leave))),
+    },
     {
       method: "PUT", path: "/federation/v1/send/{txn_id}", kind: "federation", body: "Transaction", params: { txn_id: "IdempotencyKey" },
       response: "TransactionResult",
@@ -155,10 +161,10 @@ function controlRoutes(s: RouteServices): Route[] {
       params: { ...channel, server: "ServerName" }, response: "ChannelInfo",
       handler: (ctx) => ok(s.naomi.removeMember(ctx.params.channel!, ctx.params.server!)),
     },
-    ...(s.versions.includes("1.1") ? [{
+    {
       method: "POST", path: "/control/v1/channels/{channel}/leave", kind: "control", params: channel, response: "ChannelInfo",
-      handler: async (ctx: RequestContext) => ok(await s.naomi.leave(ctx.params.channel!)),
-    } satisfies Route] : []),
+      handler: async (ctx) => ok(await s.naomi.leave(since11(s, ctx.params.channel!))),
+    },
     {
       method: "POST", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, body: "PublishEvent", response: "PublishResult",
       handler: async (ctx) => {
