@@ -91,7 +91,7 @@ export const EXCLUSIONS: Record<string, Exclusion> = {
   "CHAN-02": x("sender-internal", "membership is derived internally; its effects are checked by invite, removal and member-call checks"),
   "CHAN-10": x("optional", "declining is local policy; the conformance profile requires accepting every authenticated invite (CONF-10)"),
   "CHAN-27": x("not-yet-automated", "observable: one fake hub's invites beyond the bound come back accepted: false and leave no channel; tests/invite-flood.test.ts counts them against the reference (100 of 5 000 per hub, 1 000 in all)"),
-  "EVT-30": x("not-yet-automated", "observable: a 1.1 hub names a 1.1 sender whose discovery fails; needs a fake sender that answers its well-known only later, then a backfill round (reference: reference-impl/naomi/sender-check.ts refuses, backfill retries)"),
+  "EVT-30": x("not-yet-automated", "observable: a 1.1 hub names a sender the target cannot discover, and the event must still be taken; needs an unmapped sender name that fails fast (reference: reference-impl/naomi/sender-check.test.ts, tests/hostile-input.test.ts)"),
   "EVT-31": x("not-yet-automated", "observable: one transaction naming 65 distinct senders; needs 65 fake identities mapped into the target"),
   "VER-13": x("durability", "the versions a peer listed must survive a restart; the durability phase restarts instances but no 1.1 peer is cached across it yet (reference: migration v4 keeps peers.versions; tests/protocol-1.1.test.ts restarts one and compares)"),
   "CHAN-28": x("optional", "the default participation bounds are a SHOULD; an instance may choose others"),

@@ -16,7 +16,7 @@ export interface SenderInfo {
 /** Resolves a server's key and versions through discovery (cached); null on failure. */
 export type ResolveSender = (server: string) => Promise<SenderInfo | null>;
 
-/** EVT-31: distinct senders a participant looks up for one transaction or backfill page, at most. */
+/** EVT-31: distinct senders a participant looks up for one transaction or backfill page, at most (the rest as EVT-30). */
 export const MAX_SENDERS_PER_BATCH = 64;
 
 /** The senders of `events` (other than their channels' hubs) resolved, at most MAX_SENDERS_PER_BATCH of them. */
@@ -39,12 +39,13 @@ export async function resolveSenders(events: readonly Event[], resolve: ResolveS
 export function senderProblem(event: Event, hubSpeaks11: boolean, senders: Map<string, SenderInfo | null>): string | null {
   if (event.sender === parseChannelId(event.channel)?.hub) return null;
   const info = senders.get(event.sender);
+  // EVT-30: a sender this participant cannot discover is vouched for by the hub alone, as in 1.0 — a member it cannot
+  // reach must not freeze the channel for it; discovery is the root of trust either way (§15).
+  if (!info) return null;
   if (event.sender_signature !== undefined) {
-    if (!info) return `cannot obtain the key of sender ${event.sender} to verify its sender_signature`;
     return eventSenderSignatureVerifies(info.key, event) ? null : `sender_signature does not verify with the key of ${event.sender}`;
   }
   if (!hubSpeaks11) return null;
-  if (!info) return `cannot learn whether sender ${event.sender} speaks 1.1 (its discovery failed)`;
   return speaks(info.versions, "1.1") ? `${event.sender} speaks 1.1, and its event carries no sender_signature` : null;
 }
 
