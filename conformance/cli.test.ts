@@ -57,7 +57,7 @@ describe("check catalogue", () => {
     const checks = allChecks();
     expect(new Set(checks.map((c) => c.id)).size).toBe(checks.length);
     for (const c of checks) {
-      expect(c.id).toMatch(/^(sc|ctl|adv|dur|fwd|judith|gail|kathy)\/[a-z0-9-]+(\/[a-z0-9-]+)*(@(alice|bob))?$/);
+      expect(c.id).toMatch(/^(sc|ctl|adv|dur|fwd|v11|judith|gail|kathy)\/[a-z0-9-]+(\/[a-z0-9-]+)*(@(alice|bob))?$/);
       expect(c.requirements.length, c.id).toBeGreaterThan(0);
       for (const p of c.prerequisites) expect(checks.some((x) => x.id === p), `${c.id} → ${p}`).toBe(true);
     }

@@ -9,7 +9,7 @@ import { WireRecorder } from "./wire-log.ts";
 import { authHeader, type OutboundOptions } from "./fake-peer/crafting.ts";
 import { InstanceDirectory } from "./fake-peer/directory.ts";
 import { faultHooks, type ReceiverFaults } from "./fake-peer/faults.ts";
-import { FakeHub, type HubChannel } from "./fake-peer/hub.ts";
+import { FakeHub, type EventExtras, type HubChannel } from "./fake-peer/hub.ts";
 import { FakeIdentity } from "./fake-peer/identity.ts";
 import { FakeForwarding } from "./fake-peer/forwarding.ts";
 import { Observation, type InboundRecord, type StrayRecord } from "./fake-peer/observation.ts";
@@ -91,7 +91,7 @@ export class FakePeer {
     const observation = new Observation();
     const receiver = new TransactionReceiver(participant, hub, gate);
     const forwarding = new FakeForwarding();
-    const routes = new RouteTable([...ownRoutes(() => forwarding.forwardsTo), participant.inviteRoute, receiver.route, hub.backfillRoute, forwarding.route]);
+    const routes = new RouteTable([...ownRoutes(() => forwarding.forwardsTo), participant.inviteRoute, receiver.route, hub.backfillRoute, hub.leaveRoute, forwarding.route]);
     const server = await FakeServer.listen({ identity, directory, routes, observation, recorder, faults: faultHooks(faults), ...(opts.tls !== undefined ? { tls: opts.tls } : {}) });
     const peer = new FakePeer(identity, directory, outbound, hub, participant, gate, observation, server, recorder, opts.dispatcher === undefined);
     peer.forwarding = forwarding;
@@ -146,6 +146,14 @@ export class FakePeer {
   set components(names: string[]) {
     this.identity.components = names;
   }
+  /** The protocol versions it plays (spec §14): ["1.0"] by default; `playVersions(["1.0", "1.1"])` plays a 1.1 peer. */
+  get versions(): string[] {
+    return this.identity.versions;
+  }
+  playVersions(versions: string[]): void {
+    this.identity.versions = [...versions];
+  }
+
   /** Lies in its own discovery document (a malicious peer: small-order key, wrong key ID, wrong server name). */
   get discoveryOverride(): Partial<ServerDiscovery> {
     return this.identity.discoveryOverride;
@@ -200,8 +208,12 @@ export class FakePeer {
   hubCreate(name: string): HubChannel {
     return this.hub.create(name);
   }
-  hubAppend(channel: string, type: string, data: Record<string, unknown>, sender?: string): Event {
-    return this.hub.append(channel, type, data, sender);
+  hubAppend(channel: string, type: string, data: Record<string, unknown>, sender?: string, extra?: EventExtras): Event {
+    return this.hub.append(channel, type, data, sender, extra);
+  }
+  /** 1.1: leave events the fake hub sequenced for members that left on their own (spec §9.8). */
+  get hubLeaves(): readonly Event[] {
+    return this.hub.leaves;
   }
   hubHead(channel: string, seq?: number): ChannelHead {
     return this.hub.head(channel, seq);

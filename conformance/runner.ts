@@ -129,7 +129,7 @@ export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_00
 function describeFailure(r: CheckResult, err: unknown): void {
   if (err instanceof NotApplicable) {
     r.status = "excluded";
-    r.details.unshift(`excluded: ${err.message}`);
+    r.details.unshift(err.message);
     return;
   }
   r.status = "fail";

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isServerName } from "../protocol/identity.ts";
+import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import type { InstanceConfig } from "./config.ts";
 import { startInstance } from "./instance.ts";
 import { validate } from "../protocol/schemas.ts";
@@ -40,6 +41,7 @@ const FLAGS: Record<string, Flag> = {
   "forward-route": { arg: "DEST=VIA", multiple: true, help: "1.1: send calls for DEST (or *) through VIA (spec §10.6 FWD-27); repeatable", apply: (c, v, first) => void (c.forwardRoutes = [...(first ? [] : (c.forwardRoutes ?? [])), v]) },
   "invite-allow": { arg: "SERVER", multiple: true, help: "accept invites from these hubs (default: none unless --accept-all-invites, spec §9.1 CHAN-26); repeatable", apply: (c, v, first) => void (c.inviteAllowList = [...(first ? [] : (c.inviteAllowList ?? [])), v]) },
   "accept-all-invites": { help: "accept every authenticated invite: the conformance profile (spec §16 CONF-10); off by default", apply: (c) => void (c.acceptAllInvites = true) },
+  "protocol-versions": { arg: "LIST", help: "comma-separated protocol versions to speak (default 1.0,1.1; 1.0 plays a 1.0-only instance, spec §14)", apply: (c, v) => void (c.protocolVersions = parseVersions(v)) },
   "log-level": { arg: "LEVEL", help: "pino level: trace, debug, info (default), warn, error", apply: (c, v) => void (c.logLevel = v) },
   "log-file": { arg: "FILE", help: "write logs to FILE instead of stderr", apply: (c, v) => void (c.logDestination = v) },
   "no-gail": { help: "turn the Gail log-aggregation profile off (spec §18.2; on by default, inert until forwarding is set)", apply: (c) => void (c.gail = { ...c.gail, enabled: false }) },
@@ -130,6 +132,13 @@ function parseSubscription(text: string): [string, string[]] {
     fail(`--kathy-subscribe must be CHANNEL=PATTERN[,PATTERN...], e.g. !kathy:alice.example=ui.*, got ${text}`);
   }
   return [text.slice(0, eq), patterns];
+}
+
+function parseVersions(text: string): string[] {
+  const list = text.split(",").map((v) => v.trim());
+  const known = new Set<string>(SUPPORTED_VERSIONS);
+  if (!list.includes("1.0") || list.some((v) => !known.has(v))) fail(`--protocol-versions must list 1.0 and only ${[...known].join(", ")}, got ${text}`);
+  return [...new Set(list)];
 }
 
 function parsePeer(text: string): [string, string] {

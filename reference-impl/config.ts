@@ -36,6 +36,8 @@ export interface InstanceConfig {
    * sequences and to fetching from it, so only hubs the operator named get one (CHAN-26).
    */
   acceptAllInvites?: boolean;
+  /** Protocol versions this instance speaks and advertises (spec §14); default every supported one. ["1.0"] plays a 1.0-only instance that uses no 1.1 feature. */
+  protocolVersions?: string[];
   /** Channels of one hub this instance participates in at most; further invites are declined (spec §9.1 CHAN-27). */
   maxParticipationsPerHub?: number;
   /** Channels this instance participates in at most, all hubs together (spec §9.1 CHAN-27). */

@@ -4,8 +4,9 @@ import { dirname, join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { createDispatcher } from "../protocol/http-client.ts";
-import { signingKeyFromSeed } from "../protocol/keys.ts";
+import { signingKeyFromSeed, verifyKeyOf } from "../protocol/keys.ts";
 import { randomId } from "../protocol/random-id.ts";
+import { highestCommon, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { ReplayCache } from "../protocol/request-auth.ts";
 import { validate } from "../protocol/schemas.ts";
 import type { Limits } from "../protocol/types.ts";
@@ -111,8 +112,16 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
     throw err;
   }
   const host = components;
+  const versions = config.protocolVersions ?? [...SUPPORTED_VERSIONS];
   const naomi = new Naomi({
-    self, key, store, sender, logger: logger.child({ svc: "naomi" }), now,
+    self, key, store, sender, logger: logger.child({ svc: "naomi" }), now, versions,
+    peerVersions: (server) => discovery.cached(server)?.versions,
+    resolveSender: async (server) => {
+      if (server === self) return { key: verifyKeyOf(key), versions };
+      const peer = await discovery.discover(server).catch(() => undefined);
+      return peer ? { key: peer.key, versions: peer.versions } : null;
+    },
+    discoverVersions: async (server) => (await discovery.discover(server)).versions,
     hubKey: async (hub) => (await discovery.discover(hub).catch(() => undefined))?.key ?? null,
     hubMaxEventDataBytes: (hub) => discovery.cached(hub)?.limits.max_event_data_bytes,
     destinationLimits: (destination) => discovery.cached(destination)?.limits,
@@ -179,6 +188,7 @@ export async function startInstance(config: InstanceConfig): Promise<Instance> {
   http = new HttpServer({
     routes: buildRoutes({
       self, endpoint: () => endpoint, key, limits, now, discovery, naomi, vendela, roshumba: () => roshumba, forwarder: () => forwarder,
+      versions, version: highestCommon(versions, SUPPORTED_VERSIONS) ?? "1.0",
       components: () => [...new Set([...SMCP_SERVICES, ...(judith ? ["judith"] : []), ...host.names()])].sort(),
       judith: () => judith,
       profiles: { ...(gail ? { gail } : {}), ...(kathy ? { kathy } : {}) },

@@ -36,6 +36,7 @@ import { tlsChecks } from "./tls.ts";
 import { gailChecks, gailDurabilityChecks } from "./gail.ts";
 import { kathyChecks, kathyDurabilityChecks } from "./kathy.ts";
 import { judithChecks, judithDurabilityChecks } from "./judith.ts";
+import { v11Checks } from "./v11.ts";
 
 export function allChecks(): Check[] {
   const list = [
@@ -88,6 +89,7 @@ export function allChecks(): Check[] {
     ...lateHardeningChecks,
     ...spec101LateChecks,
     ...senderNonceChecks,
+    ...v11Checks,
     ...fakePeerRequestsValid,
     ...privateFiles,
     ...judithChecks,

@@ -35,7 +35,7 @@ const instanceInfo = perTarget((role) => ({
 const wellKnown = perTarget((role) => ({
   id: "sc/discovery/well-known",
   name: `the harness fetches ${role}'s /.well-known/smcp/server and self-signed /federation/v1/keys and validates them`,
-  requirements: ["DISC-01", "DISC-02", "DISC-04", "DISC-06", "CONF-01", "KEY-02", "KEY-03", "KEY-12", "KEY-13", "KEY-14", "KEY-15"],
+  requirements: ["DISC-01", "DISC-02", "DISC-04", "VER-10", "DISC-06", "CONF-01", "KEY-02", "KEY-03", "KEY-12", "KEY-13", "KEY-14", "KEY-15"],
   level: "MUST",
   prerequisites: ["sc/control/instance@@"],
   async run(ctx) {
@@ -43,7 +43,9 @@ const wellKnown = perTarget((role) => ({
     const wk = await unsignedGet(ctx, `${t.federationUrl ?? t.baseUrl}/.well-known/smcp/server`, `well-known@${role}`);
     const doc = expectOk<ServerDiscovery>(wk, "ServerDiscovery", "GET /.well-known/smcp/server", 200);
     ensure(doc.server_name === t.name, "discovery server_name is not the instance's name (§6.1)", t.name, doc.server_name);
-    ensure(doc.version === "1.0" && doc.versions.includes("1.0"), "version must be 1.0 and versions must list it (§6.1)", { version: "1.0", versions: ["1.0"] }, { version: doc.version, versions: doc.versions });
+    // Any 1.x instance that lists 1.0 (VER-10); `version` is the one it prefers, among those it lists (DISC-04).
+    const isOneX = /^1\.[0-9]+$/.test(doc.version) && doc.versions.includes(doc.version) && doc.versions.includes("1.0");
+    ensure(isOneX, "version must be a 1.x version that versions lists, and versions must list 1.0 (§6.1, §14)", { version: "1.x", versions: ["1.0", "..."] }, { version: doc.version, versions: doc.versions });
     ensure(doc.components.includes("vikunja"), "discovery components lack vikunja (conformance profile)", "components ∋ vikunja", doc.components);
     const key = verifyKeyOfDiscovery(doc);
     ensure(doc.key_id === keyIdFor(key.publicKey), "key_id is not derived from public_key (§4.1)", keyIdFor(key.publicKey), doc.key_id);

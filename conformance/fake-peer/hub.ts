@@ -2,7 +2,7 @@
 import { SmcpError } from "../../protocol/errors.ts";
 import { finaliseEvent, isReservedType, signHead } from "../../protocol/events.ts";
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
-import type { ChannelHead, Event, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
+import type { ChannelHead, Event, Leave, RejectedItem, SequencedSubmission, Submission, TransactionResult } from "../../protocol/types.ts";
 import type { InstanceDirectory } from "./directory.ts";
 import type { FakeIdentity } from "./identity.ts";
 import type { InboundRecord } from "./observation.ts";
@@ -44,19 +44,21 @@ export class FakeHub {
   }
 
   /** Sequences, names and signs a new event in a channel the fake hubs. */
-  append(channel: string, type: string, data: Record<string, unknown>, sender = this.self.name): Event {
+  append(channel: string, type: string, data: Record<string, unknown>, sender = this.self.name, extra: EventExtras = {}): Event {
     const ch = this.channel(channel);
     const prev = ch.events[ch.events.length - 1];
     const now = Date.now();
+    const { origin_ts, ...members } = extra;
     const event = finaliseEvent(this.self.key, {
       channel,
       seq: ch.events.length + 1,
       prev_event: prev ? prev.event_id : null,
       type,
       sender,
-      origin_ts: now,
+      origin_ts: origin_ts ?? now,
       hub_ts: now,
       data: data as Event["data"],
+      ...members,
     });
     ch.events.push(event);
     return event;
@@ -96,7 +98,11 @@ export class FakeHub {
     const key = `${origin} ${sub.submission_id}`;
     let done = ch.submissions.get(key);
     if (!done) {
-      const ev = this.append(sub.channel, sub.type, sub.data, origin);
+      // As a 1.1 hub (spec §7.5 EVT-26) the fake keeps a signed submission's proof and its origin_ts (EVT-11).
+      const proof = this.self.versions.includes("1.1") && sub.sender_signature !== undefined
+        ? { origin_ts: sub.origin_ts, submission_id: sub.submission_id, sender_signature: sub.sender_signature }
+        : {};
+      const ev = this.append(sub.channel, sub.type, sub.data, origin, proof);
       done = { submission_id: sub.submission_id, event_id: ev.event_id, seq: ev.seq };
       ch.submissions.set(key, done);
       r.afterAnswer(() => this.fanOut(ch, ev));
@@ -124,6 +130,36 @@ export class FakeHub {
     signed: true,
     handle: (r) => this.backfill(r.params.channel!, r.url, r.rec, r.origin),
   };
+
+  /**
+   * 1.1 POST /federation/v1/leave (spec §9.8): as a 1.1 hub the fake sequences the member's own leave (CHAN-31) and
+   * answers LeaveAnswer; as a 1.0 peer any leave is unexpected (CHAN-29: never sent to a hub that does not list 1.1).
+   */
+  readonly leaveRoute: Route = {
+    name: "leave",
+    method: "POST",
+    path: "/federation/v1/leave",
+    signed: true,
+    handle: (r) => {
+      if (!this.self.versions.includes("1.1")) {
+        r.rec.problems.push("a leave sent to a hub whose discovery does not list 1.1 (CHAN-29)");
+        throw new SmcpError("SMCP_NOT_FOUND", "no such endpoint in 1.0");
+      }
+      const leave = r.parse<Leave>("Leave");
+      const ch = this.channels.get(leave.channel);
+      if (!ch) throw new SmcpError("SMCP_NOT_HUB", `${leave.channel} is not hubbed here`);
+      const done = ch.members.has(r.origin) ? undefined : leaveSeq(ch, r.origin);
+      if (done !== undefined) return { status: 200, body: { channel: ch.id, event_id: ch.events[done - 1]!.event_id, seq: done } };
+      if (!ch.members.has(r.origin)) throw new SmcpError("SMCP_NOT_MEMBER", `${r.origin} is not a member`);
+      ch.members.delete(r.origin);
+      const ev = this.append(ch.id, "smcp:member.leave", { server: r.origin, by: this.self.name, initiator: r.origin });
+      this.leaves.push(ev);
+      return { status: 200, body: { channel: ch.id, event_id: ev.event_id, seq: ev.seq } };
+    },
+  };
+
+  /** Leave events the fake sequenced for members that left on their own (a check delivers them when it chooses). */
+  readonly leaves: Event[] = [];
 
   private backfill(channel: string, url: URL, rec: InboundRecord, origin: string): Answer {
     const ch = this.channels.get(channel);
@@ -157,4 +193,11 @@ function leaveSeq(ch: HubChannel, server: string): number | undefined {
     if (e.type === "smcp:member.leave" && (e.data as { server?: unknown }).server === server) return e.seq;
   }
   return undefined;
+}
+
+/** Members a check sets on an event the fake hub sequences: a sender's origin_ts, and (1.1) sender proofs, forged or not. */
+export interface EventExtras {
+  origin_ts?: number;
+  submission_id?: string;
+  sender_signature?: string;
 }

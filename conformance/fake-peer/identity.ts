@@ -14,6 +14,8 @@ export class FakeIdentity {
   components: string[] = [];
   /** Lies in its own discovery document (a malicious peer: small-order key, wrong key ID, wrong server name). */
   discoveryOverride: Partial<ServerDiscovery> = {};
+  /** The protocol versions it plays (spec §14): a 1.0-only peer by default, ["1.0", "1.1"] to play a 1.1 one. */
+  versions: string[] = ["1.0"];
 
   constructor(
     readonly name: string,
@@ -35,8 +37,8 @@ export class FakeIdentity {
     return {
       server_name: this.name,
       endpoint: this.url,
-      version: "1.0",
-      versions: ["1.0"],
+      version: this.versions.at(-1)!,
+      versions: [...this.versions],
       components: this.components,
       key_id: this.key.keyId,
       public_key: formatPublicKey(this.key.publicKey),

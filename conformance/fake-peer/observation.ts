@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import type { WireEntry } from "../wire-log.ts";
 
 /** The fake's routes, named for the records (`unexpected` when no route matched). */
-export type RouteName = "well-known" | "keys" | "ping" | "registry" | "invite" | "send" | "backfill" | "call" | "forward" | "unexpected";
+export type RouteName = "well-known" | "keys" | "ping" | "registry" | "invite" | "send" | "backfill" | "call" | "forward" | "leave" | "unexpected";
 
 /** One request an instance under test sent to the fake peer, with whatever was wrong with it. */
 export interface InboundRecord {

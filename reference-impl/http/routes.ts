@@ -5,14 +5,14 @@ import { makeKeyDocument } from "../../protocol/key-document.ts";
 import { formatPublicKey, type SigningKey } from "../../protocol/keys.ts";
 import { LONG_POLL_MAX_WAIT_MS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../../protocol/limits.ts";
 import type {
-  CallTool, CreateChannel, DiscoverPeer, ForwardedCall, ForwardResult, HostMapping, InstanceInfo, Invite, Limits, PeerInfo, PublishEvent,
+  CallTool, CreateChannel, DiscoverPeer, ForwardedCall, ForwardResult, HostMapping, InstanceInfo, Invite, Leave, Limits, PeerInfo, PublishEvent,
   RegistryListing, RemoteCall, RemoteCallResult, ServerDiscovery, Transaction,
 } from "../../protocol/types.ts";
 import type { Judith } from "../judith/judith.ts";
 import { judithRoutes } from "../judith/routes.ts";
+import { PREFERRED_VERSION } from "../../protocol/versions.ts";
 import type { Naomi } from "../naomi/naomi.ts";
 import type { Discovery, Peer } from "../paulina/discovery.ts";
-import { SUPPORTED_VERSIONS } from "../../protocol/versions.ts";
 import type { Vendela } from "../vendela/vendela.ts";
 import type { Gail } from "../gail/gail.ts";
 import { gailRoutes } from "../gail/routes.ts";
@@ -20,7 +20,8 @@ import type { Kathy } from "../kathy/kathy.ts";
 import { kathyRoutes } from "../kathy/routes.ts";
 import type { RequestContext, Route } from "./server.ts";
 
-export const PROTOCOL_VERSION = "1.0";
+/** The version a default instance prefers and advertises as `version` (spec §14); `RouteServices.version` is the instance's own. */
+export const PROTOCOL_VERSION = PREFERRED_VERSION;
 export const SMCP_SERVICES = ["naomi", "paulina", "roshumba", "vendela"];
 
 /** What the routes need of Roshumba (reference-impl/roshumba/router.ts). */
@@ -47,6 +48,9 @@ export interface RouteServices {
   profiles?: { gail?: Gail; kathy?: Kathy };
   /** The Judith profile (spec §18.1), when enabled; its routes answer 404 otherwise. */
   judith?: () => Judith | undefined;
+  /** The protocol versions this instance speaks (discovery `versions`, spec §14) and the one it prefers (`version`). */
+  versions: readonly string[];
+  version: string;
 }
 
 const ok = (body: unknown, status = 200) => ({ status, body });
@@ -83,13 +87,19 @@ export function discoveryDocument(s: RouteServices): ServerDiscovery {
   return {
     server_name: s.self,
     endpoint: s.endpoint(),
-    version: PROTOCOL_VERSION,
-    versions: [...SUPPORTED_VERSIONS],
+    version: s.version,
+    versions: [...s.versions],
     components: s.components(),
     key_id: s.key.keyId,
     public_key: formatPublicKey(s.key.publicKey),
     limits: s.limits,
   };
+}
+
+/** A 1.1 endpoint: a 1.0-only instance (--protocol-versions 1.0) has no such endpoint (spec §14 VER-11). */
+function since11<T>(s: RouteServices, value: T): T {
+  if (!s.versions.includes("1.1")) throw new SmcpError("SMCP_NOT_FOUND", "no such endpoint: this instance speaks protocol 1.0 only");
+  return value;
 }
 
 function origin(ctx: RequestContext): string {
@@ -108,9 +118,13 @@ function federationRoutes(s: RouteServices): Route[] {
       handler: (ctx) => ok(s.naomi.handleInvite(origin(ctx), ctx.body as Invite)),
     },
     {
+      method: "POST", path: "/federation/v1/leave", kind: "federation", body: "Leave", response: "LeaveAnswer",
+      handler: (ctx) => ok(s.naomi.handleLeave(origin(ctx), since11(s, ctx.body as Leave))),
+    },
+    {
       method: "PUT", path: "/federation/v1/send/{txn_id}", kind: "federation", body: "Transaction", params: { txn_id: "IdempotencyKey" },
       response: "TransactionResult",
-      handler: (ctx) => ok(s.naomi.handleTransaction(origin(ctx), ctx.originKey!, ctx.params.txn_id!, ctx.bodySha256, ctx.body as Transaction)),
+      handler: async (ctx) => ok(await s.naomi.receiveTransaction(origin(ctx), ctx.originKey!, ctx.params.txn_id!, ctx.bodySha256, ctx.body as Transaction)),
     },
     {
       method: "GET", path: "/federation/v1/channels/{channel}/events", kind: "federation", params: { channel: "ChannelId" },
@@ -123,7 +137,7 @@ function federationRoutes(s: RouteServices): Route[] {
     },
     {
       method: "POST", path: "/federation/v1/forward", kind: "federation", body: "ForwardedCall", response: "ForwardResult",
-      handler: async (ctx) => ok(await s.forwarder().handle(origin(ctx), ctx.body as ForwardedCall)),
+      handler: async (ctx) => ok(await s.forwarder().handle(origin(ctx), since11(s, ctx.body as ForwardedCall))),
     },
   ];
 }
@@ -143,7 +157,7 @@ function controlRoutes(s: RouteServices): Route[] {
       method: "GET", path: "/control/v1/instance", kind: "control", response: "InstanceInfo",
       handler: () => ok({
         server_name: s.self, endpoint: s.endpoint(), key_id: s.key.keyId, public_key: formatPublicKey(s.key.publicKey),
-        components: s.components(), version: PROTOCOL_VERSION,
+        components: s.components(), version: s.version,
       } satisfies InstanceInfo),
     },
     { method: "GET", path: "/control/v1/peers", kind: "control", response: "PeerList", handler: () => ok({ peers: s.discovery.known().map((p) => peerInfo(s, p)) }) },
@@ -179,6 +193,10 @@ function controlRoutes(s: RouteServices): Route[] {
       method: "DELETE", path: "/control/v1/channels/{channel}/members/{server}", kind: "control",
       params: { ...channel, server: "ServerName" }, response: "ChannelInfo",
       handler: (ctx) => ok(s.naomi.removeMember(ctx.params.channel!, ctx.params.server!)),
+    },
+    {
+      method: "POST", path: "/control/v1/channels/{channel}/leave", kind: "control", params: channel, response: "ChannelInfo",
+      handler: async (ctx) => ok(await s.naomi.leave(since11(s, ctx.params.channel!))),
     },
     {
       method: "POST", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, body: "PublishEvent", response: "PublishResult",

@@ -12,6 +12,7 @@ import type { FederationSender } from "../federation-sender.ts";
 import type { Store } from "../storage/db.ts";
 import { authenticate, type VerifyEvent } from "./authenticate.ts";
 import { newBatch, type Receiver } from "./receiver.ts";
+import type { PrepareSenderCheck, SenderCheck } from "./sender-check.ts";
 import type { Waiters } from "./waiters.ts";
 
 export interface BackfillOptions {
@@ -22,6 +23,8 @@ export interface BackfillOptions {
   receiver: Receiver;
   waiters: Waiters;
   verifyEvent: VerifyEvent;
+  /** Protocol 1.1: the sender-signature rules for a page's events (spec §7.5 EVT-32). */
+  senderCheck: PrepareSenderCheck;
   logger: Logger;
   /** Wait this long after detecting a gap before backfilling (the queue usually fills it first). */
   gapDelayMs: number;
@@ -128,7 +131,9 @@ export class Backfill {
       this.hubTalked(hub);
       const key = await this.opts.hubKey(hub);
       if (!key || this.closed) return;
-      const progressed = this.apply(hub, key, page);
+      const check = await this.opts.senderCheck(hub, page.events);
+      if (this.closed) return;
+      const progressed = this.apply(hub, key, page, check);
       const after = store.channel(channel)!;
       if (after.local_seq >= after.known_seq || !progressed) return;
     }
@@ -170,12 +175,12 @@ export class Backfill {
    * Stores a page in one SQLite transaction. The loop itself goes on past a remaining gap (no gap timer), and a
    * participant's page sequences nothing (no queue kicks): only the channel's long-polls are woken.
    */
-  private apply(hub: string, key: VerifyKey, page: BackfillPage): boolean {
+  private apply(hub: string, key: VerifyKey, page: BackfillPage, check: SenderCheck): boolean {
     const { store, receiver } = this.opts;
     const batch = newBatch();
     const before = store.channel(page.channel)!.local_seq;
     const events = page.events.filter((e) => e.channel === page.channel);
-    const auth = authenticate(hub, key, events, this.opts.verifyEvent);
+    const auth = check(authenticate(hub, key, events, this.opts.verifyEvent));
     store.tx(() => {
       for (const event of events) {
         const problem = receiver.event(hub, auth, event, batch, true);

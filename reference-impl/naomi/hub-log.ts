@@ -81,11 +81,16 @@ export class HubLog {
    * Assigns the next seq, finalises and stores the event and moves the channel's seqs to it. Runs inside the
    * caller's SQLite transaction; membership and fan-out are the sequencer's.
    */
-  append(channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>): Event {
+  append(
+    channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>,
+    signed?: { submission_id: string; sender_signature: string },
+  ): Event {
     const tip = this.tip(channel)!;
     const seq = tip.seq + 1;
+    // A 1.1 sender's proof (spec §7.5 EVT-26) is part of the hashed form, so event_id and hub_signature cover it.
     const event = finaliseEvent(this.opts.key, {
       channel, seq, prev_event: tip.eventId, type, sender, origin_ts: originTs, hub_ts: this.opts.now(), data: data as Event["data"],
+      ...(signed ? { submission_id: signed.submission_id, sender_signature: signed.sender_signature } : {}),
     });
     const json = JSON.stringify(event);
     this.opts.store.insertEvent(event, json);

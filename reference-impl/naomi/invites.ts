@@ -81,7 +81,10 @@ export class Invites {
     store.tx(() => {
       if (!existing) {
         store.insertChannel({ channel: invite.channel, hub: origin, role: "participant", joined: 1, local_seq: 0, known_seq: 0, created_ts: now() });
-      } else store.setJoined(invite.channel, true);
+      } else {
+        store.setJoined(invite.channel, true);
+        store.clearOwnLeave(invite.channel); // a new participation: its earlier leave no longer bounds what it takes
+      }
     });
     this.opts.receiver.heard(invite.channel);
     return { channel: invite.channel, accepted: true, events_since: eventsSince };

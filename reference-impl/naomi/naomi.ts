@@ -4,8 +4,10 @@ import type { Logger } from "pino";
 import { hubSignatureVerifies } from "../../protocol/events.ts";
 import type { SigningKey, VerifyKey } from "../../protocol/keys.ts";
 import { IDLE_BACKFILL_MS } from "../../protocol/limits.ts";
+import { SmcpError } from "../../protocol/errors.ts";
+import { speaks, SUPPORTED_VERSIONS } from "../../protocol/versions.ts";
 import type {
-  BackfillPage, ChannelInfo, Event, EventList, Invite, InviteAnswer, InviteOutcome, OutboundQueue, PublishResult, Transaction,
+  BackfillPage, ChannelInfo, Event, EventList, Invite, InviteAnswer, InviteOutcome, Leave, LeaveAnswer, OutboundQueue, PublishResult, Transaction,
   TransactionResult,
 } from "../../protocol/types.ts";
 import { DEFAULTS } from "../config.ts";
@@ -17,6 +19,8 @@ import { channelInfo, channelRow } from "./channel-rows.ts";
 import { newEffects } from "./effects.ts";
 import { HubLog } from "./hub-log.ts";
 import { Invites } from "./invites.ts";
+import { Leaves } from "./leave.ts";
+import { senderChecks, type PrepareSenderCheck, type ResolveSender, type SenderCheck } from "./sender-check.ts";
 import { Membership } from "./membership.ts";
 import { OutboundQueues } from "./outbound.ts";
 import { Publisher } from "./publish.ts";
@@ -59,6 +63,14 @@ export interface NaomiOptions {
   destinationLimits?: (destination: string) => { max_txn_items: number; max_body_bytes: number } | undefined;
   /** The `max_event_data_bytes` a hub advertises, when known: a participant's publish is held to it (spec §12.3 CTRL-19). */
   hubMaxEventDataBytes?: (hub: string) => number | undefined;
+  /** Protocol versions this instance speaks (spec §14); every supported one when absent. */
+  versions?: readonly string[];
+  /** A peer's versions from its cached discovery document (spec §14). */
+  peerVersions?: (server: string) => readonly string[] | undefined;
+  /** A server's key and versions through discovery, null on failure: senders of events are checked with it (spec §7.5). */
+  resolveSender?: ResolveSender;
+  /** A hub's versions through discovery (forced when unknown); throws SMCP_PEER_UNREACHABLE (spec §9.8). */
+  discoverVersions?: (server: string) => Promise<readonly string[]>;
   /** Checks one event's hub_signature (spec §7.4); injectable so that tests can count verifications. */
   verifyEvent?: (hubKey: VerifyKey, event: Event) => boolean;
 }
@@ -74,12 +86,17 @@ export class Naomi {
   private readonly publisher: Publisher;
   private readonly invites: Invites;
   private readonly transactions: Transactions;
+  private readonly leaves: Leaves;
+  private readonly senderCheck: PrepareSenderCheck;
   private idleTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: NaomiOptions) {
     const { self, key, store, sender, logger } = opts;
     const now = opts.now ?? Date.now;
     const verifyEvent = opts.verifyEvent ?? hubSignatureVerifies;
+    const v11 = speaks(opts.versions ?? SUPPORTED_VERSIONS, "1.1");
+    const peerVersions = opts.peerVersions ?? (() => undefined);
+    this.senderCheck = senderChecks({ v11, peerVersions, resolve: opts.resolveSender ?? (async () => null) });
     this.store = store;
     const log = (this.log = new HubLog({ self, key, store, now }));
     const outbound = (this.outbound = new OutboundQueues({
@@ -91,13 +108,18 @@ export class Naomi {
     const receiver = new Receiver({ self, store, membership, logger, now });
     const waiters = (this.waiters = new Waiters(store));
     this.backfiller = new Backfill({
-      store, sender, hubKey: opts.hubKey, receiver, waiters, verifyEvent, logger, gapDelayMs: opts.gapDelayMs,
+      store, sender, hubKey: opts.hubKey, receiver, waiters, verifyEvent, senderCheck: this.senderCheck, logger, gapDelayMs: opts.gapDelayMs,
       idleBackfillMs: opts.idleBackfillMs, retryMaxMs: opts.backfillRetryMaxMs ?? DEFAULTS.backfillRetryMaxMs,
       giveUpAfter: opts.backfillGiveUpAfter ?? DEFAULTS.backfillGiveUpAfter, now,
     });
     const afterCommit = (this.afterCommit = new AfterCommit(outbound, waiters, this.backfiller));
     this.publisher = new Publisher({
       self, store, log, sequencer, outbound, afterCommit, maxEventDataBytes: opts.maxEventDataBytes, hubMaxEventDataBytes: opts.hubMaxEventDataBytes, now,
+      senderKey: v11 ? key : null, peerVersions,
+    });
+    this.leaves = new Leaves({
+      self, store, sender, sequencer, afterCommit, now,
+      discoverVersions: opts.discoverVersions ?? (async () => { throw new SmcpError("SMCP_PEER_UNREACHABLE", "no discovery", { retryAfterMs: 1000 }); }),
     });
     this.invites = new Invites({
       self, store, sender, sequencer, afterCommit, receiver, inviteAllowList: opts.inviteAllowList, acceptAllInvites: opts.acceptAllInvites, now,
@@ -106,7 +128,7 @@ export class Naomi {
     });
     this.transactions = new Transactions({
       self, store, receiver, sequencer, outbound, afterCommit, verifyEvent, maxTxnItems: opts.maxTxnItems,
-      maxEventDataBytes: opts.maxEventDataBytes, now,
+      maxEventDataBytes: opts.maxEventDataBytes, v11, peerVersions, now,
     });
   }
 
@@ -189,9 +211,28 @@ export class Naomi {
     return this.invites.handleInvite(origin, invite);
   }
 
-  handleTransaction(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction): TransactionResult {
+  /** The route's entry: the events' senders are resolved first (1.1, spec §7.5), then the transaction is processed in one go. */
+  async receiveTransaction(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction): Promise<TransactionResult> {
+    const check = await this.senderCheck(origin, txn.events ?? []);
+    return this.handleTransaction(origin, originKey, txnId, bodySha256, txn, check);
+  }
+
+  handleTransaction(
+    origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction, check?: SenderCheck,
+  ): TransactionResult {
     this.backfiller.hubTalked(origin);
-    return this.transactions.handle(origin, originKey, txnId, bodySha256, txn);
+    return this.transactions.handle(origin, originKey, txnId, bodySha256, txn, check);
+  }
+
+  /** Hub side of a member's own leave (1.1, spec §9.8). */
+  handleLeave(origin: string, leave: Leave): LeaveAnswer {
+    return this.leaves.handleLeave(origin, leave);
+  }
+
+  /** This instance leaves a channel it participates in (1.1, control API, spec §9.8, §12.3). */
+  async leave(channel: string): Promise<ChannelInfo> {
+    await this.leaves.leave(channel);
+    return this.get(channel);
   }
 
   /** Hub side: consecutive events after `after` for a member (a removed member up to its leave event). */

@@ -2,7 +2,10 @@
 // hub through the outbound queue by a participant (spec §8.4, §12.3 CTRL-19, CTRL-20).
 import { SmcpError } from "../../protocol/errors.ts";
 import { isReservedType } from "../../protocol/events.ts";
+import type { SigningKey } from "../../protocol/keys.ts";
 import { randomId } from "../../protocol/random-id.ts";
+import { signSubmission } from "../../protocol/sender-signature.ts";
+import { speaks } from "../../protocol/versions.ts";
 import type { Event, PublishResult, Submission } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
 import type { AfterCommit } from "./after-commit.ts";
@@ -24,6 +27,10 @@ export interface PublisherOptions {
   maxEventDataBytes: number;
   /** The `max_event_data_bytes` a hub advertises, when known: a participant's publish is held to it (spec §12.3 CTRL-19). */
   hubMaxEventDataBytes?: (hub: string) => number | undefined;
+  /** Protocol 1.1: the sender signs its submission unless the hub is known not to list 1.1 (spec §7.5 EVT-22); null for a 1.0-only instance. */
+  senderKey: SigningKey | null;
+  /** A hub's versions from its cached discovery document. */
+  peerVersions: (server: string) => readonly string[] | undefined;
   now: () => number;
 }
 
@@ -59,12 +66,20 @@ export class Publisher {
       const event = await this.sequenceLocal(channel, type, data);
       return { channel, event_id: event.event_id, seq: event.seq };
     }
-    const submission: Submission = {
+    const unsigned: Submission = {
       submission_id: randomId(12), channel, type, sender: self, origin_ts: this.opts.now(),
       data: data as Submission["data"],
     };
-    const s = await this.opts.outbound.submit(row.hub, submission);
+    const s = await this.opts.outbound.submit(row.hub, this.signed(row.hub, unsigned));
     return { channel, event_id: s.event_id, seq: s.seq };
+  }
+
+  /** EVT-22: signed toward a hub that lists 1.1, or whose versions are not known yet (a 1.0 hub ignores the member, VER-05). */
+  private signed(hub: string, sub: Submission): Submission {
+    const key = this.opts.senderKey;
+    if (!key) return sub;
+    const versions = this.opts.peerVersions(hub);
+    return versions === undefined || speaks(versions, "1.1") ? signSubmission(key, sub) : sub;
   }
 
   /**

@@ -54,7 +54,10 @@ export class Receiver {
     const row = this.rowIn(batch, event.channel);
     if (!row) return reject("SMCP_UNKNOWN_CHANNEL", `no channel ${event.channel} here`);
     // A backfill page is scoped by the hub to what we may see; history may contain an earlier leave of ours.
-    if (row.joined !== 1 && !backfilled) return reject("SMCP_NOT_MEMBER", `${this.opts.self} is not joined to ${event.channel}`);
+    // After leaving on its own (1.1, spec §9.8 CHAN-37) the leaver still takes events up to its answered leave event.
+    if (row.joined !== 1 && !backfilled && !(event.seq <= (this.opts.store.ownLeaveSeq(event.channel) ?? 0))) {
+      return reject("SMCP_NOT_MEMBER", `${this.opts.self} is not joined to ${event.channel}`);
+    }
     if (row.role !== "participant" || row.hub !== origin) return reject("SMCP_NOT_HUB", `${origin} is not the hub of ${event.channel}`);
     // Nothing is stored beyond known_seq (storing an event raises it), so higher seqs need no lookup.
     const existing = event.seq <= row.known_seq ? this.opts.store.event(event.channel, event.seq) : undefined;

@@ -14,6 +14,8 @@ export function reservedProblem(event: Event, hub: string): string | null {
   if (event.type === "smcp:member.leave" && (typeof d.server !== "string" || !isServerName(d.server) || d.by !== hub)) {
     return "smcp:member.leave needs data.server and data.by = hub";
   }
+  // 1.1 (spec §9.8 CHAN-33): a member's own leave names the leaver as initiator, and nobody else.
+  if (event.type === "smcp:member.leave" && d.initiator !== undefined && d.initiator !== d.server) return "smcp:member.leave's initiator must be data.server";
   return null;
 }
 

@@ -39,9 +39,12 @@ export class Sequencer {
    * Assigns the next seq, finalises and stores the event, applies membership and queues it for every member
    * (the sender included). Runs inside the caller's SQLite transaction (see hubTx).
    */
-  sequence(channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>, effects: Effects): Event {
+  sequence(
+    channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>, effects: Effects,
+    signed?: { submission_id: string; sender_signature: string },
+  ): Event {
     const { self, log, outbound } = this.opts;
-    const event = log.append(channel, type, sender, originTs, data);
+    const event = log.append(channel, type, sender, originTs, data, signed);
     const seq = event.seq;
     const recipients = new Set(log.membersOf(channel));
     // Only the reserved membership types change the member list; the leave event still reaches the leaver.

@@ -13,7 +13,10 @@ import type { Effects } from "./effects.ts";
 import { dataProblem } from "./event-data.ts";
 import type { OutboundQueues } from "./outbound.ts";
 import { newBatch, type Receiver } from "./receiver.ts";
+import type { SenderCheck } from "./sender-check.ts";
 import type { Sequencer } from "./sequencer.ts";
+import { submissionSignatureVerifies } from "../../protocol/sender-signature.ts";
+import { speaks } from "../../protocol/versions.ts";
 
 /** How long an answered transaction's result is kept for retries of the same txn_id (spec §8.4): twice the 24 h minimum (TXN-18). */
 const TXN_RESULT_TTL_MS = 2 * MIN_RESULT_RETENTION_MS;
@@ -28,6 +31,10 @@ export interface TransactionsOptions {
   verifyEvent: VerifyEvent;
   maxTxnItems: number;
   maxEventDataBytes: number;
+  /** Protocol 1.1 spoken here: submissions' sender signatures are checked and kept (spec §7.5). */
+  v11: boolean;
+  /** A peer's versions from its cached discovery document. */
+  peerVersions: (server: string) => readonly string[] | undefined;
   now: () => number;
 }
 
@@ -37,7 +44,7 @@ export class Transactions {
   constructor(private readonly opts: TransactionsOptions) {}
 
   /** `PUT /federation/v1/send/{txn_id}`: idempotent per (origin, txn_id), answered after everything is stored. */
-  handle(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction): TransactionResult {
+  handle(origin: string, originKey: VerifyKey, txnId: string, bodySha256: string, txn: Transaction, check: SenderCheck = (a) => a): TransactionResult {
     const { store, receiver, now } = this.opts;
     const stored = store.txnResult(origin, txnId);
     if (stored) return sameOrConflict(stored, bodySha256, txnId);
@@ -46,7 +53,7 @@ export class Transactions {
       throw new SmcpError("SMCP_TOO_LARGE", `transaction has ${items} items, more than max_txn_items ${this.opts.maxTxnItems}`);
     }
     // Pure CPU, so done before the SQLite transaction opens.
-    const auth = authenticate(origin, originKey, txn.events ?? [], this.opts.verifyEvent);
+    const auth = check(authenticate(origin, originKey, txn.events ?? [], this.opts.verifyEvent));
     const batch = newBatch();
     const result = this.opts.sequencer.hubTx(() => {
       const again = store.txnResult(origin, txnId);
@@ -55,7 +62,7 @@ export class Transactions {
       for (const event of txn.events ?? []) collect(out, event.event_id, receiver.event(origin, auth, event, batch));
       for (const head of txn.heads ?? []) receiver.head(origin, originKey, head, batch);
       receiver.flush(batch);
-      for (const sub of txn.submissions ?? []) this.submission(origin, sub, out, batch.effects);
+      for (const sub of txn.submissions ?? []) this.submission(origin, originKey, sub, out, batch.effects);
       store.putTxnResult(origin, txnId, bodySha256, out, now());
       return out;
     });
@@ -76,8 +83,20 @@ export class Transactions {
     this.opts.store.expireTxnResults(now - TXN_RESULT_TTL_MS);
   }
 
+  /**
+   * The sender proof to keep in the event (EVT-26), undefined for an unsigned submission a 1.0 sender may send, or
+   * why the submission is refused: a carried signature that does not verify, or none from a sender listing 1.1.
+   */
+  private senderProof(origin: string, originKey: VerifyKey, sub: Submission): SenderProof | string | undefined {
+    if (sub.sender_signature !== undefined) {
+      if (!submissionSignatureVerifies(originKey, sub)) return "sender_signature does not verify with the sender's key";
+      return { submission_id: sub.submission_id, sender_signature: sub.sender_signature };
+    }
+    return speaks(this.opts.peerVersions(origin), "1.1") ? `${origin} speaks 1.1, and its submission carries no sender_signature` : undefined;
+  }
+
   /** Hub side: per-item checks in the order of spec §8.3 TXN-12, then sequencing at most once per (sender, submission_id). */
-  private submission(origin: string, sub: Submission, out: TransactionResult, effects: Effects): void {
+  private submission(origin: string, originKey: VerifyKey, sub: Submission, out: TransactionResult, effects: Effects): void {
     const { self, store } = this.opts;
     const reject = (errcode: RejectedItem["errcode"], error: string): void => {
       out.rejected.push({ id: sub.submission_id, errcode, error });
@@ -90,14 +109,20 @@ export class Transactions {
     if (isReservedType(sub.type)) return reject("SMCP_BAD_EVENT", "the smcp: event namespace is reserved for the hub");
     const problem = dataProblem(sub.data, this.opts.maxEventDataBytes);
     if (problem) return reject(problem.errcode === "SMCP_TOO_LARGE" ? "SMCP_TOO_LARGE" : "SMCP_BAD_EVENT", problem.error);
+    // Protocol 1.1 (spec §7.5 EVT-24, EVT-25): the sender's own signature, checked last before idempotency.
+    const signed = this.opts.v11 ? this.senderProof(origin, originKey, sub) : undefined;
+    if (typeof signed === "string") return reject("SMCP_BAD_EVENT", signed);
     const done = store.submission(origin, sub.submission_id);
-    const event = done ? undefined : this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects);
+    const event = done ? undefined : this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects, signed);
     const where = done ?? { channel: sub.channel, seq: event!.seq, event_id: event!.event_id };
     if (event) store.putSubmission(origin, sub.submission_id, where, this.opts.now());
     out.processed.push(sub.submission_id);
     out.sequenced.push({ submission_id: sub.submission_id, event_id: where.event_id, seq: where.seq } satisfies SequencedSubmission);
   }
 }
+
+
+export type SenderProof = { submission_id: string; sender_signature: string };
 
 function collect(out: TransactionResult, id: string, problem: RejectedItem | null): void {
   if (problem) out.rejected.push(problem);

@@ -35,7 +35,7 @@ export interface Peer {
   serverName: string;
   endpoint: string;
   version: string;
-  /** Every version the peer's discovery lists (1.1 features are used only toward peers listing "1.1"). */
+  /** Every version the peer's discovery document lists (spec §14: 1.1 features only toward peers listing "1.1"). */
   versions: string[];
   components: string[];
   keyId: string;
@@ -321,7 +321,7 @@ export class Discovery {
     if (!raw) return;
     try {
       this.peers.set(row.server_name, {
-        serverName: row.server_name, endpoint: row.endpoint, version: row.version, versions: [row.version], components: JSON.parse(row.components) as string[],
+        serverName: row.server_name, endpoint: row.endpoint, version: row.version, versions: storedVersions(row), components: JSON.parse(row.components) as string[],
         keyId: row.key_id, publicKey: row.public_key, key: verifyKeyFrom(row.key_id, raw), limits: JSON.parse(row.limits) as Limits,
         discoveredTs: row.discovered_ts, expiresTs: row.expires_ts,
       });
@@ -344,9 +344,15 @@ function hostnameOf(url: string): string {
 
 function toRow(p: Peer): PeerRow {
   return {
-    server_name: p.serverName, endpoint: p.endpoint, version: p.version, components: JSON.stringify(p.components),
+    server_name: p.serverName, endpoint: p.endpoint, version: p.version, versions: JSON.stringify(p.versions), components: JSON.stringify(p.components),
     key_id: p.keyId, public_key: p.publicKey, limits: JSON.stringify(p.limits), discovered_ts: p.discoveredTs, expires_ts: p.expiresTs,
   };
+}
+
+/** A stored peer's versions; a row from before migration v4 lists its preferred version only. */
+function storedVersions(row: PeerRow): string[] {
+  const parsed = JSON.parse(row.versions || "[]") as unknown;
+  return Array.isArray(parsed) && parsed.length > 0 ? parsed.map(String) : [row.version];
 }
 
 /** HTTPS everywhere; plain HTTP only towards loopback addresses (spec §6.3). */

@@ -156,6 +156,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX judith_observed_by_ts ON judith_observed(updated_ts);
   CREATE TABLE judith_cursors (channel TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   `,
+  // Protocol 1.1, spec §7.5, §9.8, §14): every version a peer lists, since 1.1 features are used only toward peers
+  // listing "1.1" (a peer recorded before this migration lists its preferred version until rediscovered); and the seq of the
+  // leave event a hub answered for a channel this participant left on its own (events up to it are still taken).
+  `
+  ALTER TABLE peers ADD COLUMN versions TEXT NOT NULL DEFAULT '[]';
+  UPDATE peers SET versions = json_array(version);
+  CREATE TABLE channel_leaves (
+    channel TEXT PRIMARY KEY REFERENCES channels(channel),
+    leave_seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -205,6 +216,8 @@ export interface PeerRow {
   server_name: string;
   endpoint: string;
   version: string;
+  /** JSON array of every version the peer's discovery document lists (the protocol 1.1 migration). */
+  versions: string;
   components: string;
   key_id: string;
   public_key: string;
@@ -242,8 +255,9 @@ export class Store {
       hostPut: db.prepare<[string, string]>("INSERT INTO hosts VALUES (?, ?) ON CONFLICT(server_name) DO UPDATE SET base_url = excluded.base_url"),
       hostsAll: db.prepare<[], { server_name: string; base_url: string }>("SELECT server_name, base_url FROM hosts"),
       peerPut: db.prepare<[PeerRow]>(
-        `INSERT INTO peers VALUES (@server_name, @endpoint, @version, @components, @key_id, @public_key, @limits, @discovered_ts, @expires_ts)
-         ON CONFLICT(server_name) DO UPDATE SET endpoint = excluded.endpoint, version = excluded.version, components = excluded.components,
+        `INSERT INTO peers(server_name, endpoint, version, components, key_id, public_key, limits, discovered_ts, expires_ts, versions)
+         VALUES (@server_name, @endpoint, @version, @components, @key_id, @public_key, @limits, @discovered_ts, @expires_ts, @versions)
+         ON CONFLICT(server_name) DO UPDATE SET endpoint = excluded.endpoint, version = excluded.version, versions = excluded.versions, components = excluded.components,
          key_id = excluded.key_id, public_key = excluded.public_key, limits = excluded.limits, discovered_ts = excluded.discovered_ts,
          expires_ts = excluded.expires_ts`,
       ),
@@ -355,6 +369,16 @@ export class Store {
   }
   setJoined(channel: string, joined: boolean): void {
     this.s.channelSetJoined.run(joined ? 1 : 0, channel);
+  }
+  /** 1.1 (spec §9.8 CHAN-36): the seq of the leave event the hub answered for this participant's own leave, if any. */
+  ownLeaveSeq(channel: string): number | undefined {
+    return this.db.prepare<[string], { leave_seq: number }>("SELECT leave_seq FROM channel_leaves WHERE channel = ?").get(channel)?.leave_seq;
+  }
+  putOwnLeave(channel: string, seq: number): void {
+    this.db.prepare<[string, number]>("INSERT INTO channel_leaves VALUES (?, ?) ON CONFLICT(channel) DO UPDATE SET leave_seq = excluded.leave_seq").run(channel, seq);
+  }
+  clearOwnLeave(channel: string): void {
+    this.db.prepare<[string]>("DELETE FROM channel_leaves WHERE channel = ?").run(channel);
   }
   setHead(channel: string, headJson: string): void {
     this.s.channelSetHead.run(headJson, channel);

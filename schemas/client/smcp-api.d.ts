@@ -132,6 +132,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/control/v1/channels/{channel}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave a channel
+         * @description 1.1: make this instance leave a channel it participates in; answered once its hub has sequenced the leave (spec §9.8, §12.3).
+         */
+        post: operations["leaveChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/control/v1/channels/{channel}/members/{server}": {
         parameters: {
             query?: never;
@@ -588,6 +608,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/federation/v1/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave a channel
+         * @description 1.1: a member leaves a channel the destination hubs; answered once the leave event is sequenced (spec §9.8).
+         */
+        post: operations["leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/federation/v1/ping": {
         parameters: {
             query?: never;
@@ -796,6 +836,10 @@ export interface components {
             data: Record<string, unknown>;
             /** @description The hub's signature over the event ID (spec §7.4). */
             hub_signature: components["schemas"]["Signature"];
+            /** @description 1.1: the `submission_id` of the submission the hub sequenced this event from, copied when it carried a `sender_signature` (spec §7.5). */
+            submission_id?: components["schemas"]["IdempotencyKey"];
+            /** @description 1.1: the sender's own signature over the event's content, copied from the submission (spec §7.5). */
+            sender_signature?: components["schemas"]["Signature"];
         };
         /** @description A content-addressed event ID: `$` and the unpadded base64url SHA-256 of the event's hashed form (spec §7.3). */
         EventId: string;
@@ -1356,6 +1400,22 @@ export interface components {
         };
         /** @description A signing key identifier `ed25519:<label>` (spec §4). */
         KeyId: string;
+        /** @description 1.1: `POST /federation/v1/leave` body: a member leaves a channel on its own (spec §9.8). */
+        Leave: {
+            /** @description MUST equal the origin of the request's signature: the member that leaves. */
+            origin: components["schemas"]["ServerName"];
+            /** @description A channel hubbed by the request's destination. */
+            channel: components["schemas"]["ChannelId"];
+            /** @description When the member decided to leave. */
+            origin_ts: components["schemas"]["TimestampMs"];
+        };
+        /** @description 1.1: the hub's answer to a leave: where it sequenced the member's `smcp:member.leave` (spec §9.8). */
+        LeaveAnswer: {
+            channel: components["schemas"]["ChannelId"];
+            event_id: components["schemas"]["EventId"];
+            /** Format: int64 */
+            seq: number;
+        };
         /** @description Limits an instance enforces, advertised so that peers can stay inside them (spec §6.2). */
         Limits: {
             /**
@@ -1540,6 +1600,8 @@ export interface components {
             sender: components["schemas"]["ServerName"];
             origin_ts: components["schemas"]["TimestampMs"];
             data: Record<string, unknown>;
+            /** @description 1.1: the sender's signature over the signed form `smcp.submission.v1` (spec §7.5); sent only to a hub that lists version 1.1. */
+            sender_signature?: components["schemas"]["Signature"];
         };
         /**
          * Format: int64
@@ -1682,6 +1744,8 @@ export type KathySubscriptionInfo = components['schemas']['KathySubscriptionInfo
 export type KathySubscriptionList = components['schemas']['KathySubscriptionList'];
 export type KeyDocument = components['schemas']['KeyDocument'];
 export type KeyId = components['schemas']['KeyId'];
+export type Leave = components['schemas']['Leave'];
+export type LeaveAnswer = components['schemas']['LeaveAnswer'];
 export type Limits = components['schemas']['Limits'];
 export type Nonce = components['schemas']['Nonce'];
 export type OutboundQueue = components['schemas']['OutboundQueue'];
@@ -2403,6 +2467,93 @@ export interface operations {
             /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_PEER_UNREACHABLE`: control API: a peer could not be discovered, reached, or answered with an error; (1.1) a forwarded call's next hop could not be reached or gave an invalid answer; retry_after_ms (spec §13). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    leaveChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: components["schemas"]["ChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelInfo"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_FORBIDDEN`: caller may not call here; control request from a non-loopback address; `SMCP_NOT_MEMBER`: not (or no longer) a member of the channel; also per item; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_NOT_FOUND`: no such endpoint or resource; `SMCP_UNKNOWN_CHANNEL`: no such channel here; also per item (spec §13). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4686,6 +4837,109 @@ export interface operations {
                 headers: {
                     /** @description The endpoint's methods (ERR-09). */
                     Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_INTERNAL`: unexpected failure; never expected of a conforming instance (spec §13). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    leave: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `SMCP-Ed25519 origin=<server> destination=<server> key_id=<key_id> ts=<ms> nonce=<nonce> sig=<sig>` (spec §5.2). */
+                "X-SMCP-Authorization": components["parameters"]["SignedRequest"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Leave"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaveAnswer"];
+                };
+            };
+            /** @description `SMCP_BAD_JSON`: body is not an I-JSON object (syntax, duplicate names, integer range, encoding); `SMCP_INVALID`: JSON valid but violates its schema or a rule of this document; details (spec §13). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNAUTHORIZED`: signature header missing, repeated or malformed; control token missing or wrong; `SMCP_WRONG_DESTINATION`: signed for another server; `SMCP_BAD_TIMESTAMP`: ts outside W, or before the replay cache's start; `SMCP_UNKNOWN_KEY`: origin's key cannot be obtained or key_id is not its key; `SMCP_BAD_SIGNATURE`: signature does not verify over the signed form; `SMCP_REPLAY`: (origin, nonce) already used (spec §13). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_ORIGIN_MISMATCH`: body origin (or per item: submission sender) is not the signer; `SMCP_NOT_HUB`: the action needs the channel's hub; also per item (spec §13). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_METHOD_NOT_ALLOWED`: endpoint does not take this method (spec §13). */
+            405: {
+                headers: {
+                    /** @description The endpoint's methods (ERR-09). */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_TOO_LARGE`: body over max_body_bytes; transaction over max_txn_items; per item: data over max_event_data_bytes (spec §13). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_UNSUPPORTED_MEDIA_TYPE`: body not application/json, or content-coded (spec §13). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `SMCP_RATE_LIMITED`: origin's token bucket empty, or replay cache full; retry_after_ms, Retry-After; Judith runs in flight at their bound (spec §13). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait, rounded up (RFC 9110); `retry_after_ms` in the body is exact. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -100,8 +100,8 @@ export const CHANNEL_AND_EDGE_MUTANTS: Mutant[] = [
     requirements: ["TXN-27"], section: "§8.5", why: "events are accepted from any origin, not only the channel's hub" },
   { id: "txn/sender-not-checked", file: TXNS, find: "if (sub.sender !== origin) return reject(", replace: "if (sub.sender === undefined) return reject(",
     requirements: ["TXN-09"], section: "§8.3", why: "a submission's sender is not compared with the transaction's signer" },
-  { id: "txn/origin-ts-replaced", file: TXNS, find: "this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects)",
-    replace: "this.opts.sequencer.sequence(sub.channel, sub.type, origin, this.opts.now(), sub.data, effects)",
+  { id: "txn/origin-ts-replaced", file: TXNS, find: "this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects, signed)",
+    replace: "this.opts.sequencer.sequence(sub.channel, sub.type, origin, this.opts.now(), sub.data, effects, signed)",
     requirements: ["EVT-11", "DLV-30"], section: "§7.2", why: "the hub stamps its own time as origin_ts instead of copying the submission's" },
 
   // §7.4 authentication of events inside one batch, §9 channels, removal and delivery

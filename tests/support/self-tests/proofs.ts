@@ -32,6 +32,10 @@ export const PROOFS: Record<string, readonly string[]> = {
     "judith/setup/channel", "judith/run/cross-instance", "judith/run/failing-step", "judith/run/step-timeout", "judith/run/wait-and-cancel",
     "judith/bounds", "judith/dur/resume-after-restart",
   ],
+  "conformance/v11-checks.test.ts": [
+    "v11/versions/no-leave-toward-old-hub", "v11/sender-sig/signs-submissions", "v11/sender-sig/forged-refused", "v11/sender-sig/hub-refuses",
+    "v11/leave/hub-sequences", "v11/leave/participant-leaves",
+  ],
   "conformance/poison-data.test.ts": ["adv/txn/over-deep-data"],
   "conformance/hardening-checks.test.ts": [
     "adv/json/depth-limit", "adv/limits/refused-body-not-read", "adv/discovery/unmapped-loopback", "adv/http/missing-body", "adv/json/member-order",
