@@ -153,7 +153,8 @@ function launch(label: string, command: string, args: string[], shell: boolean, 
   const log = createWriteStream(logFile, { flags: append ? "a" : "w" });
   const child = spawnGroup(command, args, shell);
   child.stderr!.on("data", (chunk: Buffer) => {
-    log.write(chunk);
+    // A killed instance's last lines can arrive after its log was closed (restart, stop): they are dropped, not a crash.
+    if (!log.writableEnded) log.write(chunk);
     if (verbose) process.stderr.write(`[${label}] ${chunk.toString("utf8")}`);
   });
   return { child, log, logFile, dataDir };
