@@ -351,7 +351,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a Judith run
-         * @description Cancel a run this instance owns; a finished run is answered as it is (spec §18.1.3).
+         * @description Cancel a run this instance owns (an observer gets 403 `SMCP_FORBIDDEN`); a finished run is answered as it is (spec §18.1.3).
          */
         post: operations["cancelJudithRun"];
         delete?: never;
@@ -3534,7 +3534,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"] | components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description `SMCP_NOT_FOUND`: no such endpoint or resource (spec §13). */
