@@ -66,8 +66,8 @@ describe("npm package", () => {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /\.test\.ts$|^conformance\/mutants\/|^(bench|tests|scripts|\.ci)\/|\.tsp$/.test(f))).toEqual([]);
-    // A guard against shipping whole folders by mistake (about 600 today with 1.1 and the §18 profiles, most of them fixture examples and schemas).
-    expect(files.length).toBeLessThan(700);
+    // A guard against shipping whole folders by mistake (703 files with 1.1 and the §18 profiles, most of them fixture examples and schemas).
+    expect(files.length).toBeLessThan(800);
   });
 });
 
