@@ -410,14 +410,14 @@ export async function requireDocker(): Promise<void> {
 /**
  * An image runs with host networking, so that plain HTTP stays on loopback (as §6.3 requires) and the fake peer on
  * 127.0.0.1 is reachable; its command is `serve --name {name} --listen 127.0.0.1:{port} --data /data
- * --control-token={token} --accept-all-invites` (the conformance profile, CONF-10) unless `--image-args` gives another template.
+ * --control-token={token} --accept-all-invites --forward-allow=*>*` (the conformance profile, CONF-10, FWD-37; no shell) unless `--image-args` gives another template.
  */
 async function startImage(role: Role, spec: Extract<RoleSpec, { kind: "image" }>, opts: LocalOptions): Promise<RoleHandle> {
   const tc = await loadTestcontainers();
   const name = spec.name ?? DEFAULT_NAMES[role];
   const port = await freePort();
   const token = randomToken();
-  const template = spec.args ?? "serve --name {name} --listen 127.0.0.1:{port} --data /data --control-token={token} --accept-all-invites";
+  const template = spec.args ?? "serve --name {name} --listen 127.0.0.1:{port} --data /data --control-token={token} --accept-all-invites --forward-allow=*>*";
   const command = substitute(template, { name, port, data: "/data", token }).split(/\s+/).filter(Boolean);
   try {
     const container = await new tc.GenericContainer(spec.image)

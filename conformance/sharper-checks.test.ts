@@ -94,7 +94,7 @@ async function plantedRun(work: string, proofs: Proof[]): Promise<Report> {
     writeFileSync(file, patched.text);
   }
   const json = join(scratch.dir, "report.json");
-  const instance = `${quote(process.execPath)} ${quote(join(scratch.dir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites`;
+  const instance = `${quote(process.execPath)} ${quote(join(scratch.dir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites '--forward-allow=*>*'`;
   const only = [...new Set(proofs.flatMap((p) => p.fails))].join(",");
   const run = await runHarness({
     command: process.execPath,

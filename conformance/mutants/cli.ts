@@ -74,7 +74,7 @@ function shellQuote(s: string): string {
 /** The unmutated harness of this repository, against two instances started from `sourceDir`; temporary files stay in it. */
 function harnessCommand(extra: string[], levels: Map<string, string>, workDir: string): HarnessCommand {
   return (sourceDir, jsonFile, mutant) => {
-    const instance = `${shellQuote(process.execPath)} ${shellQuote(join(sourceDir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites`; // the conformance profile (CONF-10), as the harness starts the reference
+    const instance = `${shellQuote(process.execPath)} ${shellQuote(join(sourceDir, "bin", "smcp.js"))} serve --name {name} --listen 127.0.0.1:{port} --data {data} --control-token={token} --accept-all-invites '--forward-allow=*>*'`; // the conformance profile (CONF-10, FWD-37), as the harness starts the reference
     const strict = mutant === null || needsStrict(mutant, levels) ? ["--strict"] : [];
     return {
       command: process.execPath,
