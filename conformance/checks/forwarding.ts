@@ -8,14 +8,13 @@ import {
 import type { HttpAnswer } from "../../protocol/http-client.ts";
 import type { VerifyKey } from "../../protocol/keys.ts";
 import type { ForwardedCall, ForwardEnvelope, ForwardResult, RemoteCallResult, ToolResult } from "../../protocol/types.ts";
-import { speaks } from "../../protocol/versions.ts";
-import { ensure, expectError, expectOk, fail, NotApplicable } from "../assert.ts";
+import { ensure, expectError, expectOk, fail } from "../assert.ts";
 import { other, perTarget, type CheckContext, type Role } from "../context.ts";
 import { FakePeer } from "../fake-peer.ts";
 import type { RouteRequest } from "../fake-peer/routes.ts";
 import { tasksOf } from "./support/matchers.ts";
 import { uid } from "./support/requests.ts";
-import { known } from "./support/state.ts";
+import { known, needs11 } from "./support/state.ts";
 
 const TIMEOUT_MS = 5_000;
 
@@ -25,12 +24,7 @@ function textResult(text: string): ToolResult {
 
 /** Both instances of the pair must speak 1.1 (FWD-01); otherwise the check does not apply. */
 function require11(ctx: CheckContext, ...roles: Role[]): void {
-  for (const role of roles) {
-    const t = known(ctx, role);
-    if (!speaks(t.discovery.versions, "1.1")) {
-      throw new NotApplicable(`${role} (${t.name}) lists versions ${JSON.stringify(t.discovery.versions)} without "1.1": forwarding is a 1.1 feature (FWD-01)`);
-    }
-  }
+  for (const role of roles) needs11(known(ctx, role), "forwarding is a 1.1 feature (FWD-01)");
 }
 
 /** A fresh fake identity that speaks 1.1, known to both instances and knowing them; closed by the caller. */

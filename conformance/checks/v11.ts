@@ -3,21 +3,17 @@
 import { verifyForm } from "../../protocol/signing.ts";
 import { senderForm, signSubmission } from "../../protocol/sender-signature.ts";
 import type { Event, LeaveAnswer, Submission, Transaction, TransactionResult } from "../../protocol/types.ts";
-import { ensure, expectError, expectOk, NotApplicable } from "../assert.ts";
+import { ensure, expectError, expectOk } from "../assert.ts";
 import { perTarget, type Check, type CheckContext, type Role, type Target } from "../context.ts";
 import { FakePeer } from "../fake-peer.ts";
 import { uid } from "./support/requests.ts";
-import { known } from "./support/state.ts";
+import { known, needs11 } from "./support/state.ts";
+
+const V11_ONLY = "this check needs protocol 1.1 (spec §14 VER-11)";
 
 const V11 = ["1.0", "1.1"];
 
 /** Excludes the check for a target whose discovery does not list 1.1 (VER-11: no 1.1 feature is owed by it). */
-function needs11(t: Required<Target>): void {
-  if (!t.discovery.versions.includes("1.1")) {
-    throw new NotApplicable(`${t.name} lists versions ${JSON.stringify(t.discovery.versions)}, not "1.1": this check needs protocol 1.1 (spec §14 VER-11)`);
-  }
-}
-
 /** A fresh fake identity playing `versions`, known to the target before the target first looks it up. */
 async function freshPeer(ctx: CheckContext, t: Required<Target>, role: Role, tag: string, versions: string[]): Promise<FakePeer> {
   const peer = await FakePeer.start(`${tag}-${ctx.runId}-${role[0]}.test`, ctx.recorder);
@@ -65,7 +61,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const hub = await freshPeer(ctx, t, role, "hub10", ["1.0"]);
       try {
         const channel = await hubWithTarget(ctx, hub, t);
@@ -88,7 +84,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const hub = await freshPeer(ctx, t, role, "hub11", V11);
       try {
         const channel = await hubWithTarget(ctx, hub, t);
@@ -112,7 +108,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const hub = await freshPeer(ctx, t, role, "forger", V11);
       const sender = await freshPeer(ctx, t, role, "speaker", V11);
       const old = await freshPeer(ctx, t, role, "oldtimer", ["1.0"]);
@@ -160,7 +156,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const member = await freshPeer(ctx, t, role, "member11", V11);
       try {
         const channel = (await t.control.createChannel(uid(ctx, "v11-hub"))).channel;
@@ -195,7 +191,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const leaver = await freshPeer(ctx, t, role, "leaver", V11);
       try {
         const channel = (await t.control.createChannel(uid(ctx, "v11-leave"))).channel;
@@ -238,7 +234,7 @@ export const v11Checks: Check[] = [
     prerequisites: ["sc/discovery/well-known@@"],
     async run(ctx) {
       const t = known(ctx, role);
-      needs11(t);
+      needs11(t, V11_ONLY);
       const hub = await freshPeer(ctx, t, role, "hub-left", V11);
       try {
         const channel = await hubWithTarget(ctx, hub, t);

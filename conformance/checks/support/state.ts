@@ -1,7 +1,8 @@
 // Conformance harness, check support: typed accessors for the facts one check establishes for later ones (CheckContext.state, targets).
 import type { ServerDiscovery } from "../../../protocol/types.ts";
 import type { FakePeer } from "../../fake-peer.ts";
-import { CheckFailure, fail } from "../../assert.ts";
+import { CheckFailure, fail, NotApplicable } from "../../assert.ts";
+import { speaks } from "../../../protocol/versions.ts";
 import { target, type CheckContext, type LatencyStats, type Role, type SharedState, type Target } from "../../context.ts";
 
 type AdvState = NonNullable<SharedState["adv"][Role]>;
@@ -96,4 +97,11 @@ export function secondChannel(ctx: CheckContext, role: Role): string {
   const ch = ctx.state.adv[role]?.secondChannel;
   if (!ch) fail(`the second identity is no member of a channel on ${role}`);
   return ch;
+}
+
+/** A 1.1 check against a target whose discovery does not list "1.1" does not apply: reported excluded with `why`, never passed (VER-11). */
+export function needs11(t: Required<Target>, why: string): void {
+  if (!speaks(t.discovery.versions, "1.1")) {
+    throw new NotApplicable(`${t.role} (${t.name}) lists versions ${JSON.stringify(t.discovery.versions)} without "1.1": ${why}`);
+  }
 }
