@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hubCpuModel } from "./fanout.ts";
 import { REPO } from "./instances.ts";
 import { isSkipped, resultsProblems, RESULTS_SCHEMA, type BenchResults } from "./results.ts";
 
@@ -33,17 +34,16 @@ describe("npm run bench --quick (bench/README.md)", () => {
     expect(doc.options).toEqual({ quick: true, only: ["call", "fanout", "crypto"] });
   });
 
-  it("BENCH: figure 1 measured every call and as many floor echoes, all answered 200", () => {
+  it("BENCH: figure 1 measured every federated call, local call, signed and unsigned hop, all answered 200", () => {
     const call = doc.sections.call!;
     expect(isSkipped(call)).toBe(false);
     if (isSkipped(call)) return;
     expect(call.errors).toBe(0);
     expect(call.samples).toBe(CALLS);
-    expect(call.round_trip_ms.runs).toBe(CALLS);
-    expect(call.floor_ms.runs).toBe(CALLS);
+    for (const k of ["federated_ms", "local_ms", "hop_signed_ms", "hop_unsigned_ms"] as const) expect(call[k].runs, k).toBe(CALLS);
     expect(call.breakdown.bob_federation_ms.runs).toBe(CALLS);
-    expect(call.breakdown.local_call_ms.runs).toBe(CALLS);
-    expect(call.ratio_p50).toBeCloseTo(call.round_trip_ms.p50 / call.floor_ms.p50, 9);
+    expect(call.federated_vs_local.p50).toBeCloseTo(call.federated_ms.p50 / call.local_ms.p50, 9);
+    expect(call.signed_vs_unsigned.p99).toBeCloseTo(call.hop_signed_ms.p99 / call.hop_unsigned_ms.p99, 9);
   });
 
   it("BENCH: figure 2 delivered every published event to the participant, one latency sample per event", () => {
@@ -59,6 +59,15 @@ describe("npm run bench --quick (bench/README.md)", () => {
     expect(s.hub_log.queue_suspensions).toBe(0);
     expect(fan.by_size.map((b) => [b.participants, b.runs])).toEqual([[1, 1]]);
     expect(fan.by_size[0]!.delivered_per_s.p50).toBe(s.delivered_per_s);
+    expect(s.cpu_us!.hub_per_event).toBeCloseTo((s.cpu_s!.hub / EVENTS) * 1e6, 6);
+    expect(fan.hub_cpu_model).toBeNull(); // one size cannot separate the fixed from the per-destination cost
+  });
+
+  it("BENCH: the hub CPU model splits fixed and per-destination cost (least squares over sizes)", () => {
+    expect(hubCpuModel([{ participants: 1, us: 70 }, { participants: 5, us: 110 }, { participants: 20, us: 260 }])).toEqual({
+      fixed_us_per_event: 60, per_destination_us: 10, points: expect.any(Array),
+    });
+    expect(hubCpuModel([{ participants: 5, us: 100 }, { participants: 5, us: 120 }])).toBeNull();
   });
 
   it("BENCH: figure 3 covers sign, verify (both libraries), canonical JSON and schema validation", () => {
@@ -69,16 +78,20 @@ describe("npm run bench --quick (bench/README.md)", () => {
   });
 
   it("BENCH: targets carry a PASS/MISS verdict consistent with the figures, and the table prints them", () => {
-    const p99 = doc.targets.find((t) => t.figure.startsWith("call round trip p99"))!;
+    const p99 = doc.targets.find((t) => t.figure.startsWith("federated call round trip p99"))!;
     expect(p99.pass).toBe(p99.value < 10);
+    const ratio = doc.targets.find((t) => t.figure === "federated call ÷ local call at p50")!;
+    expect(ratio.pass).toBe(ratio.value <= 1.5);
+    const participant = doc.targets.find((t) => t.figure.startsWith("participant CPU µs per delivered event, 1 participants"))!;
+    expect(participant.pass).toBe(participant.value <= 25);
     for (const t of doc.targets) expect(stdout).toContain(`| ${t.figure} | ${t.target} |`);
     expect(stdout).toMatch(/\| (PASS|MISS) \|/);
   });
 
   it("BENCH: the shape check rejects a document missing promised fields (so the first test can fail)", () => {
-    const broken = JSON.parse(JSON.stringify(doc)) as { sections: { call: { round_trip_ms: Record<string, unknown> } } };
-    delete broken.sections.call.round_trip_ms.p99;
-    expect(resultsProblems(broken)).toContain("call.round_trip_ms.p99 missing");
+    const broken = JSON.parse(JSON.stringify(doc)) as { sections: { call: { federated_ms: Record<string, unknown> } } };
+    delete broken.sections.call.federated_ms.p99;
+    expect(resultsProblems(broken)).toContain("call.federated_ms.p99 missing");
     expect(resultsProblems({ schema: "other" })).not.toEqual([]);
   });
 });

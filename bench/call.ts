@@ -1,17 +1,22 @@
-// Benchmarks: Roshumba remote tool call round trip (figure 1) — client → Alice control API → signed federation call →
-// Bob → Bob's vikunja MCP component → back — against the floor of one unsigned echo on the same HTTP stack.
+// Benchmarks: Roshumba remote tool call (figure 1) — what federation adds to a tool call: a federated call (client →
+// Alice → signed federation call → Bob → Bob's vikunja MCP component → back) against the same tool called locally
+// through Bob's control API, and one signed hop against the same hop unsigned on the reference HTTP edge (spec §5, §10).
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Dispatcher } from "undici";
+import { encodeBase64Url } from "../protocol/base64url.ts";
 import { createDispatcher, sendRaw, type HttpAnswer } from "../protocol/http-client.ts";
+import { generateSeed, signingKeyFromSeed } from "../protocol/keys.ts";
+import { AUTH_HEADER, signRequest } from "../protocol/signing.ts";
 import type { RemoteCallResult } from "../protocol/types.ts";
-import { controlPool, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, spawnEcho, spawnInstance, spawnMany, stopAll, type ConfigFile, type RunningInstance } from "./instances.ts";
+import { controlPool, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, spawnHopServer, spawnInstance, spawnMany, stopAll, type ConfigFile, type RunningInstance } from "./instances.ts";
 import { loadavg1, type CallResult } from "./results.ts";
 import { summarise, type Summary } from "./stats.ts";
 
 export interface CallOptions {
   warmup: number;
   samples: number;
-  /** Calls and echoes alternate in blocks of this size, so both see the same machine load. */
+  /** The four probes alternate in blocks of this size, so all see the same machine load. */
   block: number;
 }
 
@@ -21,18 +26,20 @@ const TARGET = "smcp://bob.example/vikunja";
 
 export const CALL_HOW =
   `${DEPLOYMENT_NOTE}; alice (no vikunja) and bob (vikunja MCP component over stdio, --call-allow alice.example); ` +
-  "validateResponses off (as in production), federation rate limit raised to 1e6/s; one call at a time from the bench process over " +
-  "protocol/http-client.ts sendRaw; the floor is bench/echo-server.ts (node:http + readBody, separate process) echoing the same body " +
-  "through the same sendRaw client; calls, echoes and local calls (the same tool through bob's own control API, no federation hop) " +
-  "alternate in blocks";
+  "validateResponses off (as in production), federation rate limit raised to 1e6/s; one request at a time from the bench process over " +
+  "protocol/http-client.ts sendRaw. Federated call: client → alice's control API → signed POST /federation/v1/call → bob → vikunja; " +
+  "local call: the same tool through bob's own control API. Hops: bench/hop-server.ts (a separate process running the reference's " +
+  "HTTP edge, reference-impl/http/server.ts) answering a RemoteCall body on a federation route (client signs with protocol/signing.ts, " +
+  "edge authenticates: header grammar, key lookup, Ed25519 verify, replay cache, rate limit) and on an unsigned route (same parsing, " +
+  "schema validation and answer). The four probes alternate in blocks";
 
 export async function benchCall(opts: CallOptions): Promise<CallResult> {
   const root = scratchDir("call");
   const loadavg = loadavg1();
   const pool = controlPool(8);
-  const floorPool = createDispatcher({ connections: 8 });
+  const hopPool = createDispatcher({ connections: 8 });
   const started: RunningInstance[] = [];
-  let echo: Awaited<ReturnType<typeof spawnEcho>> | undefined;
+  let hop: Awaited<ReturnType<typeof spawnHopServer>> | undefined;
   try {
     const base: ConfigFile = { rateLimit: NO_THROTTLE, validateResponses: false };
     const [alice, bob] = await spawnMany(started, [
@@ -40,69 +47,90 @@ export async function benchCall(opts: CallOptions): Promise<CallResult> {
       () => spawnInstance(root, "bob.example", { ...base, includeVikunja: true, callAllowList: ["alice.example"] }, pool),
     ]);
     if (!alice || !bob) throw new Error("instances did not start");
-    echo = await spawnEcho();
+    const signer = signingKeyFromSeed(generateSeed());
+    hop = await spawnHopServer([HOP_SELF, HOP_ORIGIN, signer.keyId, encodeBase64Url(signer.publicKey), join(root, "hop")]);
     await mapHosts(alice, [bob]);
     await mapHosts(bob, [alice]);
     await seedTasks(alice);
     const body = Buffer.from(JSON.stringify({ target: TARGET, tool: "list_tasks", params: {} }));
-    const p = probes(body, { pool, alice, bob }, { pool: floorPool, url: echo.url });
+    const p = probes(body, { pool, alice, bob }, { pool: hopPool, url: hop.url, sign: (parts) => signRequest(signer, { ...parts, origin: HOP_ORIGIN, destination: HOP_SELF }) });
     const sample = expectOk<RemoteCallResult>(await p.call(), "first call");
     if (!Array.isArray((sample.result.structuredContent as { tasks?: unknown[] } | undefined)?.tasks)) {
       throw new Error(`list_tasks answered without tasks: ${JSON.stringify(sample).slice(0, 300)}`);
     }
+    for (const k of ["signedHop", "unsignedHop"] as const) expectOk(await p[k](), `first ${k}`);
     const responseBytes = (await p.call()).raw.length;
     const m = await measureInterleaved(p, opts);
     await stopAll(started); // flushes the instances' logs before reading their durations
-    const roundTrip = summarise(m.call);
-    const floorMs = summarise(m.floor);
+    const [federated, local, signed, unsigned] = [m.call, m.local, m.signedHop, m.unsignedHop].map(summarise) as [Summary, Summary, Summary, Summary];
     return {
       how: CALL_HOW, warmup: opts.warmup, loadavg_1m_before: loadavg, samples: m.call.length, errors: m.errors,
-      request_bytes: body.length, response_bytes: responseBytes, round_trip_ms: roundTrip, floor_ms: floorMs,
-      ratio_p50: roundTrip.p50 / floorMs.p50, ratio_p99: roundTrip.p99 / floorMs.p99,
+      request_bytes: body.length, response_bytes: responseBytes,
+      federated_ms: federated, local_ms: local, federated_vs_local: { p50: federated.p50 / local.p50, p99: federated.p99 / local.p99 },
+      hop_signed_ms: signed, hop_unsigned_ms: unsigned, hop_request_bytes: HOP_BODY.length,
+      signed_vs_unsigned: { p50: signed.p50 / unsigned.p50, p99: signed.p99 / unsigned.p99 },
       breakdown: {
-        local_call_ms: summarise(m.local),
         alice_control_ms: handlerDurations(alice.logFile, "/control/v1/calls", m.call.length),
         bob_federation_ms: handlerDurations(bob.logFile, "/federation/v1/call", m.call.length),
       },
     };
   } finally {
     await stopAll(started);
-    await echo?.stop();
-    await Promise.all([pool.close(), floorPool.close()]);
+    await hop?.stop();
+    await Promise.all([pool.close(), hopPool.close()]);
     removeScratch(root);
   }
 }
+
+const HOP_SELF = "bob.example";
+const HOP_ORIGIN = "alice.example";
+/** The body of the hop probes: what Alice sends Bob for the measured call (a fixed call_id: the hop server keeps no record). */
+const HOP_BODY = Buffer.from(JSON.stringify({ origin: HOP_ORIGIN, call_id: "bench-hop-0000000001", target: TARGET, tool: "list_tasks", params: {} }));
 
 type Probe = () => Promise<HttpAnswer>;
 
 interface Probes {
   /** The measured call: client → Alice → Bob → vikunja. */
   call: Probe;
-  /** The same body echoed by bench/echo-server.ts. */
-  floor: Probe;
-  /** The same tool through Bob's own control API: no federation hop (Roshumba's local path), for the breakdown. */
+  /** The same tool through Bob's own control API: no federation hop (Roshumba's local path). */
   local: Probe;
+  /** HOP_BODY to the hop server's federation route, signed per request as Alice signs it. */
+  signedHop: Probe;
+  /** HOP_BODY to the hop server's unsigned route: the same edge without authentication. */
+  unsignedHop: Probe;
 }
 
-function probes(body: Buffer, inst: { pool: Dispatcher; alice: RunningInstance; bob: RunningInstance }, echo: { pool: Dispatcher; url: string }): Probes {
+type Signer = (parts: { method: string; uri: string; body: Uint8Array }) => string;
+
+function probes(body: Buffer, inst: { pool: Dispatcher; alice: RunningInstance; bob: RunningInstance }, hop: { pool: Dispatcher; url: string; sign: Signer }): Probes {
   const post = (pool: Dispatcher, url: string, token: string): Probe => {
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     return () => sendRaw(pool, url, { method: "POST", headers, body, timeoutMs: 40_000 });
   };
+  const json = { "content-type": "application/json" };
+  const signedPath = "/federation/v1/call";
   return {
     call: post(inst.pool, `${inst.alice.url}/control/v1/calls`, inst.alice.token),
-    floor: post(echo.pool, `${echo.url}/control/v1/calls`, inst.alice.token),
     local: post(inst.pool, `${inst.bob.url}/control/v1/calls`, inst.bob.token),
+    // Signing is part of the hop: a fresh ts and nonce per request, as a sender must (spec §5.2).
+    signedHop: () => sendRaw(hop.pool, hop.url + signedPath, {
+      method: "POST", body: HOP_BODY, timeoutMs: 40_000,
+      headers: { ...json, [AUTH_HEADER]: hop.sign({ method: "POST", uri: signedPath, body: HOP_BODY }) },
+    }),
+    unsignedHop: () => sendRaw(hop.pool, `${hop.url}/bench/v1/unsigned-call`, { method: "POST", body: HOP_BODY, timeoutMs: 40_000, headers: json }),
   };
 }
 
-/** Warm-up, then calls, echoes and local calls in alternating blocks so that all three see the same machine load. */
-async function measureInterleaved(p: Probes, opts: CallOptions): Promise<{ call: number[]; floor: number[]; local: number[]; errors: number }> {
-  for (const probe of [p.call, p.floor, p.local]) await timed(probe, opts.warmup);
-  const out = { call: [] as number[], floor: [] as number[], local: [] as number[], errors: 0 };
+const PROBES = ["call", "local", "signedHop", "unsignedHop"] as const;
+type Samples = Record<(typeof PROBES)[number], number[]> & { errors: number };
+
+/** Warm-up, then the four probes in alternating blocks so that all see the same machine load. */
+async function measureInterleaved(p: Probes, opts: CallOptions): Promise<Samples> {
+  for (const k of PROBES) await timed(p[k], opts.warmup);
+  const out: Samples = { call: [], local: [], signedHop: [], unsignedHop: [], errors: 0 };
   for (let done = 0; done < opts.samples; done += opts.block) {
     const n = Math.min(opts.block, opts.samples - done);
-    for (const k of ["call", "floor", "local"] as const) {
+    for (const k of PROBES) {
       const r = await timed(p[k], n);
       out[k].push(...r.ms);
       out.errors += r.errors;

@@ -37,13 +37,35 @@ export async function benchFanout(opts: FanoutOptions): Promise<FanoutResult> {
   for (let run = 1; run <= opts.runs; run++) for (const n of opts.sizes) scenarios.push({ ...(await scenario(n, opts)), run });
   const bySize = opts.sizes.map((n) => {
     const runs = scenarios.filter((s) => s.participants === n);
+    const cpu = runs.flatMap((s) => (s.cpu_us ? [s.cpu_us] : []));
     return {
       participants: n, runs: runs.length, delivered_per_s: summarise(runs.map((s) => s.delivered_per_s)),
       published_per_s: summarise(runs.map((s) => s.published_per_s)), latency_p99_ms: summarise(runs.map((s) => s.latency_ms.p99)),
+      hub_us_per_event: summarise(cpu.map((c) => c.hub_per_event)), participant_us_per_delivery: summarise(cpu.map((c) => c.participant_per_delivery)),
       any_timed_out: runs.some((s) => s.timed_out),
     };
   });
-  return { how: fanoutHow(opts.concurrency), concurrency: opts.concurrency, cap_s: opts.capMs / 1000, runs: opts.runs, by_size: bySize, scenarios };
+  return {
+    how: fanoutHow(opts.concurrency), concurrency: opts.concurrency, cap_s: opts.capMs / 1000, runs: opts.runs, by_size: bySize,
+    hub_cpu_model: hubCpuModel(bySize.filter((b) => b.hub_us_per_event.runs > 0).map((b) => ({ participants: b.participants, us: b.hub_us_per_event.p50 }))),
+    scenarios,
+  };
+}
+
+/**
+ * The hub's CPU per event as fixed + per-destination cost: a least-squares line through the per-size medians
+ * (µs per event against participants). Null with fewer than two sizes: one point does not separate the two.
+ */
+export function hubCpuModel(points: Array<{ participants: number; us: number }>): FanoutResult["hub_cpu_model"] {
+  const sizes = new Set(points.map((p) => p.participants));
+  if (sizes.size < 2) return null;
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.participants, 0) / n;
+  const my = points.reduce((a, p) => a + p.us, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.participants - mx) ** 2, 0);
+  const sxy = points.reduce((a, p) => a + (p.participants - mx) * (p.us - my), 0);
+  const perDestination = sxy / sxx;
+  return { fixed_us_per_event: my - perDestination * mx, per_destination_us: perDestination, points };
 }
 
 interface Observation {
@@ -64,7 +86,7 @@ async function scenario(participants: number, opts: FanoutOptions): Promise<Omit
     const run = await drive(hub, members, channel, opts);
     await stopAll(started); // flushes the hub's log before it is read
     const figures = measure(participants, opts.events, run.baseSeq, startupS, run.state, run.sentAt, run.observations, hub.logFile);
-    return { loadavg_1m_before: loadavg, ...figures, cpu_s: run.cpu };
+    return { loadavg_1m_before: loadavg, ...figures, cpu_s: run.cpu, ...(run.cpu ? { cpu_us: perEvent(run.cpu, figures) } : {}) };
   } finally {
     await stopAll(started);
     await pool.close();
@@ -164,6 +186,11 @@ async function publishAll(
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, worker));
+}
+
+/** CPU µs of the hub per published event and of all participants per delivered event (event × participant). */
+function perEvent(cpu: NonNullable<FanoutScenario["cpu_s"]>, f: { published: number; delivered_all: number; participants: number }): NonNullable<FanoutScenario["cpu_us"]> {
+  return { hub_per_event: (cpu.hub / f.published) * 1e6, participant_per_delivery: (cpu.participants / (f.delivered_all * f.participants)) * 1e6 };
 }
 
 interface CpuSnapshot {

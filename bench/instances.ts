@@ -109,12 +109,15 @@ export async function spawnInstance(
   };
 }
 
-/** The floor's echo server (bench/echo-server.ts), also a separate process; resolves with its URL and a stop function. */
-export async function spawnEcho(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/echo-server.ts")], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * The hop server (bench/hop-server.ts: the reference's HTTP edge, signed and unsigned routes), a separate process
+ * like an instance; `args` are its command line. Resolves with its URL and a stop function.
+ */
+export async function spawnHopServer(args: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/hop-server.ts"), ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   const stderr: string[] = [];
   child.stderr!.on("data", (b: Buffer) => stderr.push(b.toString()));
-  const url = await listeningUrl(child, "echo", stderr);
+  const url = await listeningUrl(child, "hop server", stderr);
   const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once("exit", () => r())));
   return {
     url, pid: child.pid!,

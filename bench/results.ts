@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import type { Summary } from "./stats.ts";
 
-export const RESULTS_SCHEMA = "smcp-bench/1";
+export const RESULTS_SCHEMA = "smcp-bench/2";
 
 /** A target and whether the measured figure met it (a miss is reported, never hidden). */
 export interface TargetCheck {
@@ -13,23 +13,34 @@ export interface TargetCheck {
   pass: boolean;
 }
 
+/** A ratio of two summaries, at the median and at the 99th percentile. */
+export interface Ratio {
+  p50: number;
+  p99: number;
+}
+
 export interface CallResult {
   how: string;
   warmup: number;
   loadavg_1m_before: number;
-  /** Measured calls (and as many floor echoes, interleaved in blocks). */
+  /** Measured samples of each probe (interleaved in blocks). */
   samples: number;
+  /** Non-200 answers over all probes. */
   errors: number;
   request_bytes: number;
   response_bytes: number;
-  round_trip_ms: Summary;
-  floor_ms: Summary;
-  ratio_p50: number;
-  ratio_p99: number;
-  /** Server-side handler durations from the instances' request log lines (ms). */
+  /** Client → Alice → signed hop → Bob → vikunja → back. */
+  federated_ms: Summary;
+  /** The same tool through Bob's own control API (Roshumba's local path, no federation hop). */
+  local_ms: Summary;
+  federated_vs_local: Ratio;
+  /** One hop on the reference HTTP edge (bench/hop-server.ts), signed and unsigned, same body. */
+  hop_signed_ms: Summary;
+  hop_unsigned_ms: Summary;
+  hop_request_bytes: number;
+  signed_vs_unsigned: Ratio;
+  /** Server-side handler durations from the instances' request log lines (ms; the log is rate-limited per address). */
   breakdown: {
-    /** The same tool called through Bob's own control API (Roshumba's local path, no federation hop). */
-    local_call_ms: Summary;
     alice_control_ms: Summary;
     bob_federation_ms: Summary;
   };
@@ -58,6 +69,8 @@ export interface FanoutScenario {
   hub_log: { queue_suspensions: number; failed_transactions: number };
   /** CPU seconds used from the first publish to the end (Linux /proc), and the wall seconds of that window. */
   cpu_s?: { wall: number; hub: number; participants: number; bench: number };
+  /** The same in µs: hub per published event, participants per delivered event (event × participant). */
+  cpu_us?: { hub_per_event: number; participant_per_delivery: number };
   /** 1-minute load average before the scenario: the machine is shared, a high figure means noisy neighbours. */
   loadavg_1m_before: number;
 }
@@ -74,8 +87,13 @@ export interface FanoutResult {
     delivered_per_s: Summary;
     published_per_s: Summary;
     latency_p99_ms: Summary;
+    /** Over the runs of this size (from /proc CPU accounting). */
+    hub_us_per_event: Summary;
+    participant_us_per_delivery: Summary;
     any_timed_out: boolean;
   }>;
+  /** Hub CPU per event ≈ fixed + per_destination × participants (least squares over the sizes' medians). */
+  hub_cpu_model: { fixed_us_per_event: number; per_destination_us: number; points: Array<{ participants: number; us: number }> } | null;
   /** Every run of every size. */
   scenarios: FanoutScenario[];
 }
@@ -138,16 +156,23 @@ export function resultsProblems(doc: unknown): string[] {
   for (const t of d.targets ?? []) if (typeof t.pass !== "boolean" || typeof t.value !== "number") out.push(`target ${t.figure} malformed`);
   const s = d.sections ?? {};
   if (s.call && !isSkipped(s.call)) {
-    summaryProblems("call.round_trip_ms", s.call.round_trip_ms, out);
-    summaryProblems("call.floor_ms", s.call.floor_ms, out);
+    for (const k of ["federated_ms", "local_ms", "hop_signed_ms", "hop_unsigned_ms"] as const) summaryProblems(`call.${k}`, s.call[k], out);
+    for (const k of ["federated_vs_local", "signed_vs_unsigned"] as const) {
+      if (typeof s.call[k]?.p50 !== "number" || typeof s.call[k]?.p99 !== "number") out.push(`call.${k} missing`);
+    }
     for (const [k, v] of Object.entries(s.call.breakdown ?? {})) summaryProblems(`call.breakdown.${k}`, v, out);
     if (!s.call.breakdown) out.push("call.breakdown missing");
-    for (const k of ["ratio_p50", "ratio_p99", "samples", "errors"] as const) if (typeof s.call[k] !== "number") out.push(`call.${k} missing`);
+    for (const k of ["samples", "errors"] as const) if (typeof s.call[k] !== "number") out.push(`call.${k} missing`);
   }
   if (s.fanout && !isSkipped(s.fanout)) {
     if (!Array.isArray(s.fanout.scenarios) || s.fanout.scenarios.length === 0) out.push("fanout.scenarios empty");
     if (!Array.isArray(s.fanout.by_size) || s.fanout.by_size.length === 0) out.push("fanout.by_size empty");
-    for (const b of s.fanout.by_size ?? []) summaryProblems(`fanout.by_size[${b.participants}].delivered_per_s`, b.delivered_per_s, out);
+    for (const b of s.fanout.by_size ?? []) {
+      for (const k of ["delivered_per_s", "hub_us_per_event", "participant_us_per_delivery"] as const) summaryProblems(`fanout.by_size[${b.participants}].${k}`, b[k], out);
+    }
+    const model = s.fanout.hub_cpu_model;
+    if (model === undefined) out.push("fanout.hub_cpu_model missing");
+    else if (model !== null && (typeof model.fixed_us_per_event !== "number" || typeof model.per_destination_us !== "number")) out.push("fanout.hub_cpu_model malformed");
     for (const sc of s.fanout.scenarios ?? []) {
       summaryProblems(`fanout[${sc.participants}].latency_ms`, sc.latency_ms, out);
       for (const k of ["published_per_s", "delivered_per_s", "delivered_all", "published"] as const) {

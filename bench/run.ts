@@ -13,7 +13,20 @@ import { fmt, type Summary } from "./stats.ts";
 const SECTIONS = ["call", "fanout", "crypto", "conformance"] as const;
 type Section = (typeof SECTIONS)[number];
 
-const TARGETS = { callP99Ms: 10, callRatio: 3, fanoutEventsPerS: 5_000, fanoutParticipants: 5 } as const;
+/** Issue 16's floors: each figure is compared with what the protocol's own work should cost on top of its control. */
+const TARGETS = {
+  callP99Ms: 10,
+  /** Federated call ÷ the same tool called locally, at p50 and at p99. */
+  federatedVsLocal: 1.5,
+  /** Signed hop ÷ unsigned hop on the same edge, at p50. */
+  signedVsUnsigned: 1.3,
+  hubFixedUs: 60,
+  hubPerDestinationUs: 10,
+  participantUs: 25,
+  /** Events/s delivered durably to every participant, by participant count. */
+  deliveredPerS: [[5, 6_000], [20, 2_000]] as ReadonlyArray<readonly [number, number]>,
+  conformanceS: 15,
+} as const;
 
 const USAGE = `usage: npm run bench -- [--quick] [--only call,fanout,crypto,conformance] [--out FILE]
        [--calls N] [--events N] [--sizes 1,5,20] [--fanout-runs N]`;
@@ -125,20 +138,36 @@ function say(text: string): void {
 
 function targets(r: BenchResults): TargetCheck[] {
   const out: TargetCheck[] = [];
+  const at = (figure: string, target: string, value: number, pass: boolean) => out.push({ figure, target, value, pass });
   const call = r.sections.call;
   if (call && !isSkipped(call)) {
-    out.push({ figure: "call round trip p99 (ms)", target: `< ${TARGETS.callP99Ms}`, value: call.round_trip_ms.p99, pass: call.round_trip_ms.p99 < TARGETS.callP99Ms });
-    out.push({ figure: "call / floor ratio at p50", target: `< ${TARGETS.callRatio}×`, value: call.ratio_p50, pass: call.ratio_p50 < TARGETS.callRatio });
-    out.push({ figure: "call / floor ratio at p99", target: `< ${TARGETS.callRatio}×`, value: call.ratio_p99, pass: call.ratio_p99 < TARGETS.callRatio });
+    at("federated call round trip p99 (ms)", `< ${TARGETS.callP99Ms}`, call.federated_ms.p99, call.federated_ms.p99 < TARGETS.callP99Ms);
+    for (const q of ["p50", "p99"] as const) {
+      at(`federated call ÷ local call at ${q}`, `≤ ${TARGETS.federatedVsLocal}×`, call.federated_vs_local[q], call.federated_vs_local[q] <= TARGETS.federatedVsLocal);
+    }
+    at("signed hop ÷ unsigned hop at p50", `≤ ${TARGETS.signedVsUnsigned}×`, call.signed_vs_unsigned.p50, call.signed_vs_unsigned.p50 <= TARGETS.signedVsUnsigned);
   }
   const fan = r.sections.fanout;
-  const five = fan && !isSkipped(fan) ? fan.by_size.find((s) => s.participants === TARGETS.fanoutParticipants) : undefined;
-  if (five) {
-    const v = five.delivered_per_s.p50;
-    out.push({
-      figure: `events/s delivered durably to ${TARGETS.fanoutParticipants} participants (median of ${five.runs} runs)`, target: `≥ ${TARGETS.fanoutEventsPerS}`,
-      value: v, pass: !five.any_timed_out && v >= TARGETS.fanoutEventsPerS,
-    });
+  if (fan && !isSkipped(fan)) {
+    const model = fan.hub_cpu_model;
+    if (model) {
+      at("hub CPU µs per event, fixed part (fit over sizes)", `≤ ${TARGETS.hubFixedUs}`, model.fixed_us_per_event, model.fixed_us_per_event <= TARGETS.hubFixedUs);
+      at("hub CPU µs per event, per destination (fit over sizes)", `≤ ${TARGETS.hubPerDestinationUs}`, model.per_destination_us, model.per_destination_us <= TARGETS.hubPerDestinationUs);
+    }
+    for (const b of fan.by_size) {
+      const us = b.participant_us_per_delivery.p50;
+      if (Number.isFinite(us)) at(`participant CPU µs per delivered event, ${b.participants} participants (median of ${b.runs})`, `≤ ${TARGETS.participantUs}`, us, us <= TARGETS.participantUs);
+    }
+    for (const [n, floor] of TARGETS.deliveredPerS) {
+      const b = fan.by_size.find((x) => x.participants === n);
+      if (b) at(`events/s delivered durably to ${n} participants (median of ${b.runs})`, `≥ ${floor}`, b.delivered_per_s.p50, !b.any_timed_out && b.delivered_per_s.p50 >= floor);
+    }
+  }
+  const conf = r.sections.conformance;
+  if (conf && conf.status === "run") {
+    const s = conf.wall_ms.p50 / 1000;
+    const clean = conf.runs.every((x) => x.exit_code === 0);
+    at(`full conformance run with durability, wall s (median of ${conf.runs.length}${clean ? "" : ", a run failed"})`, `≤ ${TARGETS.conformanceS}`, s, clean && s <= TARGETS.conformanceS);
   }
   return out;
 }
@@ -152,18 +181,20 @@ function renderCall(r: BenchResults): string {
   const line = (name: string, s: Summary) => row([name, s.runs, fmt(s.p50, 3), fmt(s.p95, 3), fmt(s.p99, 3), fmt(s.max, 3), spread(s, 3)]);
   return [
     `How: ${c.how}.`,
-    `Warm-up ${c.warmup} calls and ${c.warmup} echoes; request ${c.request_bytes} B, answer ${c.response_bytes} B; ${c.errors} non-200 answers; ` +
-      `1-min load average before: ${c.loadavg_1m_before} (shared machine).`,
+    `Warm-up ${c.warmup} of each probe; call request ${c.request_bytes} B, answer ${c.response_bytes} B; hop request ${c.hop_request_bytes} B; ` +
+      `${c.errors} non-200 answers; 1-min load average before: ${c.loadavg_1m_before}.`,
     "",
     row(["figure (ms)", "samples", "p50", "p95", "p99", "max", "min – max"]),
     row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]),
-    line("round trip: client → alice → bob → vikunja → back", c.round_trip_ms),
-    line("FLOOR: unsigned echo, same client and server stack", c.floor_ms),
-    line("local call: client → bob's control API → vikunja (no federation)", c.breakdown.local_call_ms),
+    line("federated call: client → alice → bob → vikunja → back", c.federated_ms),
+    line("local call: client → bob's control API → vikunja", c.local_ms),
+    line("signed hop: sign + reference edge + authenticate", c.hop_signed_ms),
+    line("unsigned hop: same body, same edge, no signature", c.hop_unsigned_ms),
     line("alice handler (its log: POST /control/v1/calls)", c.breakdown.alice_control_ms),
     line("bob handler (its log: POST /federation/v1/call, incl. MCP)", c.breakdown.bob_federation_ms),
     "",
-    `ratio round trip / floor: p50 ${fmt(c.ratio_p50, 1)}×, p99 ${fmt(c.ratio_p99, 1)}×`,
+    `federated ÷ local: p50 ${fmt(c.federated_vs_local.p50, 2)}×, p99 ${fmt(c.federated_vs_local.p99, 2)}×; ` +
+      `signed ÷ unsigned hop: p50 ${fmt(c.signed_vs_unsigned.p50, 2)}×, p99 ${fmt(c.signed_vs_unsigned.p99, 2)}×`,
     "",
   ].join("\n");
 }
@@ -174,12 +205,17 @@ function renderFanout(r: BenchResults): string {
   const lines = [
     `How: ${f.how}. Cap ${f.cap_s} s per scenario; ${f.runs} run(s) per size with fresh instances, sizes interleaved.`,
     "",
-    row(["participants", "runs", "delivered events/s: median", "min – max", "published/s: median", "min – max", "latency p99 ms: median", "min – max"]),
-    row(["---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
+    row(["participants", "runs", "delivered events/s: median", "min – max", "published/s: median", "min – max", "latency p99 ms: median", "min – max", "hub CPU µs/event: median", "participant CPU µs/delivery: median"]),
+    row(["---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
     ...f.by_size.map((b) => row([
       b.participants, b.runs, fmt(b.delivered_per_s.p50, 0), spread(b.delivered_per_s, 0), fmt(b.published_per_s.p50, 0), spread(b.published_per_s, 0),
-      fmt(b.latency_p99_ms.p50, 1), spread(b.latency_p99_ms, 1),
+      fmt(b.latency_p99_ms.p50, 1), spread(b.latency_p99_ms, 1), fmt(b.hub_us_per_event.p50, 0), fmt(b.participant_us_per_delivery.p50, 0),
     ])),
+    "",
+    f.hub_cpu_model
+      ? `Hub CPU per event ≈ ${fmt(f.hub_cpu_model.fixed_us_per_event, 0)} µs + ${fmt(f.hub_cpu_model.per_destination_us, 1)} µs × participants ` +
+        `(least squares over the medians of ${f.hub_cpu_model.points.map((p) => p.participants).join(", ")} participants).`
+      : "Hub CPU model: needs at least two sizes.",
     "",
     "Every run:",
     "",
@@ -192,7 +228,7 @@ function renderFanout(r: BenchResults): string {
       fmt(s.deliveries_per_s, 0), s.latency_ms.runs, fmt(s.latency_ms.p50, 1), fmt(s.latency_ms.p99, 1), spread(s.latency_ms, 1),
       `${fmt(s.participant_done_s.min, 2)} – ${fmt(s.participant_done_s.max, 2)}`,
       s.cpu_s ? `${fmt(s.cpu_s.hub, 1)} / ${fmt(s.cpu_s.participants, 1)} / ${fmt(s.cpu_s.bench, 1)} (${fmt(s.cpu_s.wall, 1)})` : "n/a",
-      s.cpu_s ? `${fmt((s.cpu_s.hub / s.published) * 1e6, 0)} / ${fmt((s.cpu_s.participants / (s.delivered_all * s.participants)) * 1e6, 0)}` : "n/a",
+      s.cpu_us ? `${fmt(s.cpu_us.hub_per_event, 0)} / ${fmt(s.cpu_us.participant_per_delivery, 0)}` : "n/a",
       `${s.hub_log.queue_suspensions} / ${s.hub_log.failed_transactions}`, s.loadavg_1m_before,
     ]));
   }
