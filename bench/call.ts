@@ -9,7 +9,7 @@ import { createDispatcher, sendRaw, type HttpAnswer } from "../protocol/http-cli
 import { generateSeed, signingKeyFromSeed } from "../protocol/keys.ts";
 import { AUTH_HEADER, signRequest } from "../protocol/signing.ts";
 import type { RemoteCallResult } from "../protocol/types.ts";
-import { controlPool, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, spawnHopServer, spawnInstance, spawnMany, stopAll, type ConfigFile, type RunningInstance } from "./instances.ts";
+import { controlPool, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, monotonicUs, recordProfileWindow, spawnHopServer, spawnInstance, spawnMany, stopAll, type ConfigFile, type RunningInstance } from "./instances.ts";
 import { loadavg1, type CallResult } from "./results.ts";
 import { summarise, type Summary } from "./stats.ts";
 
@@ -127,6 +127,7 @@ type Samples = Record<(typeof PROBES)[number], number[]> & { errors: number };
 /** Warm-up, then the four probes in alternating blocks so that all see the same machine load. */
 async function measureInterleaved(p: Probes, opts: CallOptions): Promise<Samples> {
   for (const k of PROBES) await timed(p[k], opts.warmup);
+  const windowStart = monotonicUs();
   const out: Samples = { call: [], local: [], signedHop: [], unsignedHop: [], errors: 0 };
   for (let done = 0; done < opts.samples; done += opts.block) {
     const n = Math.min(opts.block, opts.samples - done);
@@ -136,6 +137,7 @@ async function measureInterleaved(p: Probes, opts: CallOptions): Promise<Samples
       out.errors += r.errors;
     }
   }
+  recordProfileWindow("call", windowStart, monotonicUs());
   return out;
 }
 

@@ -2,7 +2,7 @@
 // delivers them to N participant instances; measured until every participant has persisted every event.
 import type { Dispatcher } from "undici";
 import type { ChannelInfo, EventList, PublishResult } from "../protocol/types.ts";
-import { controlPool, countLogLines, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, spawnInstance, spawnMany, stopAll, cpuSeconds, type RunningInstance } from "./instances.ts";
+import { controlPool, countLogLines, DEPLOYMENT_NOTE, expectOk, mapHosts, removeScratch, scratchDir, spawnInstance, spawnMany, stopAll, cpuSeconds, monotonicUs, recordProfileWindow, type RunningInstance } from "./instances.ts";
 import type { FanoutResult, FanoutScenario } from "./results.ts";
 import { summarise } from "./stats.ts";
 import { loadavg1 } from "./results.ts";
@@ -116,6 +116,7 @@ async function drive(hub: RunningInstance, members: RunningInstance[], channel: 
   const readers = Promise.all(members.map((m, i) => follow(m, channel, baseSeq, observations[i]!, () => state.finalSeq, deadline)));
   readers.catch(() => undefined); // awaited below; this only keeps a publish failure from leaving it unhandled
   const cpuBefore = cpuSnapshot(hub, members);
+  const windowStart = monotonicUs();
   state.firstSent = performance.now();
   try {
     await publishAll(hub, channel, opts, deadline, sentAt, state);
@@ -124,6 +125,7 @@ async function drive(hub: RunningInstance, members: RunningInstance[], channel: 
     state.finalSeq = baseSeq + state.published;
   }
   await readers;
+  recordProfileWindow(`fanout ${members.length}`, windowStart, monotonicUs());
   const cpu = cpuUsed(cpuBefore, cpuSnapshot(hub, members), (performance.now() - state.firstSent) / 1000);
   return { baseSeq, state, sentAt, observations, cpu };
 }

@@ -1,7 +1,7 @@
 // Benchmarks: reference instances (all SMCP components) run as separate processes through `bin/smcp.js serve`, and a
 // control-API client for them — the deployment every bench figure is measured against.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -58,6 +58,22 @@ export async function spawnMany(into: RunningInstance[], starts: Array<() => Pro
   return ok;
 }
 
+/** CLOCK_MONOTONIC in µs: the clock V8 stamps its CPU profiles with, in every process on this machine. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * With SMCP_BENCH_PROFILE set, records a measured window (start and end from monotonicUs) so that
+ * bench/profile-summary.ts counts only the samples inside it — not start-up, set-up or warm-up.
+ */
+export function recordProfileWindow(section: string, startUs: number, endUs: number): void {
+  const dir = process.env.SMCP_BENCH_PROFILE;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(join(dir, "windows.jsonl"), JSON.stringify({ section, start_us: startUs, end_us: endUs }) + "\n");
+}
+
 /** How the instances are run, printed next to the figures. */
 export const DEPLOYMENT_NOTE =
   "each instance is a separate `node bin/smcp.js serve --listen 127.0.0.1:0` process (own data dir, SQLite WAL, log level info to a file)";
@@ -87,6 +103,9 @@ export async function spawnInstance(
     `--control-token=${token}`, "--config", configFile, "--log-level", "info", "--log-file", logFile, ...extraArgs,
   ];
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  // Profile files are named by pid: this index tells bench/profile-summary.ts which instance each one was.
+  if (process.env.SMCP_BENCH_PROFILE) mkdirSync(process.env.SMCP_BENCH_PROFILE, { recursive: true });
+  if (process.env.SMCP_BENCH_PROFILE) appendFileSync(join(process.env.SMCP_BENCH_PROFILE, "processes.jsonl"), JSON.stringify({ pid: child.pid, name }) + "\n");
   const stderr: string[] = [];
   child.stderr!.on("data", (b: Buffer) => stderr.push(b.toString()));
   const url = await listeningUrl(child, name, stderr);
