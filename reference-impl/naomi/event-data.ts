@@ -16,16 +16,24 @@ export interface DataProblem {
  * the stack of the canonicaliser, here or at any participant.
  */
 export function dataProblem(data: unknown, limit: number): DataProblem | null {
+  const checked = checkedData(data, limit);
+  return "problem" in checked ? checked.problem : null;
+}
+
+/** dataProblem's checks; when they pass, the canonical text of `data` they measured (the hub hashes it into the event ID). */
+export function checkedData(data: unknown, limit: number): { text: string } | { problem: DataProblem } {
+  const problem = (p: DataProblem) => ({ problem: p });
   const deep = tooDeep(data, MAX_EVENT_DATA_DEPTH);
   if (deep !== null) {
-    return { errcode: "SMCP_INVALID", path: deep, error: `data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels at ${deep || "/"}` };
+    return problem({ errcode: "SMCP_INVALID", path: deep, error: `data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels at ${deep || "/"}` });
   }
-  let size: number;
+  let text: string;
   try {
-    size = Buffer.byteLength(canonicalJson(data));
+    text = canonicalJson(data);
   } catch (err) {
-    return { errcode: "SMCP_INVALID", path: "", error: `data has no canonical JSON form: ${(err as Error).message}` };
+    return problem({ errcode: "SMCP_INVALID", path: "", error: `data has no canonical JSON form: ${(err as Error).message}` });
   }
-  if (size > limit) return { errcode: "SMCP_TOO_LARGE", path: "", error: `data is ${size} bytes, over the hub's max_event_data_bytes ${limit}` };
-  return null;
+  const size = Buffer.byteLength(text);
+  if (size > limit) return problem({ errcode: "SMCP_TOO_LARGE", path: "", error: `data is ${size} bytes, over the hub's max_event_data_bytes ${limit}` });
+  return { text };
 }

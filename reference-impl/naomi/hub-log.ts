@@ -1,11 +1,12 @@
 // Naomi (event bus), hub side: the log of the channels this instance hubs — each channel's newest event, members and
 // signed heads, and the JSON of recently sequenced events; appends and backfill pages (spec §7.2, §9.3, §9.4).
 import { SmcpError } from "../../protocol/errors.ts";
-import { finaliseEvent, signHead } from "../../protocol/events.ts";
+import { signHead } from "../../protocol/events.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { SigningKey } from "../../protocol/keys.ts";
 import type { BackfillPage, ChannelHead, Event } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
+import { finaliseEventText } from "./event-text.ts";
 
 /** How many of the newest sequenced events the hub keeps as JSON for its outbound queues. */
 const RECENT_EVENTS = 20_000;
@@ -40,7 +41,9 @@ export class HubLog {
    * The JSON of the newest sequenced events, which the outbound queues are about to send to every member.
    * A rolled-back event's entry is overwritten when its seq is sequenced again, before any queue can refer to it.
    */
-  private readonly recentEvents = new Map<string, string>();
+  private readonly recentEvents = new Map<string, RecentEvent>();
+  /** Inside deferSeqs: each channel's newest seq, written to its row once at the end rather than per event. */
+  private deferred: Map<string, number> | null = null;
 
   constructor(private readonly opts: HubLogOptions) {}
 
@@ -66,8 +69,8 @@ export class HubLog {
     return this.tip(channel)?.seq ?? 0;
   }
 
-  /** The stored JSON of a recently sequenced event, if still held in memory. */
-  recentEvent(channel: string, seq: number): string | undefined {
+  /** The stored JSON of a recently sequenced event and its size in bytes, if still held in memory. */
+  recentEvent(channel: string, seq: number): RecentEvent | undefined {
     return this.recentEvents.get(recentKey(channel, seq));
   }
 
@@ -83,21 +86,36 @@ export class HubLog {
    */
   append(
     channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>,
-    signed?: { submission_id: string; sender_signature: string },
+    signed?: { submission_id: string; sender_signature: string }, dataText?: string,
   ): Event {
     const tip = this.tip(channel)!;
     const seq = tip.seq + 1;
     // A 1.1 sender's proof (spec §7.5 EVT-26) is part of the hashed form, so event_id and hub_signature cover it.
-    const event = finaliseEvent(this.opts.key, {
+    const { event, json } = finaliseEventText(this.opts.key, {
       channel, seq, prev_event: tip.eventId, type, sender, origin_ts: originTs, hub_ts: this.opts.now(), data: data as Event["data"],
       ...(signed ? { submission_id: signed.submission_id, sender_signature: signed.sender_signature } : {}),
-    });
-    const json = JSON.stringify(event);
+    }, dataText);
     this.opts.store.insertEvent(event, json);
     this.remember(channel, seq, json);
     this.tips.set(channel, { seq, eventId: event.event_id });
-    this.opts.store.setSeqs(channel, seq, seq);
+    if (this.deferred) this.deferred.set(channel, seq);
+    else this.opts.store.setSeqs(channel, seq, seq);
     return event;
+  }
+
+  /**
+   * Runs `fn` (inside the caller's SQLite transaction) with each channel's row written once, at the end, instead of
+   * once per appended event. If `fn` throws, the caller's whole transaction must roll back: nothing is written then.
+   */
+  deferSeqs<T>(fn: () => T): T {
+    this.deferred = new Map();
+    try {
+      const result = fn();
+      for (const [channel, seq] of this.deferred) this.opts.store.setSeqs(channel, seq, seq);
+      return result;
+    } finally {
+      this.deferred = null;
+    }
   }
 
   /** A membership event of `channel` was applied: the cached member lists are stale. */
@@ -156,9 +174,15 @@ export class HubLog {
   private remember(channel: string, seq: number, json: string): void {
     const key = recentKey(channel, seq);
     this.recentEvents.delete(key); // re-inserted last, so that eviction stays oldest-first
-    this.recentEvents.set(key, json);
+    this.recentEvents.set(key, { json, bytes: Buffer.byteLength(json) });
     if (this.recentEvents.size > RECENT_EVENTS) this.recentEvents.delete(this.recentEvents.keys().next().value!);
   }
+}
+
+/** A recently sequenced event as stored, with its UTF-8 size, measured once for every destination's byte budget. */
+export interface RecentEvent {
+  json: string;
+  bytes: number;
 }
 
 function recentKey(channel: string, seq: number): string {

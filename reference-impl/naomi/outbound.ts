@@ -93,6 +93,13 @@ export class OutboundQueues {
   private readonly txnPrefix = randomId(9);
   private txnCounter = 0;
   private closed = false;
+  /**
+   * Read positions already moved in memory whose store rows are not written yet: the answers of one turn of the event
+   * loop, from every destination, share one SQLite commit (writeAcks). Losing them in a crash only resends events the
+   * destination already holds, which it treats as processed (spec §8.3 TXN-23); nothing is lost or skipped.
+   */
+  private readonly unwrittenAcks = new Map<string, Map<string, number>>();
+  private acksScheduled = false;
 
   constructor(private readonly opts: OutboundOptions) {
     this.now = opts.now ?? Date.now;
@@ -148,6 +155,11 @@ export class OutboundQueues {
   resync(): void {
     for (const [destination, st] of this.states) {
       st.cursors = this.loadCursors(destination);
+      // Positions moved by answers whose rows are still to be written stay moved (see unwrittenAcks).
+      for (const [channel, seq] of this.unwrittenAcks.get(destination) ?? []) {
+        const c = st.cursors.get(channel);
+        if (c && c.acked < seq) c.acked = seq;
+      }
       st.suspended = this.opts.store.suspended(destination);
       st.pendingEvents = this.countPending(st);
     }
@@ -233,6 +245,7 @@ export class OutboundQueues {
   }
 
   close(): void {
+    this.writeAcks();
     this.closed = true;
     for (const st of this.states.values()) {
       if (st.timer) clearTimeout(st.timer);
@@ -283,8 +296,8 @@ export class OutboundQueues {
    * Up to `limit` queued events, oldest first per channel, as stored (the hub's recent ones from memory). Each
    * transaction starts with the next channel in turn, so that a busy channel cannot hold back the destination's others.
    */
-  private queued(st: DestinationState, limit: number): { channel: string; seq: number; json: string }[] {
-    const out: { channel: string; seq: number; json: string }[] = [];
+  private queued(st: DestinationState, limit: number): QueuedEvent[] {
+    const out: QueuedEvent[] = [];
     if (st.suspended) return out;
     const entries = [...st.cursors];
     const first = st.turn++ % Math.max(1, entries.length);
@@ -292,9 +305,9 @@ export class OutboundQueues {
       const end = this.queueEnd(channel, cur);
       let seq = cur.acked + 1;
       for (; seq <= end && out.length < limit; seq++) {
-        const json = this.opts.log.recentEvent(channel, seq);
-        if (json === undefined) break;
-        out.push({ channel, seq, json });
+        const recent = this.opts.log.recentEvent(channel, seq);
+        if (recent === undefined) break;
+        out.push({ channel, seq, json: recent.json, bytes: recent.bytes });
       }
       if (seq <= end && out.length < limit) {
         for (const r of this.opts.store.eventsJson(channel, seq - 1, end, limit - out.length)) out.push({ channel, seq: r.seq, json: r.json });
@@ -356,15 +369,19 @@ export class OutboundQueues {
   }
 
   private delivered(destination: string, st: DestinationState, cur: Attempt, result: TransactionResult): void {
-    this.opts.store.tx(() => {
-      this.ack(destination, st, cur);
-      // Resume enqueueing new events only (DLV-05): what was sequenced while suspended is left to backfill.
-      if (cur.wasSuspended && st.suspended) {
-        for (const [ch, c] of st.cursors) this.setCursor(destination, st, ch, { acked: Math.max(c.acked, this.opts.log.seq(ch)), end: c.end });
-        this.setSuspended(destination, st, false);
-      }
-      for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
-    });
+    // The common case, events only, moves the positions now and writes them with this turn's other answers.
+    if (cur.submissionIds.length === 0 && !(cur.wasSuspended && st.suspended)) this.ackLater(destination, st, cur);
+    else {
+      this.opts.store.tx(() => {
+        this.ack(destination, st, cur);
+        // Resume enqueueing new events only (DLV-05): what was sequenced while suspended is left to backfill.
+        if (cur.wasSuspended && st.suspended) {
+          for (const [ch, c] of st.cursors) this.setCursor(destination, st, ch, { acked: Math.max(c.acked, this.opts.log.seq(ch)), end: c.end });
+          this.setSuspended(destination, st, false);
+        }
+        for (const id of cur.submissionIds) this.opts.store.dequeueSubmission(id);
+      });
+    }
     this.finish(destination, st, cur);
     for (const r of result.rejected) this.opts.logger.warn({ destination, item: r.id, errcode: r.errcode, error: r.error }, "peer rejected an item");
     const sequenced = new Map(result.sequenced.map((s) => [s.submission_id, s]));
@@ -402,6 +419,35 @@ export class OutboundQueues {
     }
   }
 
+  /** Moves the read positions in memory now; their rows are written by writeAcks, once per turn for every destination. */
+  private ackLater(destination: string, st: DestinationState, cur: Attempt): void {
+    let unwritten = this.unwrittenAcks.get(destination);
+    for (const [channel, seq] of cur.upTo) {
+      const c = st.cursors.get(channel);
+      if (!c || c.acked >= seq) continue;
+      c.acked = seq;
+      if (!unwritten) this.unwrittenAcks.set(destination, (unwritten = new Map()));
+      unwritten.set(channel, seq);
+    }
+    if (!unwritten || this.acksScheduled) return;
+    this.acksScheduled = true;
+    setImmediate(() => this.writeAcks());
+  }
+
+  /** Writes every position ackLater moved, in one SQLite transaction; on failure they are kept for the next try. */
+  private writeAcks(): void {
+    this.acksScheduled = false;
+    if (this.closed || this.unwrittenAcks.size === 0) return;
+    try {
+      this.opts.store.tx(() => {
+        for (const [destination, acks] of this.unwrittenAcks) for (const [channel, seq] of acks) this.opts.store.ackCursor(destination, channel, seq);
+      });
+      this.unwrittenAcks.clear();
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, "could not store outbound read positions; kept for the next answer");
+    }
+  }
+
   private finish(destination: string, st: DestinationState, cur: Attempt): void {
     st.current = undefined;
     st.pendingEvents = this.countPending(st);
@@ -426,6 +472,14 @@ export class OutboundQueues {
     this.publishers.rejectHub(destination, () => unreachable(destination, err.message, delay));
   }
 }
+/** A queued event as stored, with its size when the hub log knows it. */
+interface QueuedEvent {
+  channel: string;
+  seq: number;
+  json: string;
+  bytes?: number;
+}
+
 /** A destination whose previous transaction was answered this recently is receiving a stream of events. */
 const STREAMING_WINDOW_MS = 100;
 

@@ -10,8 +10,8 @@ import type { Event, PublishResult, Submission } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
 import type { AfterCommit } from "./after-commit.ts";
 import { channelRow } from "./channel-rows.ts";
-import { newEffects } from "./effects.ts";
-import { dataProblem } from "./event-data.ts";
+import { newEffects, type Effects } from "./effects.ts";
+import { checkedData } from "./event-data.ts";
 import type { HubLog } from "./hub-log.ts";
 import type { OutboundQueues } from "./outbound.ts";
 import type { Sequencer } from "./sequencer.ts";
@@ -38,6 +38,8 @@ interface Pending {
   channel: string;
   type: string;
   data: Record<string, unknown>;
+  /** The canonical text of `data` (the size check made it; the event ID hashes it). */
+  dataText: string;
   resolve: (e: Event) => void;
   reject: (e: Error) => void;
 }
@@ -58,12 +60,13 @@ export class Publisher {
     });
     // On a participant the hub's advertised limit applies (CTRL-19); our own is only the fallback when it is unknown.
     const limit = (row.role === "hub" ? undefined : this.opts.hubMaxEventDataBytes?.(row.hub)) ?? this.opts.maxEventDataBytes;
-    const problem = dataProblem(data, limit);
-    if (problem) {
+    const checked = checkedData(data, limit);
+    if ("problem" in checked) {
+      const { problem } = checked;
       throw new SmcpError(problem.errcode, problem.error, problem.errcode === "SMCP_INVALID" ? { details: [{ path: `/data${problem.path}`, message: problem.error }] } : {});
     }
     if (row.role === "hub") {
-      const event = await this.sequenceLocal(channel, type, data);
+      const event = await this.sequenceLocal(channel, type, data, checked.text);
       return { channel, event_id: event.event_id, seq: event.seq };
     }
     const unsigned: Submission = {
@@ -84,39 +87,46 @@ export class Publisher {
 
   /**
    * Group commit: local publishes that arrive in the same turn of the event loop are sequenced in one SQLite
-   * transaction (each in its own savepoint), so concurrent publishers share one commit. Each is answered after it.
+   * transaction, so concurrent publishers share one commit; each is answered only after it (per-event durability).
    */
-  private sequenceLocal(channel: string, type: string, data: Record<string, unknown>): Promise<Event> {
+  private sequenceLocal(channel: string, type: string, data: Record<string, unknown>, dataText: string): Promise<Event> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ channel, type, data, resolve, reject });
+      this.pending.push({ channel, type, data, dataText, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
 
   private flush(): void {
-    const { sequencer, self, now } = this.opts;
     const batch = this.pending.splice(0);
     const effects = newEffects();
-    const outcomes: Array<Event | Error> = [];
+    let events: Event[];
     try {
-      sequencer.hubTx(() => {
-        for (const p of batch) {
-          try {
-            outcomes.push(sequencer.hubTx(() => sequencer.sequence(p.channel, p.type, self, now(), p.data, effects)));
-          } catch (err) {
-            outcomes.push(err as Error);
-          }
-        }
-      });
-    } catch (err) {
-      for (const p of batch) p.reject(err as Error);
-      return;
+      events = this.opts.sequencer.hubBatch(() => batch.map((p) => this.sequence(p, effects)));
+    } catch {
+      // Something in the batch failed and the whole SQLite transaction rolled back, nothing of it answered yet:
+      // each publish is sequenced again on its own, so that one failure answers only its own publisher.
+      return this.oneByOne(batch);
     }
     this.opts.afterCommit.run(effects);
-    batch.forEach((p, i) => {
-      const o = outcomes[i]!;
-      if (o instanceof Error) p.reject(o);
-      else p.resolve(o);
-    });
+    batch.forEach((p, i) => p.resolve(events[i]!));
+  }
+
+  private oneByOne(batch: Pending[]): void {
+    for (const p of batch) {
+      const effects = newEffects();
+      let event: Event;
+      try {
+        event = this.opts.sequencer.hubTx(() => this.sequence(p, effects));
+      } catch (err) {
+        p.reject(err as Error);
+        continue;
+      }
+      this.opts.afterCommit.run(effects);
+      p.resolve(event);
+    }
+  }
+
+  private sequence(p: Pending, effects: Effects): Event {
+    return this.opts.sequencer.sequence(p.channel, p.type, this.opts.self, this.opts.now(), p.data, effects, undefined, p.dataText);
   }
 }

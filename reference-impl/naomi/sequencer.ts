@@ -41,10 +41,10 @@ export class Sequencer {
    */
   sequence(
     channel: string, type: string, sender: string, originTs: number, data: Record<string, unknown>, effects: Effects,
-    signed?: { submission_id: string; sender_signature: string },
+    signed?: { submission_id: string; sender_signature: string }, dataText?: string,
   ): Event {
     const { self, log, outbound } = this.opts;
-    const event = log.append(channel, type, sender, originTs, data, signed);
+    const event = log.append(channel, type, sender, originTs, data, signed, dataText);
     const seq = event.seq;
     const recipients = new Set(log.membersOf(channel));
     // Only the reserved membership types change the member list; the leave event still reaches the leaver.
@@ -62,6 +62,14 @@ export class Sequencer {
     }
     effects.advanced.add(channel);
     return event;
+  }
+
+  /**
+   * hubTx for a batch that sequences several events: each channel's row is written once, at the end. Anything that
+   * throws in `fn` rolls the whole batch back (no savepoints inside: nothing may catch an error and carry on).
+   */
+  hubBatch<T>(fn: () => T): T {
+    return this.hubTx(() => this.opts.log.deferSeqs(fn));
   }
 
   /** A SQLite transaction that sequences: if it rolls back, the hub log and the queue positions are re-read. */

@@ -6,25 +6,39 @@ import type { ChannelHead } from "../../protocol/types.ts";
 /** The transaction's members other than its items and heads: names, brackets, origin_ts (origin counted apart). */
 export const ENVELOPE_BYTES = 96;
 
+/** An item of a transaction: its JSON text, and its UTF-8 size when already known (measured once per event, not per destination). */
+export interface ItemText {
+  json: string;
+  bytes?: number;
+}
+
 /**
  * The longest prefix of the submissions, then of the events, whose JSON fits `budget` bytes (a prefix keeps each
  * channel's events contiguous). One item is always taken, so that an oversized one is refused (413) rather than stuck.
  */
-export function withinBytes<S extends { json: string }, R extends { json: string }>(subs: S[], rows: R[], budget: number): { subs: S[]; rows: R[] } {
+export function withinBytes<S extends ItemText, R extends ItemText>(subs: S[], rows: R[], budget: number): { subs: S[]; rows: R[] } {
   let used = 0;
-  let taken = 0;
-  const fits = (json: string): boolean => {
-    const size = Buffer.byteLength(json) + 1;
-    if (taken > 0 && used + size > budget) return false;
-    used += size;
-    taken++;
-    return true;
-  };
-  const s: S[] = [];
-  for (const x of subs) if (fits(x.json)) s.push(x); else return { subs: s, rows: [] };
-  const r: R[] = [];
-  for (const x of rows) if (fits(x.json)) r.push(x); else break;
-  return { subs: s, rows: r };
+  const s = subs.slice(0, fitting(subs, budget, 0));
+  for (const x of s) used += size(x);
+  if (s.length < subs.length) return { subs: s, rows: [] };
+  return { subs: s, rows: rows.slice(0, fitting(rows, budget - used, s.length)) };
+}
+
+/** How many of `items` fit `budget`, each counted with its separating comma; the first is always taken when none was before. */
+function fitting(items: ItemText[], budget: number, takenBefore: number): number {
+  let used = 0;
+  let n = 0;
+  for (const x of items) {
+    const bytes = size(x);
+    if (takenBefore + n > 0 && used + bytes > budget) break;
+    used += bytes;
+    n++;
+  }
+  return n;
+}
+
+function size(x: ItemText): number {
+  return (x.bytes ?? Buffer.byteLength(x.json)) + 1;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Store } from "../storage/db.ts";
 import type { AfterCommit } from "./after-commit.ts";
 import { authenticate, type VerifyEvent } from "./authenticate.ts";
 import type { Effects } from "./effects.ts";
-import { dataProblem } from "./event-data.ts";
+import { checkedData } from "./event-data.ts";
 import type { OutboundQueues } from "./outbound.ts";
 import { newBatch, type Receiver } from "./receiver.ts";
 import type { SenderCheck } from "./sender-check.ts";
@@ -107,13 +107,13 @@ export class Transactions {
     if (sub.sender !== origin) return reject("SMCP_ORIGIN_MISMATCH", `sender ${sub.sender} is not the transaction origin ${origin}`);
     if (store.member(sub.channel, origin)?.left_seq !== null) return reject("SMCP_NOT_MEMBER", `${origin} is not a member of ${sub.channel}`);
     if (isReservedType(sub.type)) return reject("SMCP_BAD_EVENT", "the smcp: event namespace is reserved for the hub");
-    const problem = dataProblem(sub.data, this.opts.maxEventDataBytes);
-    if (problem) return reject(problem.errcode === "SMCP_TOO_LARGE" ? "SMCP_TOO_LARGE" : "SMCP_BAD_EVENT", problem.error);
+    const checked = checkedData(sub.data, this.opts.maxEventDataBytes);
+    if ("problem" in checked) return reject(checked.problem.errcode === "SMCP_TOO_LARGE" ? "SMCP_TOO_LARGE" : "SMCP_BAD_EVENT", checked.problem.error);
     // Protocol 1.1 (spec §7.5 EVT-24, EVT-25): the sender's own signature, checked last before idempotency.
     const signed = this.opts.v11 ? this.senderProof(origin, originKey, sub) : undefined;
     if (typeof signed === "string") return reject("SMCP_BAD_EVENT", signed);
     const done = store.submission(origin, sub.submission_id);
-    const event = done ? undefined : this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects, signed);
+    const event = done ? undefined : this.opts.sequencer.sequence(sub.channel, sub.type, origin, sub.origin_ts, sub.data, effects, signed, checked.text);
     const where = done ?? { channel: sub.channel, seq: event!.seq, event_id: event!.event_id };
     if (event) store.putSubmission(origin, sub.submission_id, where, this.opts.now());
     out.processed.push(sub.submission_id);
