@@ -1,4 +1,5 @@
 // Tests of a protocol primitive (all components): RFC 8785 canonical JSON with SMCP's I-JSON limits (spec §3.1).
+import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CanonicalJsonError, canonicalBytes, canonicalJson, parseIJson } from "./canonical-json.ts";
@@ -74,6 +75,49 @@ describe("canonical JSON (spec §3.1: RFC 8785 JCS)", () => {
   });
 });
 
+describe("canonical JSON fast path (issue 16: one pass for plain values)", () => {
+  const reference = canonicalize as (v: unknown) => string | undefined;
+
+  it("JCS-05: plain values give exactly the canonicalize package's text (property, fixed seed)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        let expected: string | undefined;
+        try {
+          expected = canonicalJson(JSON.parse(JSON.stringify(value)));
+        } catch {
+          return; // refused values are covered below
+        }
+        expect(expected).toBe(reference(value));
+      }),
+      { seed: 16, numRuns: 500 },
+    );
+  });
+
+  it("JCS-08: anything else is refused or formed exactly as by the checked path (property, fixed seed)", () => {
+    fc.assert(
+      fc.property(fc.anything({ withBigInt: true, withDate: true, withNullPrototype: true, withTypedArray: true }), (value) => {
+        let text: string | undefined;
+        let error: unknown;
+        try {
+          text = canonicalJson(value);
+        } catch (err) {
+          error = err;
+        }
+        if (error !== undefined) expect(error).toBeInstanceOf(CanonicalJsonError);
+        else expect(text).toBe(reference(value));
+      }),
+      { seed: 1616, numRuns: 500 },
+    );
+  });
+
+  it("JCS-08: a lone surrogate or unsafe integer deep in a value and a toJSON object take the checked path", () => {
+    expect(() => canonicalJson({ a: [{ b: "x\ud800" }] })).toThrow("/a/0/b: string contains an unpaired surrogate");
+    expect(() => canonicalJson({ n: [1, 2 ** 53] })).toThrow("/n/1: integer outside ±(2^53−1)");
+    expect(canonicalJson({ d: new Date(0) })).toBe('{"d":"1970-01-01T00:00:00.000Z"}');
+    expect(canonicalJson({ "😀": "é", a: [true, null, -0, 1e-7] })).toBe('{"a":[true,null,0,1e-7],"😀":"é"}');
+  });
+});
+
 describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
   const bytes = (text: string) => Buffer.from(text, "utf8");
 
@@ -97,6 +141,20 @@ describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
   it("JCS-04: parseIJson refuses unpaired surrogate escapes in values and names", () => {
     for (const t of ['"\\ud800"', '"\\udfff"', '"\\ude00\\ud83d"', '{"\\udbff":1}']) expect(() => parseIJson(bytes(t)), t).toThrow(/surrogate/);
     expect(parseIJson(bytes('"\\ud83d\\ude00"'))).toBe("😀");
+  });
+
+  it("JCS-02..04: the scan accepts what JSON.parse reads without duplicates, and refuses a duplicate added anywhere (property)", () => {
+    fc.assert(
+      fc.property(safeJson, (value) => {
+        const text = JSON.stringify(value);
+        expect(parseIJson(bytes(text))).toEqual(JSON.parse(text));
+        const dup = text.replace(/\{"((?:[^"\\]|\\.)*)":/, (m, k: string) => `{"${k}":0,"${k}":`);
+        if (dup !== text) expect(() => parseIJson(bytes(dup))).toThrow(/duplicate/);
+      }),
+      { seed: 8259, numRuns: 500 },
+    );
+    expect(parseIJson(bytes("[999999999999999,-999999999999999,1234567890123456e0]"))).toEqual([999999999999999, -999999999999999, 1234567890123456]);
+    expect(() => parseIJson(bytes("[-9007199254740993]"))).toThrow(/integer literal/);
   });
 
   it("JCS-03: escaped quotes and backslashes inside strings do not confuse the scan", () => {

@@ -1,7 +1,6 @@
 // Naomi primitive: content-addressed event IDs, hub signatures and signed channel heads (spec §7.3, §7.4, §9.3).
-import { createHash } from "node:crypto";
-import { canonicalBytes } from "./canonical-json.ts";
-import { encodeBase64Url } from "./base64url.ts";
+import { hash } from "node:crypto";
+import { canonicalJson } from "./canonical-json.ts";
 import type { SigningKey, VerifyKey } from "./keys.ts";
 import { signForm, verifyForm } from "./signing.ts";
 import type { ChannelHead, Event } from "./types.ts";
@@ -20,7 +19,8 @@ export type UnsignedEvent = Omit<Event, "event_id" | "hub_signature">;
 /** `$` + base64url(SHA-256(JCS(event minus event_id and hub_signature))) (spec §7.3). */
 export function computeEventId(event: UnsignedEvent | Event): string {
   const { event_id: _id, hub_signature: _sig, ...hashed } = event as Event;
-  return "$" + encodeBase64Url(createHash("sha256").update(canonicalBytes(hashed)).digest());
+  // One-shot hash of the JCS text as UTF-8 (canonicalJson refuses lone surrogates, so the encoding is exact).
+  return "$" + hash("sha256", canonicalJson(hashed), "base64url");
 }
 
 /** The hub names and signs a sequenced event (spec §7.4). */

@@ -208,7 +208,7 @@ function controlRoutes(s: RouteServices): Route[] {
     {
       method: "GET", path: "/control/v1/channels/{channel}/events", kind: "control", params: channel, response: "EventList",
       query: { after: { min: 0, max: Number.MAX_SAFE_INTEGER }, limit: { min: 1, max: PAGE_LIMIT_MAX }, wait_ms: { min: 0, max: LONG_POLL_MAX_WAIT_MS } },
-      handler: async (ctx) => ok(await s.naomi.read(ctx.params.channel!, ctx.query.after ?? 0, ctx.query.limit ?? PAGE_LIMIT_DEFAULT, ctx.query.wait_ms ?? 0, ctx.signal)),
+      handler: async (ctx) => ok(await s.naomi.read(ctx.params.channel!, ctx.query.after ?? 0, ctx.query.limit ?? PAGE_LIMIT_DEFAULT, ctx.query.wait_ms ?? 0, () => ctx.signal)),
     },
     {
       method: "POST", path: "/control/v1/calls", kind: "control", body: "CallTool", response: "RemoteCallResult",

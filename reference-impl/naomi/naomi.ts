@@ -27,7 +27,7 @@ import { Publisher } from "./publish.ts";
 import { Receiver } from "./receiver.ts";
 import { Sequencer } from "./sequencer.ts";
 import { Transactions } from "./transactions.ts";
-import { Waiters } from "./waiters.ts";
+import { Waiters, type ReadSignal } from "./waiters.ts";
 
 export interface NaomiOptions {
   self: string;
@@ -248,7 +248,7 @@ export class Naomi {
   // ---------------------------------------------------------------- reading (control, spec §12.3)
 
   /** Events after `after` up to local_seq; waits up to waitMs for one when there is none yet (no polling). */
-  read(channel: string, after: number, limit: number, waitMs: number, signal?: AbortSignal): Promise<EventList> {
+  read(channel: string, after: number, limit: number, waitMs: number, signal?: ReadSignal): Promise<EventList> {
     return this.waiters.read(channel, after, limit, waitMs, signal);
   }
 
