@@ -15,3 +15,18 @@ describe("randomId", () => {
     expect(new Set(Array.from({ length: 10_000 }, () => randomId(12))).size).toBe(10_000);
   });
 });
+
+describe("randomId from the pool", () => {
+  it("SIGN-09: identifiers cut from successive pool fills are all distinct, of the asked length, and never all-zero", () => {
+    // 4096-byte pool / 16 bytes: 2 000 draws cross several refills, each refill boundary included.
+    const ids = Array.from({ length: 2_000 }, (_, i) => randomId(i % 3 === 0 ? 12 : 16));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{16}$|^[A-Za-z0-9_-]{22}$/);
+    expect(ids).not.toContain("AAAAAAAAAAAAAAAAAAAAAA");
+  });
+
+  it("sizes past the pooled bound (secrets) and the boundary size itself both work", () => {
+    expect(randomId(33, "hex")).toMatch(/^[0-9a-f]{66}$/);
+    expect(decodeBase64Url(randomId(32), 32)).not.toBeNull();
+  });
+});

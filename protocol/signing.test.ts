@@ -2,8 +2,10 @@
 // header grammar and signed request form (spec §3.3, §4.4, §5.2, §5.3).
 import { describe, expect, it } from "vitest";
 import { encodeBase64Url } from "./base64url.ts";
+import { canonicalBytes } from "./canonical-json.ts";
 import { signingKeyFromSeed, verifyKeyOf } from "./keys.ts";
 import {
+  flatFormBytes,
   formatAuthHeader,
   ORDER_L,
   parseAuthHeader,
@@ -175,5 +177,52 @@ describe("signed request form (spec §5.3)", () => {
     expect(a.nonce).not.toBe(b.nonce);
     expect(Buffer.from(a.nonce, "base64url")).toHaveLength(16);
     expect(Math.abs(a.ts - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe("flatFormBytes: the request form's JCS bytes without the general canonicaliser (spec §3.1, §5.3)", () => {
+  const unsigned: Omit<RequestAuth, "sig"> = { origin: "bob.example", destination: "alice.example:8448", keyId: key.keyId, ts: 1767225600000, nonce: NONCE };
+  const uris = [
+    "/federation/v1/call", "/", "", "/a/%21b%3Ac?x=%2F&y=1", '/q?"quoted"\\back', "/ctl\u0000\u001f\u007f", "/latin-\u00e9\u00ff",
+    "/emoji-\ud83d\ude00", "/line\u2028sep\u2029", "/</script>", "/tab\tnl\n",
+  ];
+
+  it("JCS-13: equals canonicalBytes for every method, uri and body spelling, surrogate pairs included", () => {
+    for (const uri of uris) {
+      for (const method of ["POST", "put", "GET"]) {
+        const form = requestForm(unsigned, { method, uri, body: Buffer.from(uri) });
+        expect(flatFormBytes(form).toString("utf8"), uri).toBe(canonicalBytes(form).toString("utf8"));
+      }
+    }
+  });
+
+  it("JCS-13: any other member set or value type gives the canonical bytes too (order, numbers, nesting)", () => {
+    const forms: Record<string, unknown>[] = [
+      { z: "1", a: "2", B: "3", _: "4", "é": "5" },
+      { purpose: "x", ts: 0, neg: -5, zero: -0, big: Number.MAX_SAFE_INTEGER },
+      { purpose: "x", frac: 1.5, small: 1.2345e-10, tiny: 5e-7 },
+      { purpose: "x", nested: { b: 1, a: [true, null, "s"] } },
+      {},
+    ];
+    for (const form of forms) expect(flatFormBytes(form).toString("utf8"), JSON.stringify(form)).toBe(canonicalBytes(form).toString("utf8"));
+  });
+
+  it("JCS-04: an unpaired surrogate or an unsafe integer is refused exactly as canonicalBytes refuses it", () => {
+    for (const form of [{ purpose: "x", uri: "/\ud800" }, { purpose: "x", uri: "/\udc00x" }, { purpose: "x", ts: 2 ** 60 }, { "\ud800": "x" }]) {
+      expect(() => canonicalBytes(form)).toThrow();
+      expect(() => flatFormBytes(form)).toThrow();
+    }
+  });
+
+  it("SIGN-12: a request signed over any of those uris verifies, and an unpaired surrogate in it never does", () => {
+    const vk = verifyKeyOf(key);
+    for (const uri of uris) {
+      const parts = { method: "POST", uri, body: Buffer.from("{}") };
+      const auth = parseAuthHeader(signRequest(key, { ...parts, origin: unsigned.origin, destination: unsigned.destination }))!;
+      expect(verifyRequestSignature(vk, auth, parts), uri).toBe(true);
+      expect(verifyForm(vk, requestForm(auth, parts), auth.sig), uri).toBe(true);
+    }
+    const good = parseAuthHeader(signRequest(key, { method: "POST", uri: "/x", body: Buffer.alloc(0), origin: unsigned.origin, destination: unsigned.destination }))!;
+    expect(verifyRequestSignature(vk, good, { method: "POST", uri: "/\ud800", body: Buffer.alloc(0) })).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 // Protocol primitive (all components): signed forms, Ed25519 sign/verify under the strict rule set, and the
 // X-SMCP-Authorization request signature (spec §3.3, §4.4, §5).
-import { createHash, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { hash, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { canonicalBytes } from "./canonical-json.ts";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { SERVER_NAME_SOURCE } from "./identity.ts";
@@ -20,17 +20,22 @@ export function signForm(key: SigningKey, form: Record<string, unknown>): string
 
 /** Verifies a base64url signature over a signed form. False for any malformed input, never throws. */
 export function verifyForm(key: VerifyKey, form: Record<string, unknown>, signature: string): boolean {
+  return verifyBytes(key, () => canonicalBytes(form), signature);
+}
+
+/** The strict verify (spec §4.4) over the bytes `message` builds; a message that cannot be built is false. */
+function verifyBytes(key: VerifyKey, message: () => Buffer, signature: string): boolean {
   const sig = decodeBase64Url(signature, 64);
   if (!sig || !scalarIsCanonical(sig)) return false;
-  let message: Buffer;
+  let bytes: Buffer;
   try {
-    message = canonicalBytes(form);
+    bytes = message();
   } catch {
     return false;
   }
   // node:crypto (OpenSSL) checks the cofactorless equation and compares R byte-for-byte, so a non-canonical
   // R fails; A was checked for canonical encoding and small order when the VerifyKey was built.
-  return nodeVerify(null, message, key.keyObject, sig);
+  return nodeVerify(null, bytes, key.keyObject, sig);
 }
 
 function scalarIsCanonical(sig: Buffer): boolean {
@@ -40,7 +45,7 @@ function scalarIsCanonical(sig: Buffer): boolean {
 }
 
 export function sha256Base64Url(bytes: Uint8Array): string {
-  return encodeBase64Url(createHash("sha256").update(bytes).digest());
+  return hash("sha256", bytes, "base64url");
 }
 
 /** The fields of an X-SMCP-Authorization header, in their fixed order (spec §5.2). */
@@ -97,6 +102,27 @@ export function requestForm(auth: Omit<RequestAuth, "sig">, parts: SignedRequest
   };
 }
 
+/** Any UTF-16 surrogate: such a string takes the general JCS path, which refuses an unpaired one (spec §3.1). */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * canonicalBytes of a flat form (a request form, built by requestForm: the one definition of what is signed) without
+ * the general canonicaliser: its members are strings and safe integers, which JCS serialises exactly as
+ * JSON.stringify does, sorted by UTF-16 code units as Array#sort compares them (RFC 8785 §3.2.2, §3.2.3).
+ * Anything else (a surrogate, a ts that is not a safe integer, a nested value) takes canonicalBytes, refusals included.
+ */
+export function flatFormBytes(form: Record<string, unknown>): Buffer {
+  const names = Object.keys(form).sort();
+  let text = "{";
+  for (const name of names) {
+    const value = form[name];
+    const plain = typeof value === "string" ? !SURROGATE.test(value) : Number.isSafeInteger(value);
+    if (!plain || SURROGATE.test(name)) return canonicalBytes(form);
+    text += `${text.length > 1 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  }
+  return Buffer.from(text + "}", "utf8");
+}
+
 /** A fresh request nonce: 16 random bytes, base64url (spec §5.2). */
 export function newNonce(): string {
   return randomId(16);
@@ -114,9 +140,9 @@ export function signRequest(
     ts: req.ts ?? Date.now(),
     nonce: req.nonce ?? newNonce(),
   };
-  return formatAuthHeader({ ...unsigned, sig: signForm(key, requestForm(unsigned, req)) });
+  return formatAuthHeader({ ...unsigned, sig: encodeBase64Url(nodeSign(null, flatFormBytes(requestForm(unsigned, req)), key.privateKey)) });
 }
 
 export function verifyRequestSignature(key: VerifyKey, auth: RequestAuth, parts: SignedRequestParts): boolean {
-  return verifyForm(key, requestForm(auth, parts), auth.sig);
+  return verifyBytes(key, () => flatFormBytes(requestForm(auth, parts)), auth.sig);
 }
