@@ -95,6 +95,13 @@ export interface Check {
   restarts?: Role[];
   /** The optional profile (spec §18) this check belongs to: it runs only when that profile is selected (--profile). */
   profile?: Profile;
+  /**
+   * Declared on a perTarget check whose @alice and @bob halves share no state and wait on their instance more than
+   * they load the machine: the runner runs the two side by side (the fake peer's send behaviour scoped to one origin,
+   * `withSendBehaviour(..., t.name)`). Never on checks that measure latency or rates, restart the other instance, or
+   * change what the fake peer does for every origin.
+   */
+  sideBySide?: boolean;
   run(ctx: CheckContext): Promise<void>;
 }
 

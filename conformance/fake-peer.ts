@@ -5,7 +5,7 @@ import type { Dispatcher } from "undici";
 import { createDispatcher, type HttpAnswer } from "../protocol/http-client.ts";
 import type { VerifyKey } from "../protocol/keys.ts";
 import type { ChannelHead, Event, ServerDiscovery, Transaction } from "../protocol/types.ts";
-import { WireRecorder } from "./wire-log.ts";
+import { WireRecorder, type WireEntry } from "./wire-log.ts";
 import { authHeader, type OutboundOptions } from "./fake-peer/crafting.ts";
 import { InstanceDirectory } from "./fake-peer/directory.ts";
 import { faultHooks, type ReceiverFaults } from "./fake-peer/faults.ts";
@@ -223,8 +223,9 @@ export class FakePeer {
   }
 
   // How transactions sent to the fake are answered, and what was observed.
-  withSendBehaviour<T>(patch: Partial<SendBehaviour>, fn: () => Promise<T>): Promise<T> {
-    return this.gate.with(patch, fn);
+  /** With `origin`, the patch applies to that instance's transactions only (checks of two instances side by side). */
+  withSendBehaviour<T>(patch: Partial<SendBehaviour>, fn: () => Promise<T>, origin?: string): Promise<T> {
+    return this.gate.with(patch, fn, origin);
   }
   waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
     return this.observation.waitUntil(cond, timeoutMs);
@@ -236,11 +237,12 @@ export class FakePeer {
   }
   /**
    * Problems in requests (to any identity) that the running check caused, since it began; the rest are kept as strays.
-   * Reads the running check's wire log from the shared recorder, so call it before the runner rotates that log.
+   * Reads the running check's wire log (by default from the shared recorder, so call it before the runner rotates
+   * that log; checks run side by side pass their logs together).
    */
-  takeProblems(): InboundRecord[] {
+  takeProblems(wire: WireEntry[] = this.recorder.current): InboundRecord[] {
     this.runningCheck = undefined;
-    return this.identities.flatMap((p) => p.observation.takeProblems(this.recorder.current));
+    return this.identities.flatMap((p) => p.observation.takeProblems(wire));
   }
   /** Requests with problems no check was charged with (late traffic of an earlier check, or between checks). */
   strays(): StrayRecord[] {

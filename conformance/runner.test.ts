@@ -77,6 +77,51 @@ describe("runner", () => {
   });
 });
 
+describe("side by side (the @alice and @bob halves of one check)", () => {
+  /** Each half waits for the other to have started: run one after the other, the first would time out. */
+  const halves = (sideBySide: boolean): Check[] => {
+    let meet: () => void = () => {};
+    const met = new Promise<void>((r) => (meet = r));
+    const half = (role: "alice" | "bob"): Check => ({
+      ...mk(`x/pair@${role}`, "pass"),
+      sideBySide,
+      run: async (ctx) => {
+        ctx.note(`note of ${role}`);
+        ctx.recorder.record({ dir: "out", via: `control@${role}`, method: "GET", url: `/${role}` });
+        if (role === "bob") meet();
+        else await met;
+        ctx.recorder.record({ dir: "out", via: `control@${role}`, method: "GET", url: `/${role}/after` });
+      },
+    });
+    return [mk("x/before", "pass"), half("alice"), half("bob"), mk("x/after", "pass")];
+  };
+
+  it("runs both halves at once, and reports them in list order, each with its own notes and wire log", async () => {
+    const seen: string[] = [];
+    const r = await run(halves(true), { checkTimeoutMs: 2_000, onResult: (x) => seen.push(x.id) });
+    expect(r.map((x) => `${x.id} ${x.status}`)).toEqual(["x/before pass", "x/pair@alice pass", "x/pair@bob pass", "x/after pass"]);
+    expect(seen).toEqual(r.map((x) => x.id));
+    for (const role of ["alice", "bob"]) {
+      const x = r.find((c) => c.id === `x/pair@${role}`)!;
+      expect(x.details).toEqual([`note of ${role}`]);
+      expect(x.wire.map((e) => e.url)).toEqual([`/${role}`, `/${role}/after`]);
+    }
+  });
+
+  it("runs checks not declared side by side one at a time (the same pair then cannot meet)", async () => {
+    const r = await run(halves(false), { checkTimeoutMs: 300 });
+    expect(r.map((x) => x.status)).toEqual(["pass", "fail", "pass", "pass"]);
+    expect(r[1]!.details[0]).toMatch(/did not finish within 300 ms/);
+  });
+
+  it("a half that needs the other runs after it", async () => {
+    const checks = halves(true);
+    checks[2] = { ...checks[2]!, prerequisites: ["x/pair@alice"] };
+    const r = await run(checks, { checkTimeoutMs: 300 });
+    expect(r.map((x) => x.status)).toEqual(["pass", "fail", "not-testable", "pass"]);
+  });
+});
+
 describe("expected failures (MCP-conformance semantics)", () => {
   it("parses JSON arrays, JSON objects and text lists with comments", () => {
     expect([...parseExpectedFailures('["a/b", "c/*"]').keys()]).toEqual(["a/b", "c/*"]);

@@ -1,9 +1,11 @@
-// Conformance harness: runs the selected checks in order, turns every outcome into a result record, never skips silently.
+// Conformance harness: runs the selected checks in order (the two halves of a side-by-side check at once), turns every
+// outcome into a result record, never skips silently.
 import { SmcpError } from "../protocol/errors.ts";
 import { CheckFailure, NotApplicable, type FailureCategory } from "./assert.ts";
 import type { Check, CheckContext } from "./context.ts";
 import { anyMatches, expectationFor, type ExpectedFailures, type Expectation, type Status } from "./selection.ts";
 import type { WireEntry } from "./wire-log.ts";
+import type { InboundRecord } from "./fake-peer.ts";
 
 export interface CheckResult {
   id: string;
@@ -68,20 +70,41 @@ export async function runChecks(checks: Check[], ctx: CheckContext, opts: RunOpt
   const p = plan(checks, opts);
   const results = new Map<string, CheckResult>();
   const out: CheckResult[] = [];
-  for (const check of checks) {
-    let r: CheckResult;
-    if (!p.run.has(check.id)) {
-      r = base(check, "excluded", 0, [p.excluded.get(check.id) ?? "excluded"]);
-    } else {
-      const blocked = check.prerequisites.find((id) => results.get(id)?.status !== "pass");
-      r = blocked ? notTestable(check, blocked, results.get(blocked)) : await runOne(check, ctx, opts.checkTimeoutMs);
-    }
+  const settle = (r: CheckResult): void => {
     r.expectation = expectationFor(r.id, r.status, opts.expectedFailures);
     results.set(r.id, r);
     out.push(r);
     opts.onResult?.(r);
+  };
+  const blockedBy = (check: Check): string | undefined => check.prerequisites.find((id) => results.get(id)?.status !== "pass");
+  const runnable = (check: Check): boolean => p.run.has(check.id) && blockedBy(check) === undefined;
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!;
+    const mate = checks[i + 1];
+    if (mate && halves(check, mate) && runnable(check) && runnable(mate)) {
+      // Results are settled in list order, so the report reads the same as a run one check at a time.
+      for (const r of await runSideBySide([check, mate], ctx, opts.checkTimeoutMs)) settle(r);
+      i++;
+      continue;
+    }
+    let r: CheckResult;
+    if (!p.run.has(check.id)) {
+      r = base(check, "excluded", 0, [p.excluded.get(check.id) ?? "excluded"]);
+    } else {
+      const blocked = blockedBy(check);
+      r = blocked ? notTestable(check, blocked, results.get(blocked)) : await runOne(check, ctx, opts.checkTimeoutMs);
+    }
+    settle(r);
   }
   return out;
+}
+
+const ROLE_SUFFIX = /@(alice|bob)$/;
+
+/** `X@alice` followed by `X@bob`, both declared side by side, neither needing the other. */
+function halves(a: Check, b: Check): boolean {
+  if (!a.sideBySide || !b.sideBySide || !a.id.endsWith("@alice") || !b.id.endsWith("@bob")) return false;
+  return a.id.replace(ROLE_SUFFIX, "") === b.id.replace(ROLE_SUFFIX, "") && !b.prerequisites.includes(a.id) && !a.prerequisites.includes(b.id);
 }
 
 function notTestable(check: Check, prereq: string, result: CheckResult | undefined): CheckResult {
@@ -93,11 +116,48 @@ function notTestable(check: Check, prereq: string, result: CheckResult | undefin
 
 /** Runs one check with its own wire log; anything the fake peer found wrong in the instance's requests fails it. */
 export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_000): Promise<CheckResult> {
-  const details: string[] = [];
-  const note = ctx.note;
-  ctx.note = (line) => details.push(line);
   ctx.recorder.rotate();
   ctx.fake.beginCheck(check.id);
+  const done = await execute(check, ctx, timeoutMs);
+  const problems = ctx.fake.takeProblems();
+  return finish(check, done, ctx.recorder.rotate(), problems);
+}
+
+/**
+ * Runs the @alice and @bob halves of one check at the same time, each with its own notes and wire log. What the
+ * instances send the fake peer goes to the half of the instance that sent it; a problem in it fails that half (one
+ * from neither instance fails both).
+ */
+async function runSideBySide(pair: Check[], ctx: CheckContext, timeoutMs = 120_000): Promise<CheckResult[]> {
+  ctx.recorder.rotate();
+  ctx.fake.beginCheck(pair.map((c) => c.id).join(" + "));
+  const origins = pair.map((c) => (c.id.endsWith("@alice") ? ctx.alice.name : ctx.bob.name));
+  const logs = origins.map((origin) => ctx.recorder.capture((e) => e.dir === "in" && e.via.startsWith(`${origin}->`)));
+  let done: Done[];
+  try {
+    done = await Promise.all(pair.map((c, i) => logs[i]!.run(() => execute(c, ctx, timeoutMs))));
+  } finally {
+    logs.forEach((l) => l.close());
+  }
+  const problems = ctx.fake.takeProblems(logs.flatMap((l) => l.log));
+  // Between the checks of a pair there is no other traffic, but a late entry outside both logs is kept, in both.
+  const rest = ctx.recorder.rotate();
+  return pair.map((c, i) => {
+    const mine = problems.filter((p) => p.origin === origins[i] || !origins.includes(p.origin ?? ""));
+    return finish(c, done[i]!, [...logs[i]!.log, ...rest], mine);
+  });
+}
+
+interface Done {
+  failure: unknown;
+  duration: number;
+  details: string[];
+}
+
+/** Runs the check against a view of the context with its own `note`, bounded by `timeoutMs`. */
+async function execute(check: Check, ctx: CheckContext, timeoutMs: number): Promise<Done> {
+  const details: string[] = [];
+  const own: CheckContext = { ...ctx, note: (line) => void details.push(line) };
   const started = performance.now();
   let failure: unknown;
   let timer: NodeJS.Timeout | undefined;
@@ -105,18 +165,19 @@ export async function runOne(check: Check, ctx: CheckContext, timeoutMs = 120_00
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CheckFailure(`check did not finish within ${timeoutMs} ms`, "an answer", "no answer")), timeoutMs);
     });
-    await Promise.race([check.run(ctx), timeout]);
+    await Promise.race([check.run(own), timeout]);
   } catch (err) {
     failure = err;
   } finally {
     clearTimeout(timer);
-    ctx.note = note;
   }
-  const duration = Math.round(performance.now() - started);
-  const problems = ctx.fake.takeProblems();
-  const r = base(check, "pass", duration, details);
-  r.wire = ctx.recorder.rotate();
-  if (failure !== undefined) describeFailure(r, failure);
+  return { failure, duration: Math.round(performance.now() - started), details };
+}
+
+function finish(check: Check, done: Done, wire: WireEntry[], problems: InboundRecord[]): CheckResult {
+  const r = base(check, "pass", done.duration, done.details);
+  r.wire = wire;
+  if (done.failure !== undefined) describeFailure(r, done.failure);
   else if (problems.length > 0) {
     r.status = "fail";
     r.category = "instance-invalid";

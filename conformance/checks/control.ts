@@ -117,6 +117,8 @@ export const controlChecks: Check[] = [
     requirements: ["CTRL-24", "CTRL-22"],
     level: "MUST",
     prerequisites: ["adv/setup/channel@@"],
+    // Each half long-polls its own instance's channel: the two wait out wait_ms side by side.
+    sideBySide: true,
     async run(ctx) {
       const t = target(ctx, role);
       const ch = advChannel(ctx, role);

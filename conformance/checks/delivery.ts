@@ -1,5 +1,6 @@
 // Conformance harness: the hub's delivery discipline as the fake participant observes it — one transaction in flight,
 // ascending seq across transactions, batching, retries with identical bytes and back-off, honouring 429 (spec §8.6, §5.7).
+// Each check's @alice and @bob halves run side by side: each plants its failures for its own instance's transactions.
 import { TXN_RETRY_BACKOFF } from "../../protocol/limits.ts";
 import type { BackfillPage, PeerInfo, PeerList, Transaction } from "../../protocol/types.ts";
 import { ensure, expectOk, fail } from "../assert.ts";
@@ -50,11 +51,12 @@ export const deliveryChecks: Check[] = [
     requirements: ["TXN-29", "TXN-34"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const ch = advChannel(ctx, role);
       ctx.fake.maxInFlight.set(t.name, 0);
-      const out = await ctx.fake.withSendBehaviour({ answerDelayMs: 150 }, () => publishAndAwait(ctx, role, 6));
+      const out = await ctx.fake.withSendBehaviour({ answerDelayMs: 150 }, () => publishAndAwait(ctx, role, 6), t.name);
       const max = ctx.fake.maxInFlight.get(t.name) ?? 0;
       ensure(max === 1, "more than one transaction in flight to one destination", 1, max);
       const order = sendsFrom(ctx, t.name, out.since).filter((r) => r.status === 200).flatMap((r) => eventSeqs(r, ch));
@@ -81,10 +83,11 @@ export const deliveryChecks: Check[] = [
     requirements: ["TXN-30", "TXN-21", "TXN-31", "TXN-39", "SIGN-04"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const ch = advChannel(ctx, role);
-      const out = await ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_INTERNAL" }, failNext: 1 }, () => publishAndAwait(ctx, role, 1));
+      const out = await ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_INTERNAL" }, failNext: 1 }, () => publishAndAwait(ctx, role, 1), t.name);
       const sends = sendsFrom(ctx, t.name, out.since);
       const failed = sends.find((r) => r.status === 500);
       ensure(failed, "the fake peer never failed a transaction (harness)", "one 500", sends.map((r) => r.status));
@@ -108,11 +111,12 @@ export const deliveryChecks: Check[] = [
     requirements: ["RATE-07", "TXN-31"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const wait = 700;
       const failWith = { errcode: "SMCP_RATE_LIMITED" as const, retryAfterMs: wait };
-      const out = await ctx.fake.withSendBehaviour({ failWith, failNext: 1 }, () => publishAndAwait(ctx, role, 1));
+      const out = await ctx.fake.withSendBehaviour({ failWith, failNext: 1 }, () => publishAndAwait(ctx, role, 1), t.name);
       const mine = ctx.fake.records.slice(out.since).filter((r) => r.origin === t.name);
       const limited = mine.find((r) => r.status === 429);
       ensure(limited, "the fake peer never answered 429 (harness)", "one 429", mine.map((r) => r.status));
@@ -129,6 +133,7 @@ export const deliveryChecks: Check[] = [
     requirements: ["TXN-38", "TXN-35"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const ch = advChannel(ctx, role);
@@ -138,7 +143,7 @@ export const deliveryChecks: Check[] = [
         const pub = await t.control.publish(ch, "conformance:abandoned", { marker: uid(ctx, "abandoned") });
         ensure(await ctx.fake.waitUntil(() => refused() !== undefined, ctx.options.deliveryTimeoutMs), "the hub never sent the event (harness)", "a transaction answered 404", "nothing");
         return pub;
-      });
+      }, t.name);
       // One transaction in flight, ascending seq (TXN-29, TXN-34): a resend would come before the next event's transaction.
       const later = await publishAndAwait(ctx, role, 1);
       const again = sendsFrom(ctx, t.name, since).filter((r) => r.txnId === refused()!.txnId);
@@ -154,13 +159,14 @@ export const deliveryChecks: Check[] = [
     requirements: ["ERR-06", "TXN-30", "TXN-21"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const failRaw = [
         { status: 503, body: { errcode: "SMCP_X_FUTURE_BUSY", error: "an errcode from a later version" } },
         { status: 500, body: { oops: true } },
       ];
-      const out = await ctx.fake.withSendBehaviour({ failNext: 2, failRaw }, () => publishAndAwait(ctx, role, 1));
+      const out = await ctx.fake.withSendBehaviour({ failNext: 2, failRaw }, () => publishAndAwait(ctx, role, 1), t.name);
       const sends = sendsFrom(ctx, t.name, out.since);
       const failed = sends.filter((r) => r.status === 503 || r.status === 500);
       ensure(failed.length === 2, "the fake peer did not fail two attempts (harness)", [503, 500], sends.map((r) => r.status));
@@ -174,6 +180,7 @@ export const deliveryChecks: Check[] = [
     requirements: ["DLV-07", "CTRL-07"],
     level: "MUST",
     prerequisites: ["adv/participant/publish-fanout@@"],
+    sideBySide: true,
     async run(ctx) {
       const t = known(ctx, role);
       const since = ctx.fake.records.length;
@@ -185,7 +192,7 @@ export const deliveryChecks: Check[] = [
         const q = await pollQueue(ctx, role, (o) => o.state !== "sending", 1_000);
         ensure(q.state === "backoff" && q.failures >= 1 && q.pending >= 1 && typeof q.next_attempt_ts === "number", "after a 429 the queue is not reported in backoff with next_attempt_ts, failures and pending", { state: "backoff", failures: "≥ 1", pending: "≥ 1", next_attempt_ts: "a timestamp" }, q);
         return pending;
-      });
+      }, t.name);
       await out;
       const idle = await pollQueue(ctx, role, (o) => o.state === "idle" && o.pending === 0, ctx.options.deliveryTimeoutMs);
       ensure(idle.state === "idle" && idle.pending === 0 && idle.failures === 0, "once delivered, the queue is not idle with nothing pending and failures reset", { state: "idle", pending: 0, failures: 0 }, idle);

@@ -152,7 +152,7 @@ async function settleAndRecord(ctx: CheckContext, t: Target, hubbed: string): Pr
 async function killMidTransaction(ctx: CheckContext, t: Target, role: Role, ch: { hubbed: string; joined: string }, lap: (what: string) => void): Promise<Pick<BeforeKill, "submission" | "queued" | "queue" | "recordsAtKill">> {
   const submission = uid(ctx, "queued-submission");
   const publish = (): Promise<HttpAnswer> => t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch.joined)}/events`, { type: "conformance:durability", data: { marker: submission } });
-  expectError(await ctx.fake.withSendBehaviour({ failNext: 1, failWith: { errcode: "SMCP_INTERNAL" } }, publish), "SMCP_PEER_UNREACHABLE", "a publish whose first delivery attempt fails (CTRL-20: kept queued)");
+  expectError(await ctx.fake.withSendBehaviour({ failNext: 1, failWith: { errcode: "SMCP_INTERNAL" } }, publish, t.name), "SMCP_PEER_UNREACHABLE", "a publish whose first delivery attempt fails (CTRL-20: kept queued)");
   let release = (): void => {};
   let arrive = (): void => {};
   const arrival = new Promise<boolean>((r) => (arrive = () => r(true)));
@@ -171,7 +171,7 @@ async function killMidTransaction(ctx: CheckContext, t: Target, role: Role, ch: 
       await restartOrFail(t, role);
       lap("killed (SIGKILL) and restarted");
       return { submission, queued, queue, recordsAtKill };
-    });
+    }, t.name);
   } finally {
     release();
   }
@@ -211,6 +211,8 @@ const durCheck = (id: string, name: string, requirements: string[], run: (ctx: C
   perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites, restarts: [role], run: (ctx) => run(ctx, role) }));
 
 export const durabilityChecks: Check[] = [
+  // The two instances are prepared, killed and restarted side by side: each half plants its failure and holds its
+  // transaction for its own instance only, and everything it reads back is that instance's (by origin, by channel).
   ...durCheck(
     "dur/restart",
     "killed with SIGKILL mid-transaction (events queued, a submission pending) and restarted on its data directory and port, the instance answers again under the same server name and control token",
@@ -222,7 +224,7 @@ export const durabilityChecks: Check[] = [
       ensure(info.server_name === t.name, "the restarted instance answers under another server name", t.name, info.server_name);
     },
     ["adv/sign/baseline@@"],
-  ),
+  ).map((c) => ({ ...c, sideBySide: true })),
   ...durCheck("dur/keys/unchanged", "the restarted instance signs with the key it had before (discovery and control API), so its earlier hub signatures still verify", ["KEY-01", "KEY-04"], async (ctx, role) => {
     const t = known(ctx, role);
     const s = stateOf(ctx, role);

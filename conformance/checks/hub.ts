@@ -56,7 +56,9 @@ function appendRaw(ctx: CheckContext, ch: string, parts: { type: string; data: E
 }
 
 function hubCheck(id: string, name: string, requirements: string[], prereq: string, run: (ctx: CheckContext, role: Role) => Promise<void>): Check[] {
-  return perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites: [prereq], run: (ctx) => run(ctx, role) }));
+  // Each instance joins a fake-hub channel of its own, and what it sends the fake is told apart by origin: the two
+  // halves wait on their instance (gap delays, backfill) side by side.
+  return perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites: [prereq], sideBySide: true, run: (ctx) => run(ctx, role) }));
 }
 
 export const hubChecks: Check[] = [
@@ -134,7 +136,7 @@ export const hubChecks: Check[] = [
     const marker = uid(ctx, "queued");
     const a = await ctx.fake.withSendBehaviour({ failWith: { errcode: "SMCP_INTERNAL" }, failNext: 1 }, () =>
       t.control.request("POST", `/control/v1/channels/${encodeURIComponent(ch)}/events`, { type: "conformance:message", data: { marker } }),
-    );
+    t.name);
     const err = expectError(a, "SMCP_PEER_UNREACHABLE", "publish whose first delivery failed");
     ensure(typeof err.retry_after_ms === "number", "502 without retry_after_ms (the time until the next attempt)", "retry_after_ms", err);
     const hub = ctx.fake.hubChannel(ch);

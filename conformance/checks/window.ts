@@ -16,7 +16,8 @@ const INSIDE_MS = 2_000;
 const REPLAY_AFTER_MS = 1_500;
 
 function windowCheck(id: string, name: string, requirements: string[], run: (ctx: CheckContext, role: Role) => Promise<void>): Check[] {
-  return perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites: ["adv/sign/baseline@@"], run: (ctx) => run(ctx, role) }));
+  // Each half signs its own pings to its own instance: the two wait out REPLAY_AFTER_MS side by side.
+  return perTarget((role) => ({ id, name, requirements, level: "MUST", prerequisites: ["adv/sign/baseline@@"], sideBySide: true, run: (ctx) => run(ctx, role) }));
 }
 
 export const windowChecks: Check[] = [

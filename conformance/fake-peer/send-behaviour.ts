@@ -17,15 +17,21 @@ export interface SendBehaviour {
   hold?: { until: Promise<void>; arrived: string[]; onArrive?: (origin: string) => void };
 }
 
-/** Applies the current send behaviour around each transaction and tracks transactions in flight per origin. */
+/**
+ * Applies the current send behaviour around each transaction and tracks transactions in flight per origin. A patch
+ * for one origin applies to that origin's transactions only, so that checks of two instances can run side by side.
+ */
 export class SendGate {
   readonly behaviour: SendBehaviour = { answerDelayMs: 0, failNext: 0, failWith: { errcode: "SMCP_INTERNAL" } };
   /** The most transactions ever in flight at once, per origin (TXN-29: at most one). */
   readonly maxInFlight = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
+  /** Behaviour patched for one origin: replaces the common one for its transactions while set. */
+  private readonly perOrigin = new Map<string, SendBehaviour>();
 
-  /** Runs `fn` with `patch` applied to how transactions are answered, then restores the previous behaviour. */
-  async with<T>(patch: Partial<SendBehaviour>, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` with `patch` applied to how transactions (of `origin` only, when given) are answered, then restores the previous behaviour. */
+  async with<T>(patch: Partial<SendBehaviour>, fn: () => Promise<T>, origin?: string): Promise<T> {
+    if (origin !== undefined) return this.withFor(origin, patch, fn);
     const saved = { ...this.behaviour };
     Object.assign(this.behaviour, patch);
     try {
@@ -35,13 +41,24 @@ export class SendGate {
     }
   }
 
+  private async withFor<T>(origin: string, patch: Partial<SendBehaviour>, fn: () => Promise<T>): Promise<T> {
+    const saved = this.perOrigin.get(origin);
+    this.perOrigin.set(origin, { ...(saved ?? this.behaviour), ...patch });
+    try {
+      return await fn();
+    } finally {
+      if (saved) this.perOrigin.set(origin, saved);
+      else this.perOrigin.delete(origin);
+    }
+  }
+
   /** Answers one transaction from `origin`: delayed, failed on purpose, or by `answer`. */
   async pass<T>(origin: string, answer: () => T): Promise<T> {
     const n = (this.inFlight.get(origin) ?? 0) + 1;
     this.inFlight.set(origin, n);
     this.maxInFlight.set(origin, Math.max(n, this.maxInFlight.get(origin) ?? 0));
     try {
-      const b = this.behaviour;
+      const b = this.perOrigin.get(origin) ?? this.behaviour;
       if (b.hold && b.hold.arrived.length === 0) {
         b.hold.arrived.push(origin);
         b.hold.onArrive?.(origin);
