@@ -10,6 +10,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
 COPY reference-impl ./reference-impl
 COPY schemas ./schemas
+# The start-up bundles (bin/launch.js) are built now: the unprivileged user cannot write node_modules later.
+RUN node bin/prebuild-bundles.js
 # Not root: the instance needs no privilege; /data is owned by the image's unprivileged `node` user so that the
 # volume Docker creates from it is writable. Production mode turns response validation off (a debugging aid).
 RUN mkdir -p /data && chown node:node /data

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Conformance harness CLI entry (`npx smcp-conformance run ...`): runs the TypeScript sources through tsx.
-import { register } from "tsx/esm/api";
-register();
-await import("../conformance/cli.ts");
+// Conformance harness CLI entry (`npx smcp-conformance run ...`): runs the TypeScript sources, bundled once per source
+// state (bin/launch.js) or through tsx.
+import { runEntry } from "./launch.js";
+
+await runEntry(new URL("../conformance/cli.ts", import.meta.url));

@@ -1,8 +1,7 @@
 // Roshumba component host: runs this instance's MCP tool servers (vikunja and any configured one) and calls their tools (spec §10, §16).
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { componentUri } from "../../protocol/identity.ts";
@@ -25,11 +24,11 @@ export interface ComponentHostOptions {
   includeVikunja?: boolean;
 }
 
-/** The built-in vikunja server, run by this Node binary with tsx as its loader (no second tsx process). */
+/** The built-in vikunja server, run by this Node binary through the instance's own launcher (bundled, or tsx). */
 export function vikunjaConfig(dataDir: string): ComponentConfig {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  const launcher = fileURLToPath(new URL("../../bin/run-entry.js", import.meta.url));
   const server = fileURLToPath(new URL("./vikunja/server.ts", import.meta.url));
-  return { name: "vikunja", command: process.execPath, args: ["--import", tsx, server, "--db", join(dataDir, "vikunja.sqlite")] };
+  return { name: "vikunja", command: process.execPath, args: [launcher, server, "--db", join(dataDir, "vikunja.sqlite")] };
 }
 
 function checkConfigs(configs: ComponentConfig[]): void {
