@@ -91,20 +91,20 @@ function scanIJson(text: string): void {
   const stack: Frame[] = [];
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
       i = scanString(text, i, stack.at(-1));
-    } else if (c === "{" || c === "[") {
-      stack.push({ keys: c === "{" ? new Set() : null, expectKey: c === "{" });
+    } else if (c === 0x7b || c === 0x5b) {
+      stack.push({ keys: c === 0x7b ? new Set() : null, expectKey: c === 0x7b });
       i++;
-    } else if (c === "}" || c === "]") {
+    } else if (c === 0x7d || c === 0x5d) {
       stack.pop();
       i++;
-    } else if (c === ",") {
+    } else if (c === 0x2c) {
       const top = stack.at(-1);
       if (top?.keys) top.expectKey = true;
       i++;
-    } else if (c === "-" || (c >= "0" && c <= "9")) {
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       i = scanNumber(text, i);
     } else {
       i++; // whitespace, ':', and the letters of true/false/null
@@ -113,10 +113,21 @@ function scanIJson(text: string): void {
 }
 
 function scanString(text: string, start: number, frame: Frame | undefined): number {
-  let end = start + 1;
-  while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
-  const value = JSON.parse(text.slice(start, end + 1)) as string;
-  if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError("string contains an unpaired surrogate");
+  // Native searches instead of a loop per character: the first quote ends the string unless backslashes escape it.
+  let end = text.indexOf('"', start + 1);
+  const escaped = text.slice(start + 1, end).includes("\\");
+  if (escaped) while (backslashesBefore(text, end) % 2 === 1) end = text.indexOf('"', end + 1);
+  // \uD800–\uDFFF: the only way JSON text decoded strictly from UTF-8 can spell an unpaired surrogate (found loosely).
+  const surrogateEscape = escaped && /\\u[dD]/.test(text.slice(start + 1, end));
+  const isName = frame?.keys && frame.expectKey;
+  // A value is looked at only when it is a member name (duplicates) or may hold an unpaired surrogate; only an escape
+  // makes it differ from its text, so JSON.parse of the literal is needed only then.
+  if (!isName && !surrogateEscape) return end + 1;
+  let value = text.slice(start + 1, end);
+  if (escaped) {
+    value = JSON.parse(text.slice(start, end + 1)) as string;
+    if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError("string contains an unpaired surrogate");
+  }
   if (frame?.keys && frame.expectKey) {
     if (frame.keys.has(value)) throw new CanonicalJsonError(`duplicate member name ${JSON.stringify(value)}`);
     frame.keys.add(value);
@@ -125,9 +136,29 @@ function scanString(text: string, start: number, frame: Frame | undefined): numb
   return end + 1;
 }
 
+/** How many backslashes stand right before position `at`. */
+function backslashesBefore(text: string, at: number): number {
+  let n = 0;
+  while (text.charCodeAt(at - 1 - n) === 0x5c) n++;
+  return n;
+}
+
+/** Whether a character code can continue a JSON number literal: - + . 0-9 e E. */
+function inNumber(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+}
+
+/** Integer literals of up to 15 digits are below 2^53−1 (16 digits) whatever they are: only longer ones are checked. */
+const SURELY_SAFE_DIGITS = 15;
+
 function scanNumber(text: string, start: number): number {
   let end = start;
-  while (end < text.length && /[-+0-9.eE]/.test(text[end]!)) end++;
+  let fraction = false;
+  for (let c = text.charCodeAt(end); end < text.length && inNumber(c); c = text.charCodeAt(++end)) {
+    if (c === 0x2e || c === 0x65 || c === 0x45) fraction = true;
+  }
+  const digits = end - start - (text.charCodeAt(start) === 0x2d ? 1 : 0);
+  if (fraction || digits <= SURELY_SAFE_DIGITS) return end;
   const literal = text.slice(start, end);
   if (!/[.eE]/.test(literal)) {
     const n = BigInt(literal);
