@@ -162,6 +162,99 @@ describe("received JSON is I-JSON (spec §3.1 JCS-01..04)", () => {
   });
 });
 
+/** The scan as it was written first (one step per character, JSON.parse of every string): the reference outcome. */
+function referenceScan(text: string): string | null {
+  const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const stack: { keys: Set<string> | null; expectKey: boolean }[] = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      const value = JSON.parse(text.slice(i, end + 1)) as string;
+      if (lone.test(value)) return "surrogate";
+      const top = stack.at(-1);
+      if (top?.keys && top.expectKey) {
+        if (top.keys.has(value)) return "duplicate";
+        top.keys.add(value);
+        top.expectKey = false;
+      }
+      i = end + 1;
+    } else if (c === "{" || c === "[") {
+      stack.push({ keys: c === "{" ? new Set() : null, expectKey: c === "{" });
+      i++;
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      i++;
+    } else if (c === ",") {
+      const top = stack.at(-1);
+      if (top?.keys) top.expectKey = true;
+      i++;
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      let end = i;
+      while (end < text.length && /[-+0-9.eE]/.test(text[end]!)) end++;
+      const literal = text.slice(i, end);
+      if (!/[.eE]/.test(literal) && (BigInt(literal) > BigInt(Number.MAX_SAFE_INTEGER) || -BigInt(literal) > BigInt(Number.MAX_SAFE_INTEGER))) return "integer literal";
+      i = end;
+    } else i++;
+  }
+  return null;
+}
+
+function outcome(text: string): string {
+  try {
+    parseIJson(Buffer.from(text, "utf8"));
+    return "ok";
+  } catch (err) {
+    const m = (err as Error).message;
+    return ["surrogate", "duplicate", "integer literal"].find((k) => m.includes(k)) ?? m;
+  }
+}
+
+describe("parseIJson's scan against the character-by-character reference (JCS-02, JCS-03, JCS-04)", () => {
+  /** Strings made of the characters that matter to the scan: quotes, backslashes, surrogate escapes, look-alikes. */
+  const tricky = fc.array(fc.constantFrom('"', "\\", "\\u", "d", "D", "8", "0", "a", "é", "😀", "\ud83d", "\ude00", "u", " ", "/"), { maxLength: 8 })
+    .map((parts) => parts.join(""));
+  const literal = fc.oneof(
+    fc.constantFrom("9007199254740991", "-9007199254740991", "9007199254740992", "-9007199254740992", "999999999999999", "-999999999999999",
+      "1000000000000000", "12345678901234567890", "1e400", "-0", "0.5", "1E+2", "123456789012345678.5"),
+    fc.integer().map(String),
+  );
+  /** JSON text built by hand so that escapes are spelled in every way JSON allows, not only JSON.stringify's way. */
+  const spell = (s: string) => '"' + [...s].map((ch) => (ch === '"' ? '\\"' : ch === "\\" ? "\\\\" : ch)).join("") + '"';
+  const escapeAll = (s: string) => '"' + [...s].map((ch) => [...ch].map((u) => "\\u" + u.charCodeAt(0).toString(16).padStart(4, "0")).join("")).join("") + '"';
+  const raw = fc.oneof(tricky.map(spell), tricky.map(escapeAll), fc.constantFrom('"\\ud800"', '"\\uD83D\\uDE00"', '"\\uDe00"', '"a\\\\"', '"\\\\\\""', '"\\u0061"', '"a"'));
+  const text: fc.Arbitrary<string> = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: "small" }, raw, literal, fc.constantFrom("true", "null"), tie("array"), tie("object")),
+    array: fc.array(tie("value"), { maxLength: 4 }).map((xs) => `[${xs.join(",")}]`),
+    object: fc.array(fc.tuple(raw, tie("value")), { maxLength: 4 }).map((kv) => `{${kv.map(([k, v]) => `${k} : ${v}`).join(" ,")}}`),
+  })).object as fc.Arbitrary<string>;
+
+  it("refuses exactly what the reference refuses, for the same reason (property, fixed seed)", () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        let valid = true;
+        try {
+          JSON.parse(t);
+        } catch {
+          valid = false;
+        }
+        fc.pre(valid);
+        // The reference reads the text as parseIJson does: decoded from its UTF-8 bytes (a raw lone surrogate is U+FFFD there).
+        expect(outcome(t), t).toBe(referenceScan(Buffer.from(t, "utf8").toString("utf8")) ?? "ok");
+      }),
+      { seed: 16, numRuns: 3000 },
+    );
+  });
+
+  it("the 15/16-digit boundary and escaped quotes next to backslashes", () => {
+    for (const t of ['{"a":999999999999999}', '{"a":-999999999999999}', '{"a":9007199254740991}', '{"a":9007199254740993}', '{"a":-9007199254740993}',
+      '{"k\\\\":1,"k\\\\":2}', '{"\\"":1,"\\u0022":2}', '{"x":"\\\\\\"","x\\"":"\\ud800"}', '{"a":"\\\\ud800"}']) {
+      expect(outcome(t), t).toBe(referenceScan(t) ?? "ok");
+    }
+  });
+});
+
 describe("nesting bound (spec §3.1 JCS-18, issue 10 finding 6)", () => {
   const deepText = (n: number) => "[".repeat(n) + "]".repeat(n);
   const deepValue = (n: number) => {

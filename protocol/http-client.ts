@@ -63,9 +63,10 @@ export interface RawInit {
 export async function sendRaw(dispatcher: Dispatcher, url: string, init: RawInit): Promise<HttpAnswer> {
   const timeout = init.timeoutMs ?? 30_000;
   const signal = init.deadlineMs === undefined ? undefined : AbortSignal.timeout(init.deadlineMs);
+  const origin = new URL(url).origin;
   const res = await dispatcher.request({
-    origin: new URL(url).origin,
-    path: url.slice(new URL(url).origin.length) || "/",
+    origin,
+    path: url.slice(origin.length) || "/",
     method: init.method as Dispatcher.HttpMethod,
     headers: init.headers,
     body: init.body,

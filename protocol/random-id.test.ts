@@ -26,7 +26,8 @@ describe("randomId from the pool", () => {
   });
 
   it("sizes past the pooled bound (secrets) and the boundary size itself both work", () => {
-    expect(randomId(33, "hex")).toMatch(/^[0-9a-f]{66}$/);
-    expect(decodeBase64Url(randomId(32), 32)).not.toBeNull();
+    expect(randomId(32, "hex")).toMatch(/^[0-9a-f]{64}$/);
+    expect(decodeBase64Url(randomId(17), 17)).not.toBeNull();
+    expect(decodeBase64Url(randomId(16), 16)).not.toBeNull();
   });
 });

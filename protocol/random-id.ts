@@ -3,11 +3,12 @@ import { randomBytes, randomFillSync } from "node:crypto";
 import { encodeBase64Url } from "./base64url.ts";
 
 /**
- * Small identifiers (a nonce and a call ID per request) are cut from one CSPRNG fill of POOL_BYTES instead of one
- * call into OpenSSL each; every byte is used once and wiped once encoded. Longer ones (secrets) are drawn directly.
+ * Identifiers of up to 16 bytes (a nonce and a call ID per request, txn and submission IDs) are cut from one CSPRNG
+ * fill of POOL_BYTES instead of one call into OpenSSL each; every byte is used once and wiped once encoded. Longer
+ * ones (the control token and other secrets) are drawn directly.
  */
 const POOL_BYTES = 4096;
-const POOLED_MAX = 32;
+const POOLED_MAX = 16;
 const pool = Buffer.alloc(POOL_BYTES);
 let used = POOL_BYTES;
 

@@ -3,7 +3,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { SmcpError } from "../../protocol/errors.ts";
 import { parseJsonBody, readBody, sendError, sendJson } from "../../protocol/http.ts";
@@ -13,6 +13,7 @@ import { AUTH_HEADER, sha256Base64Url, type RequestAuth } from "../../protocol/s
 import type { VerifyKey } from "../../protocol/keys.ts";
 import { LogLimiter } from "./log-limiter.ts";
 import { FederationLimits, RateLimiter, UNAUTHENTICATED_BUDGET } from "./rate-limit.ts";
+import { RouteTable } from "./route-table.ts";
 
 export type RouteKind = "public" | "federation" | "control";
 
@@ -59,11 +60,6 @@ export interface Route {
   handler: (ctx: RequestContext) => Promise<Reply> | Reply;
 }
 
-interface CompiledRoute extends Route {
-  regex: RegExp;
-  names: string[];
-}
-
 export interface HttpServerOptions {
   routes: Route[];
   logger: Logger;
@@ -103,17 +99,17 @@ export const EDGE_DEFAULTS: EdgeBounds = { maxConnectionsPerAddress: 128, header
 
 export class HttpServer {
   readonly server: Server;
-  private readonly routes: CompiledRoute[];
+  private readonly routes: RouteTable<Route>;
   private readonly limiter: FederationLimits;
   private readonly unauthenticatedWork: RateLimiter;
   private readonly controlTokenDigest: Buffer;
   private readonly logLimiter: LogLimiter;
 
   constructor(private readonly opts: HttpServerOptions) {
-    this.routes = opts.routes.map(compileRoute);
+    this.routes = new RouteTable(opts.routes);
     // Compile the request schemas now rather than on the first requests, which would each wait for ajv's code
     // generation (tens of milliseconds, once per process).
-    for (const r of this.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
+    for (const r of opts.routes) for (const name of [r.body, ...Object.values(r.params ?? {})]) if (name) validate(name, undefined);
     this.limiter = new FederationLimits(opts.rate.perSecond, opts.rate.burst, opts.now ?? Date.now);
     const budget = opts.unauthenticated ?? UNAUTHENTICATED_BUDGET;
     this.unauthenticatedWork = new RateLimiter(budget.perSecond, budget.burst, opts.now ?? Date.now, "client address (unauthenticated work)");
@@ -184,7 +180,7 @@ export class HttpServer {
     let origin: string | undefined;
     let status = 500;
     try {
-      const { route, params } = this.match(req.method ?? "GET", path);
+      const { route, params } = this.routes.match(req.method ?? "GET", path);
       const ctx = await this.prepare(route, params, req, target, q < 0 ? "" : target.slice(q + 1), closeSignal(res));
       origin = ctx.auth?.origin;
       const reply = await route.handler(ctx);
@@ -215,28 +211,9 @@ export class HttpServer {
     this.logLimited("warn", `${kind} ${String(fields.address ?? "")}`, fields, message);
   }
 
-  private match(method: string, path: string): { route: CompiledRoute; params: Record<string, string> } {
-    let pathMatched = false;
-    for (const route of this.routes) {
-      const m = route.regex.exec(path);
-      if (!m) continue;
-      pathMatched = true;
-      if (route.method !== method) continue;
-      const params: Record<string, string> = {};
-      // Decoded (NAME-13) but not yet checked: a bad encoding is a path-parameter error of check 12, not of check 1.
-      route.names.forEach((name, i) => (params[name] = m[i + 1]!));
-      return { route, params };
-    }
-    if (pathMatched) {
-      const allow = this.routes.filter((r) => r.regex.test(path)).map((r) => r.method);
-      throw Object.assign(new SmcpError("SMCP_METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`), { allow });
-    }
-    throw new SmcpError("SMCP_NOT_FOUND", `no endpoint at ${path}`);
-  }
-
   /** Runs the edge checks in the spec's order and builds the handler's context. */
   private async prepare(
-    route: CompiledRoute,
+    route: Route,
     params: Record<string, string>,
     req: IncomingMessage,
     uri: string,
@@ -294,7 +271,7 @@ export class HttpServer {
     }
   }
 
-  private checkResponse(route: CompiledRoute, reply: Reply): void {
+  private checkResponse(route: Route, reply: Reply): void {
     if (!this.opts.validateResponses || !route.response || reply.status >= 300 || reply.status === 204) return;
     const issues = validate(route.response, reply.body);
     if (issues.length > 0) {
@@ -317,15 +294,6 @@ function closeSignal(res: ServerResponse): () => AbortSignal {
   };
 }
 
-function compileRoute(route: Route): CompiledRoute {
-  const names: string[] = [];
-  const source = route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, (_m, name: string) => {
-    names.push(name);
-    return "([^/]+)";
-  });
-  return { ...route, regex: new RegExp(`^${source}$`), names };
-}
-
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -346,7 +314,9 @@ function checkParams(route: Route, params: Record<string, string>): void {
 }
 
 function parseQuery(route: Route, rawQuery: string): Record<string, number | undefined> {
-  const spec = route.query ?? {};
+  const spec = route.query;
+  // A route without query parameters ignores the query string, as it always did: nothing to parse.
+  if (spec === undefined) return {};
   const given = new URLSearchParams(rawQuery);
   const out: Record<string, number | undefined> = {};
   for (const [name, bounds] of Object.entries(spec)) {
@@ -387,5 +357,5 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 function sha256(text: string): Buffer {
-  return createHash("sha256").update(text, "utf8").digest();
+  return hash("sha256", text, "buffer");
 }

@@ -7,6 +7,7 @@ import { SmcpError } from "../../protocol/errors.ts";
 import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { createDispatcher } from "../../protocol/http-client.ts";
 import { formatPublicKey, generateSeed, signingKeyFromSeed } from "../../protocol/keys.ts";
+import { parseAuthHeader, signRequest, verifyRequestSignature } from "../../protocol/signing.ts";
 import type { ServerDiscovery } from "../../protocol/types.ts";
 import { openDatabase, Store } from "../storage/db.ts";
 import { Discovery } from "./discovery.ts";
@@ -76,6 +77,28 @@ describe("discovery", () => {
     expect(hits).toBe(2);
     expect(await d.lookupKey("bob.example", key.keyId)).not.toBeNull();
     expect(await d.lookupKey("bob.example", "ed25519:other")).toBeNull();
+  });
+
+  it("DISC-19: a rotated key replaces the cached key object; the old key_id is no longer served to request authentication (spec §5.6 step 4)", async () => {
+    const rotated = signingKeyFromSeed(generateSeed());
+    serve(doc(), { "cache-control": "max-age=3600" });
+    const d = paulina();
+    const before = await d.lookupKey("bob.example", key.keyId);
+    expect(before?.keyId).toBe(key.keyId);
+    clock += 6_000; // past the key-refresh interval
+    serve(doc({ key_id: rotated.keyId, public_key: formatPublicKey(rotated.publicKey) }), { "cache-control": "max-age=3600" });
+    const after = await d.lookupKey("bob.example", rotated.keyId);
+    expect(after?.keyId).toBe(rotated.keyId);
+    const parts = { method: "GET", uri: "/federation/v1/ping", body: Buffer.alloc(0) };
+    const signedByOld = parseAuthHeader(signRequest(key, { ...parts, origin: "bob.example", destination: "alice.example" }))!;
+    const signedByNew = parseAuthHeader(signRequest(rotated, { ...parts, origin: "bob.example", destination: "alice.example" }))!;
+    expect(verifyRequestSignature(after!, signedByNew, parts)).toBe(true);
+    expect(verifyRequestSignature(after!, signedByOld, parts)).toBe(false);
+    // The old key_id is refused from now on: within the refresh interval without a fetch, and after it with one.
+    expect(await d.lookupKey("bob.example", key.keyId)).toBeNull();
+    clock += 6_000;
+    expect(await d.lookupKey("bob.example", key.keyId)).toBeNull();
+    expect((await d.lookupKey("bob.example", rotated.keyId))?.keyId).toBe(rotated.keyId);
   });
 
   it("DISC-07: the document's server_name must be the name asked for (spec §6.1)", async () => {
