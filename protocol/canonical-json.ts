@@ -172,7 +172,7 @@ function scanIJson(text: string): void {
 function scanString(text: string, start: number, frame: Frame | undefined): number {
   let end = start + 1;
   let escaped = false;
-  for (let c = text.charCodeAt(end); c !== 0x22; c = text.charCodeAt(end)) {
+  for (let c = text.charCodeAt(end); c !== 0x22 && end < text.length; c = text.charCodeAt(end)) {
     if (c === 0x5c) {
       escaped = true;
       end += 2;

@@ -34,6 +34,11 @@ export function newBatch(): Batch {
   return { effects: newEffects(), rows: new Map(), dirty: new Set(), tips: new Map() };
 }
 
+/** A refused event's item (a function, not a closure per event: it runs for every received event). */
+function rejection(event: Event, errcode: RejectedItem["errcode"], error: string): RejectedItem {
+  return { id: event.event_id, errcode, error };
+}
+
 export class Receiver {
   /** When each participant channel last heard from its hub (an event, a head, the invite): idle ones backfill. */
   private readonly lastHeard = new Map<string, number>();
@@ -50,26 +55,25 @@ export class Receiver {
 
   /** Participant side: the checks of spec §8.5 TXN-27 in order; authenticated events are stored even ahead of a gap (§9.4). */
   event(origin: string, auth: Authenticator, event: Event, batch: Batch, backfilled = false): RejectedItem | null {
-    const reject = (errcode: RejectedItem["errcode"], error: string): RejectedItem => ({ id: event.event_id, errcode, error });
     const row = this.rowIn(batch, event.channel);
-    if (!row) return reject("SMCP_UNKNOWN_CHANNEL", `no channel ${event.channel} here`);
+    if (!row) return rejection(event, "SMCP_UNKNOWN_CHANNEL", `no channel ${event.channel} here`);
     // A backfill page is scoped by the hub to what we may see; history may contain an earlier leave of ours.
     // After leaving on its own (1.1, spec §9.8 CHAN-37) the leaver still takes events up to its answered leave event.
     if (row.joined !== 1 && !backfilled && !(event.seq <= (this.opts.store.ownLeaveSeq(event.channel) ?? 0))) {
-      return reject("SMCP_NOT_MEMBER", `${this.opts.self} is not joined to ${event.channel}`);
+      return rejection(event, "SMCP_NOT_MEMBER", `${this.opts.self} is not joined to ${event.channel}`);
     }
-    if (row.role !== "participant" || row.hub !== origin) return reject("SMCP_NOT_HUB", `${origin} is not the hub of ${event.channel}`);
+    if (row.role !== "participant" || row.hub !== origin) return rejection(event, "SMCP_NOT_HUB", `${origin} is not the hub of ${event.channel}`);
     // Nothing is stored beyond known_seq (storing an event raises it), so higher seqs need no lookup.
     const existing = event.seq <= row.known_seq ? this.opts.store.event(event.channel, event.seq) : undefined;
     // A redelivery of a held (already verified) event is processed without verifying its signature or storing it
     // again (TXN-23); its ID must still recompute, or it is not the held event but altered content under its ID (TXN-27).
     if (existing?.event_id === event.event_id && auth.idProblem(event) === null) return null;
     const problem = auth.problem(event) ?? reservedProblem(event, row.hub);
-    if (problem) return reject("SMCP_BAD_EVENT", problem);
+    if (problem) return rejection(event, "SMCP_BAD_EVENT", problem);
     const conflict = existing ? `seq ${event.seq} is already ${existing.event_id}` : this.chainConflict(row, event, batch);
     if (conflict) {
       this.recordEquivocation(event, auth.evidence(event), existing?.json ?? null, conflict);
-      return reject("SMCP_EQUIVOCATION", conflict);
+      return rejection(event, "SMCP_EQUIVOCATION", conflict);
     }
     this.opts.store.insertEvent(event);
     batch.tips.set(event.channel, { seq: event.seq, event_id: event.event_id });
