@@ -66,7 +66,8 @@ interface DestinationState {
   failures: number;
   nextAttemptTs: number;
   timer?: NodeJS.Timeout;
-  linger?: NodeJS.Timeout;
+  /** Waiting for the shared linger tick (see linger()). */
+  lingering: boolean;
   /** When the last transaction to this destination was answered: lingering is for a busy stream only. */
   lastDoneTs: number;
   /** Read positions per channel, mirrored in the store; the queue is every event past them (DLV-06: only references). */
@@ -100,6 +101,9 @@ export class OutboundQueues {
    */
   private readonly unwrittenAcks = new Map<string, Map<string, number>>();
   private acksScheduled = false;
+  /** Destinations waiting for the shared linger timer. */
+  private readonly lingering = new Set<string>();
+  private lingerTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: OutboundOptions) {
     this.now = opts.now ?? Date.now;
@@ -203,15 +207,28 @@ export class OutboundQueues {
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = undefined;
-    if (st.linger) return;
-    if (this.shouldLinger(st)) {
-      st.linger = setTimeout(() => {
-        st.linger = undefined;
-        this.launch(destination, st);
-      }, this.opts.lingerMs);
-      return;
-    }
+    if (st.lingering) return;
+    if (this.shouldLinger(st)) return this.linger(destination, st);
     this.launch(destination, st);
+  }
+
+  /**
+   * Lingering destinations share one timer: they are built together, against the same newest events, so that one
+   * signed head per channel serves them all (spec §9.3 DLV-09 lets a head be reused while it names the newest event).
+   */
+  private linger(destination: string, st: DestinationState): void {
+    st.lingering = true;
+    this.lingering.add(destination);
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = undefined;
+      const due = [...this.lingering];
+      this.lingering.clear();
+      for (const d of due) {
+        const dst = this.state(d);
+        dst.lingering = false;
+        this.launch(d, dst);
+      }
+    }, this.opts.lingerMs);
   }
 
   /**
@@ -247,10 +264,8 @@ export class OutboundQueues {
   close(): void {
     this.writeAcks();
     this.closed = true;
-    for (const st of this.states.values()) {
-      if (st.timer) clearTimeout(st.timer);
-      if (st.linger) clearTimeout(st.linger);
-    }
+    for (const st of this.states.values()) if (st.timer) clearTimeout(st.timer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.publishers.rejectAll(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
   }
 
@@ -260,7 +275,7 @@ export class OutboundQueues {
       const suspended = this.opts.store.suspended(destination);
       const pendingSubmissions = this.opts.store.queuedSubmissionCount(destination);
       st = {
-        inflight: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, cursors: this.loadCursors(destination), turn: 0, pendingEvents: 0,
+        inflight: false, lingering: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, cursors: this.loadCursors(destination), turn: 0, pendingEvents: 0,
         pendingSubmissions, headsDue: suspended, suspended, submitsTo: pendingSubmissions > 0,
       };
       st.pendingEvents = this.countPending(st);
@@ -337,13 +352,14 @@ export class OutboundQueues {
     if (queuedRows.length === 0) st.pendingEvents = 0;
     if (queuedRows.length === 0 && queuedSubs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
     const heads = this.opts.log.headsFor(destination).slice(0, 1000);
+    const headsJson = heads.length === 0 ? "" : JSON.stringify(heads);
     const budget = (limits?.max_body_bytes ?? DEFAULT_LIMITS.max_body_bytes) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
-      Buffer.byteLength(JSON.stringify(heads));
+      Buffer.byteLength(headsJson);
     const { subs, rows } = withinBytes(queuedSubs, queuedRows, budget);
     const upTo = new Map<string, number>();
     for (const r of rows) upTo.set(r.channel, r.seq);
     return {
-      txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, heads),
+      txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, headsJson),
       upTo, rowCount: rows.length, submissionIds: subs.map((s) => s.submission_id), wasSuspended,
     };
   }
