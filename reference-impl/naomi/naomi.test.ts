@@ -406,36 +406,6 @@ describe("outbound queue", () => {
     hub.close();
   });
 
-  it("QUEUE: lingering destinations share one timer, built against the same newest event with one head (spec §9.3 DLV-09)", async () => {
-    const peer = new ScriptedPeer();
-    let ahead = 0;
-    const { hub, channel } = await hubWithMember(peer, { lingerMs: 200, now: () => Date.now() + ahead });
-    await hub.invite(channel, "carol.example");
-    const both = ["bob.example", "carol.example"];
-    await until("the joins delivered", () => both.every((d) => hub.outboundInfo(d).pending === 0 && hub.outboundInfo(d).state === "idle"));
-    const gates = new Map<string, () => void>();
-    const ok = peer.answer;
-    peer.answer = async (s) => (await new Promise<void>((r) => gates.set(s.destination, r)), ok(s));
-    const release = (d: string) => (gates.get(d)!(), gates.delete(d));
-    const sends = (d: string) => peer.sent.filter((s) => s.destination === d && s.method === "PUT").map((s) => s.body as Transaction);
-    ahead += 150; // past the streaming window: seq 4 goes to both at once
-    await hub.publish(channel, "chat:message", { i: 4 });
-    await until("seq 4 in flight to both", () => both.every((d) => gates.has(d)));
-    release("bob.example");
-    await until("bob answered", () => hub.outboundInfo("bob.example").state === "idle");
-    await hub.publish(channel, "chat:message", { i: 5 }); // bob streams now: its batch lingers
-    release("carol.example"); // carol, answered later, lingers for seq 5 on the same timer
-    await until("carol answered", () => hub.outboundInfo("carol.example").state === "idle");
-    await hub.publish(channel, "chat:message", { i: 6 });
-    await until("a lingering batch sent", () => gates.size > 0);
-    expect([...gates.keys()].sort()).toEqual(both); // both in the same turn
-    for (const d of both) expect(sends(d).at(-1)!.events!.map((e) => e.seq)).toEqual([5, 6]);
-    expect(sends("carol.example").at(-1)!.heads).toEqual(sends("bob.example").at(-1)!.heads);
-    expect(sends("bob.example").at(-1)!.heads![0]!.seq).toBe(6);
-    for (const d of both) release(d);
-    hub.close();
-  });
-
   it("QUEUE: failures back off and retry until delivered; state shows backoff (spec §8)", async () => {
     const peer = new ScriptedPeer();
     const { hub, channel } = await hubWithMember(peer);

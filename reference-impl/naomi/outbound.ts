@@ -66,8 +66,7 @@ interface DestinationState {
   failures: number;
   nextAttemptTs: number;
   timer?: NodeJS.Timeout;
-  /** Waiting for the shared linger tick (see linger()). */
-  lingering: boolean;
+  linger?: NodeJS.Timeout;
   /** When the last transaction to this destination was answered: lingering is for a busy stream only. */
   lastDoneTs: number;
   /** Read positions per channel, mirrored in the store; the queue is every event past them (DLV-06: only references). */
@@ -101,9 +100,6 @@ export class OutboundQueues {
    */
   private readonly unwrittenAcks = new Map<string, Map<string, number>>();
   private acksScheduled = false;
-  /** Destinations waiting for the shared linger timer. */
-  private readonly lingering = new Set<string>();
-  private lingerTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: OutboundOptions) {
     this.now = opts.now ?? Date.now;
@@ -207,28 +203,15 @@ export class OutboundQueues {
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = undefined;
-    if (st.lingering) return;
-    if (this.shouldLinger(st)) return this.linger(destination, st);
+    if (st.linger) return;
+    if (this.shouldLinger(st)) {
+      st.linger = setTimeout(() => {
+        st.linger = undefined;
+        this.launch(destination, st);
+      }, this.opts.lingerMs);
+      return;
+    }
     this.launch(destination, st);
-  }
-
-  /**
-   * Lingering destinations share one timer: they are built together, against the same newest events, so that one
-   * signed head per channel serves them all (spec §9.3 DLV-09 lets a head be reused while it names the newest event).
-   */
-  private linger(destination: string, st: DestinationState): void {
-    st.lingering = true;
-    this.lingering.add(destination);
-    this.lingerTimer ??= setTimeout(() => {
-      this.lingerTimer = undefined;
-      const due = [...this.lingering];
-      this.lingering.clear();
-      for (const d of due) {
-        const dst = this.state(d);
-        dst.lingering = false;
-        this.launch(d, dst);
-      }
-    }, this.opts.lingerMs);
   }
 
   /**
@@ -264,8 +247,10 @@ export class OutboundQueues {
   close(): void {
     this.writeAcks();
     this.closed = true;
-    for (const st of this.states.values()) if (st.timer) clearTimeout(st.timer);
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    for (const st of this.states.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      if (st.linger) clearTimeout(st.linger);
+    }
     this.publishers.rejectAll(new SmcpError("SMCP_PEER_UNREACHABLE", "instance shutting down", { retryAfterMs: 1000 }));
   }
 
@@ -275,7 +260,7 @@ export class OutboundQueues {
       const suspended = this.opts.store.suspended(destination);
       const pendingSubmissions = this.opts.store.queuedSubmissionCount(destination);
       st = {
-        inflight: false, lingering: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, cursors: this.loadCursors(destination), turn: 0, pendingEvents: 0,
+        inflight: false, failures: 0, nextAttemptTs: 0, lastDoneTs: 0, cursors: this.loadCursors(destination), turn: 0, pendingEvents: 0,
         pendingSubmissions, headsDue: suspended, suspended, submitsTo: pendingSubmissions > 0,
       };
       st.pendingEvents = this.countPending(st);
