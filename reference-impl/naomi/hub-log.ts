@@ -41,7 +41,11 @@ export class HubLog {
    * The JSON of the newest sequenced events, which the outbound queues are about to send to every member.
    * A rolled-back event's entry is overwritten when its seq is sequenced again, before any queue can refer to it.
    */
-  private readonly recentEvents = new Map<string, RecentEvent>();
+  private readonly recentEvents = new Map<string, Map<number, RecentEvent>>();
+  /** The remembered events, oldest first, for eviction (from `evictFrom` on; compacted now and then). */
+  private recentOrder: { channel: string; seq: number; entry: RecentEvent }[] = [];
+  private evictFrom = 0;
+  private recentCount = 0;
   /** Inside deferSeqs: each channel's newest seq, written to its row once at the end rather than per event. */
   private deferred: Map<string, number> | null = null;
 
@@ -71,7 +75,7 @@ export class HubLog {
 
   /** The stored JSON of a recently sequenced event and its size in bytes, if still held in memory. */
   recentEvent(channel: string, seq: number): RecentEvent | undefined {
-    return this.recentEvents.get(recentKey(channel, seq));
+    return this.recentEvents.get(channel)?.get(seq);
   }
 
   membersOf(channel: string): string[] {
@@ -172,10 +176,27 @@ export class HubLog {
   }
 
   private remember(channel: string, seq: number, json: string): void {
-    const key = recentKey(channel, seq);
-    this.recentEvents.delete(key); // re-inserted last, so that eviction stays oldest-first
-    this.recentEvents.set(key, { json, bytes: Buffer.byteLength(json) });
-    if (this.recentEvents.size > RECENT_EVENTS) this.recentEvents.delete(this.recentEvents.keys().next().value!);
+    let events = this.recentEvents.get(channel);
+    if (!events) this.recentEvents.set(channel, (events = new Map()));
+    const entry = { json, bytes: Buffer.byteLength(json) };
+    if (!events.has(seq)) this.recentCount++;
+    events.set(seq, entry); // a rolled-back seq sequenced again replaces its entry; the older order slot then evicts nothing
+    this.recentOrder.push({ channel, seq, entry });
+    while (this.recentCount > RECENT_EVENTS) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    const { channel, seq, entry } = this.recentOrder[this.evictFrom++]!;
+    const events = this.recentEvents.get(channel)!;
+    if (events.get(seq) === entry) {
+      events.delete(seq);
+      this.recentCount--;
+      if (events.size === 0) this.recentEvents.delete(channel);
+    }
+    if (this.evictFrom > RECENT_EVENTS) {
+      this.recentOrder = this.recentOrder.slice(this.evictFrom);
+      this.evictFrom = 0;
+    }
   }
 }
 
@@ -185,6 +206,3 @@ export interface RecentEvent {
   bytes: number;
 }
 
-function recentKey(channel: string, seq: number): string {
-  return `${seq} ${channel}`;
-}

@@ -134,6 +134,86 @@ describe("hub sequencing", () => {
   });
 });
 
+describe("group commit (spec §8.4: answered only after it is stored)", () => {
+  /** Counts the store's outermost SQLite transactions and records when each commit returned. */
+  function countCommits(store: Store, log: string[]): () => number {
+    let commits = 0;
+    let depth = 0;
+    const tx = store.tx.bind(store);
+    store.tx = <T>(fn: () => T): T => {
+      depth++;
+      try {
+        const result = tx(fn);
+        if (depth === 1) (commits++, log.push("commit"));
+        return result;
+      } finally {
+        depth--;
+      }
+    };
+    return () => commits;
+  }
+
+  it("SEQ: concurrent publishes are sequenced in call order in one SQLite transaction, each answered after its commit", async () => {
+    const { naomi: hub, store } = naomi("alice.example", new ScriptedPeer());
+    const channel = hub.createChannel("general").channel;
+    const log: string[] = [];
+    const commits = countCommits(store, log);
+    const answers = Array.from({ length: 8 }, (_, i) => hub.publish(channel, "chat:message", { i }).then((r) => (log.push(`answer ${i}`), r)));
+    const results = await Promise.all(answers);
+    expect(commits()).toBe(1);
+    expect(log).toEqual(["commit", ...results.map((_, i) => `answer ${i}`)]);
+    expect(results.map((r) => r.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const events = store.events(channel, 1, 100, 100);
+    expect(events.map((e) => (e.data as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(events.map((e) => e.event_id)).toEqual(results.map((r) => r.event_id));
+    events.forEach((e, i) => expect(e.prev_event).toBe(i === 0 ? store.event(channel, 1)!.event_id : events[i - 1]!.event_id));
+    expect(hub.get(channel).local_seq).toBe(9);
+    hub.close();
+  });
+
+  it("SEQ: a publish that fails in a batch fails alone: the batch rolls back and the others are sequenced on their own, without a gap", async () => {
+    const { naomi: hub, store } = naomi("alice.example", new ScriptedPeer());
+    const channel = hub.createChannel("general").channel;
+    const insert = store.insertEvent.bind(store);
+    store.insertEvent = (event, json) => {
+      if ((event.data as { poison?: boolean }).poison) throw new Error("disk says no");
+      insert(event, json);
+    };
+    const outcomes = await Promise.allSettled([
+      hub.publish(channel, "chat:message", { i: 0 }),
+      hub.publish(channel, "chat:message", { i: 1, poison: true }),
+      hub.publish(channel, "chat:message", { i: 2 }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const events = store.events(channel, 1, 100, 100);
+    expect(events.map((e) => [e.seq, (e.data as { i: number }).i])).toEqual([[2, 0], [3, 2]]);
+    expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.event_id] : []))).toEqual(events.map((e) => e.event_id));
+    expect(events[1]!.prev_event).toBe(events[0]!.event_id);
+    expect(hub.get(channel).local_seq).toBe(3);
+    hub.close();
+  });
+
+  it("SEQ: when every commit fails, every publish of the batch is answered with an error and nothing is stored; the chain then continues", async () => {
+    const { naomi: hub, store } = naomi("alice.example", new ScriptedPeer());
+    const channel = hub.createChannel("general").channel;
+    const before = await hub.publish(channel, "chat:message", { i: 0 });
+    const setSeqs = store.setSeqs.bind(store);
+    store.setSeqs = () => {
+      throw new Error("disk full");
+    };
+    const outcomes = await Promise.allSettled([1, 2, 3].map((i) => hub.publish(channel, "chat:message", { i })));
+    expect(outcomes.every((o) => o.status === "rejected")).toBe(true);
+    expect(store.events(channel, 0, 100, 100).map((e) => e.seq)).toEqual([1, 2]);
+    store.setSeqs = setSeqs;
+    const after = await hub.publish(channel, "chat:message", { i: 4 });
+    expect(after.seq).toBe(3);
+    expect(store.event(channel, 3)!.event_id).toBe(after.event_id);
+    expect(store.events(channel, 2, 3, 1)[0]!.prev_event).toBe(before.event_id);
+    expect(hub.get(channel).local_seq).toBe(3);
+    hub.close();
+  });
+});
+
 describe("transaction idempotency", () => {
   it("TXN: same (origin, txn_id) and body hash returns the stored result; another hash is SMCP_CONFLICT (spec §8)", () => {
     const peer = new ScriptedPeer();
@@ -305,6 +385,24 @@ describe("outbound queue", () => {
     await until("the lingering batch sent", () => peer.transactions().length === before + 2);
     expect(peer.transactions().at(-1)!.events!.map((e) => e.seq)).toEqual([4, 5]);
     expect(peer.maxInflight).toBe(1);
+    hub.close();
+  });
+
+  it("QUEUE: read positions moved by answers are stored with one SQLite transaction per turn, so a restart resends nothing delivered (DLV-03)", async () => {
+    const peer = new ScriptedPeer();
+    const { hub, store, channel } = await hubWithMember(peer);
+    await hub.invite(channel, "carol.example");
+    await until("the joins delivered", () => ["bob.example", "carol.example"].every((d) => hub.outboundInfo(d).pending === 0));
+    await new Promise((r) => setImmediate(r));
+    const log: string[] = [];
+    const tx = store.tx.bind(store);
+    store.tx = <T>(fn: () => T): T => (log.push("tx"), tx(fn));
+    await hub.publish(channel, "chat:message", { i: 1 });
+    log.length = 0;
+    await until("both answered", () => ["bob.example", "carol.example"].every((d) => hub.outboundInfo(d).pending === 0));
+    await new Promise((r) => setImmediate(r));
+    expect(log.length).toBeLessThanOrEqual(2); // one per turn with answers: both answers in one turn here make one
+    for (const d of ["bob.example", "carol.example"]) expect(store.cursors(d)).toEqual([{ channel, acked_seq: 4, end_seq: null }]);
     hub.close();
   });
 

@@ -337,13 +337,14 @@ export class OutboundQueues {
     if (queuedRows.length === 0) st.pendingEvents = 0;
     if (queuedRows.length === 0 && queuedSubs.length === 0 && !st.headsDue && !wasSuspended) return undefined;
     const heads = this.opts.log.headsFor(destination).slice(0, 1000);
+    const headsJson = heads.length === 0 ? "" : JSON.stringify(heads);
     const budget = (limits?.max_body_bytes ?? DEFAULT_LIMITS.max_body_bytes) - ENVELOPE_BYTES - Buffer.byteLength(this.opts.self) -
-      Buffer.byteLength(JSON.stringify(heads));
+      Buffer.byteLength(headsJson);
     const { subs, rows } = withinBytes(queuedSubs, queuedRows, budget);
     const upTo = new Map<string, number>();
     for (const r of rows) upTo.set(r.channel, r.seq);
     return {
-      txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, heads),
+      txnId: `${this.txnPrefix}.${++this.txnCounter}`, body: transactionText(this.opts.self, this.now(), rows, subs, headsJson),
       upTo, rowCount: rows.length, submissionIds: subs.map((s) => s.submission_id), wasSuspended,
     };
   }

@@ -46,22 +46,29 @@ export class Sequencer {
     const { self, log, outbound } = this.opts;
     const event = log.append(channel, type, sender, originTs, data, signed, dataText);
     const seq = event.seq;
-    const recipients = new Set(log.membersOf(channel));
-    // Only the reserved membership types change the member list; the leave event still reaches the leaver.
-    if (isReservedType(type)) {
-      this.opts.membership.apply(event);
-      for (const m of log.membersOf(channel)) recipients.add(m);
-      const server = memberOf(event);
-      if (server && server !== self && type === "smcp:member.join") outbound.memberJoined(server, channel, seq);
-      if (server && server !== self && type === "smcp:member.leave") outbound.memberLeft(server, channel, seq);
-    }
-    recipients.delete(self);
+    // Only the reserved membership types change the member list (the leave event still reaches the leaver): any
+    // other event goes to the members as they are, without copying the list.
+    const recipients = isReservedType(type) ? this.membershipRecipients(event) : log.membersOf(channel);
     for (const r of recipients) {
+      if (r === self) continue;
       outbound.enqueue(r, channel, seq);
       effects.kicks.add(r);
     }
     effects.advanced.add(channel);
     return event;
+  }
+
+  /** Applies a membership event; it goes to the members before it and after it (a joiner and a leaver included). */
+  private membershipRecipients(event: Event): Set<string> {
+    const { self, log, outbound } = this.opts;
+    const { channel, seq, type } = event;
+    const recipients = new Set(log.membersOf(channel));
+    this.opts.membership.apply(event);
+    for (const m of log.membersOf(channel)) recipients.add(m);
+    const server = memberOf(event);
+    if (server && server !== self && type === "smcp:member.join") outbound.memberJoined(server, channel, seq);
+    if (server && server !== self && type === "smcp:member.leave") outbound.memberLeft(server, channel, seq);
+    return recipients;
   }
 
   /**

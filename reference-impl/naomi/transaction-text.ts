@@ -1,7 +1,6 @@
 // Naomi (event bus): one outbound Transaction as JSON text — the stored items spliced in as they are, within the
 // destination's byte budget (spec §8.2 TXN-06, §8.6 TXN-33).
 import { JsonText } from "../../protocol/http-client.ts";
-import type { ChannelHead } from "../../protocol/types.ts";
 
 /** The transaction's members other than its items and heads: names, brackets, origin_ts (origin counted apart). */
 export const ENVELOPE_BYTES = 96;
@@ -43,12 +42,13 @@ function size(x: ItemText): number {
 
 /**
  * A Transaction (spec §8.2) as JSON text: the queued events and submissions are spliced in as stored (each was
- * serialised once, when stored), so a batch costs no re-parsing or re-encoding of its items.
+ * serialised once, when stored), so a batch costs no re-parsing or re-encoding of its items. `headsJson` is the JSON
+ * array of the heads, "" for none (the caller measured it for the byte budget already).
  */
-export function transactionText(origin: string, originTs: number, events: { json: string }[], subs: { json: string }[], heads: ChannelHead[]): JsonText {
+export function transactionText(origin: string, originTs: number, events: { json: string }[], subs: { json: string }[], headsJson: string): JsonText {
   let text = `{"origin":${JSON.stringify(origin)},"origin_ts":${originTs}`;
   if (events.length > 0) text += `,"events":[${events.map((e) => e.json).join(",")}]`;
   if (subs.length > 0) text += `,"submissions":[${subs.map((s) => s.json).join(",")}]`;
-  if (heads.length > 0) text += `,"heads":${JSON.stringify(heads)}`;
+  if (headsJson !== "") text += `,"heads":${headsJson}`;
   return new JsonText(text + "}");
 }
