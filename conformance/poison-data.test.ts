@@ -18,16 +18,19 @@ const plant = vi.hoisted(() => ({ noDepthBound: false }));
 vi.mock("../reference-impl/naomi/event-data.ts", async (importOriginal) => {
   const real = await importOriginal<typeof import("../reference-impl/naomi/event-data.ts")>();
   const { canonicalJson } = await import("../protocol/canonical-json.ts");
-  const withoutDepth = (data: unknown, limit: number): ReturnType<typeof real.dataProblem> => {
-    let size: number;
+  const withoutDepth = (data: unknown, limit: number): ReturnType<typeof real.checkedData> => {
+    let text: string;
     try {
-      size = Buffer.byteLength(canonicalJson(data));
+      text = canonicalJson(data);
     } catch (err) {
-      return { errcode: "SMCP_INVALID", path: "", error: `data has no canonical JSON form: ${(err as Error).message}` };
+      return { problem: { errcode: "SMCP_INVALID", path: "", error: `data has no canonical JSON form: ${(err as Error).message}` } };
     }
-    return size > limit ? { errcode: "SMCP_TOO_LARGE", path: "", error: `data is ${size} bytes` } : null;
+    const size = Buffer.byteLength(text);
+    return size > limit ? { problem: { errcode: "SMCP_TOO_LARGE", path: "", error: `data is ${size} bytes` } } : { text };
   };
-  return { ...real, dataProblem: (data: unknown, limit: number) => (plant.noDepthBound ? withoutDepth(data, limit) : real.dataProblem(data, limit)) };
+  // The hub's publish and submission paths call checkedData (dataProblem is its wrapper).
+  const checkedData = (data: unknown, limit: number) => (plant.noDepthBound ? withoutDepth(data, limit) : real.checkedData(data, limit));
+  return { ...real, checkedData, dataProblem: (data: unknown, limit: number) => { const c = checkedData(data, limit); return "problem" in c ? c.problem : null; } };
 });
 
 const closers: Array<() => Promise<void>> = [];
