@@ -14,14 +14,14 @@ export interface ConformanceOptions {
   timeoutMs: number;
 }
 
-const CLI = "conformance/cli.ts";
+const CLI = "bin/smcp-conformance.js";
 /** What `npm start` runs: every check, every optional profile, the durability phase (instances killed and restarted). */
 const ARGS = ["run", "--profile", "all"];
 
 export async function benchConformance(opts: ConformanceOptions): Promise<ConformanceResult> {
   if (!existsSync(join(REPO, CLI))) return { status: "not run", reason: `${CLI} does not exist yet` };
   const root = scratchDir("conformance");
-  const command = `npx tsx ${CLI} ${ARGS.join(" ")} --json <tmp>/report.json`;
+  const command = `node ${CLI} ${ARGS.join(" ")} --json <tmp>/report.json`;
   try {
     const runs: ConformanceRun[] = [];
     for (let i = 0; i < opts.runs; i++) {
@@ -40,10 +40,10 @@ export async function benchConformance(opts: ConformanceOptions): Promise<Confor
 function once(report: string, timeoutMs: number): Promise<ConformanceRun | string> {
   return new Promise((resolve) => {
     const t = performance.now();
-    const child = spawn("npx", ["tsx", CLI, ...ARGS, "--json", report], { cwd: REPO, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    const child = spawn(process.execPath, [join(REPO, CLI), ...ARGS, "--json", report], { cwd: REPO, stdio: ["ignore", "ignore", "pipe"], detached: true });
     let stderr = "";
     child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-    // npx → tsx → node, plus the instances the harness starts: stop the whole process group we created.
+    // The harness and the instances it starts: stop the whole process group we created.
     const timer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGTERM"), timeoutMs);
     child.once("error", (err) => {
       clearTimeout(timer);

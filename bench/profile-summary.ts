@@ -30,6 +30,7 @@ function fileOf(url: string): string {
   if (url === "") return "(native / VM)";
   if (url.startsWith("node:")) return "node";
   const path = url.startsWith("file://") ? new URL(url).pathname : url;
+  if (path.includes("/.cache/smcp-bundle/")) return "(instance bundle: profile with SMCP_NO_BUNDLE=1 to see its files)";
   const dep = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
   if (dep) return `dep:${dep[1]}`;
   return path.startsWith(REPO) ? relative(REPO, path) : path;
