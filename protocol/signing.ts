@@ -20,16 +20,11 @@ export function signForm(key: SigningKey, form: Record<string, unknown>): string
 
 /** Verifies a base64url signature over a signed form. False for any malformed input, never throws. */
 export function verifyForm(key: VerifyKey, form: Record<string, unknown>, signature: string): boolean {
-  return verifyBytes(key, () => canonicalBytes(form), signature);
-}
-
-/** The strict verify (spec §4.4) over the bytes `message` builds; a message that cannot be built is false. */
-function verifyBytes(key: VerifyKey, message: () => Buffer, signature: string): boolean {
   const sig = decodeBase64Url(signature, 64);
   if (!sig || !scalarIsCanonical(sig)) return false;
   let bytes: Buffer;
   try {
-    bytes = message();
+    bytes = canonicalBytes(form);
   } catch {
     return false;
   }
@@ -102,27 +97,6 @@ export function requestForm(auth: Omit<RequestAuth, "sig">, parts: SignedRequest
   };
 }
 
-/** Any UTF-16 surrogate: such a string takes the general JCS path, which refuses an unpaired one (spec §3.1). */
-const SURROGATE = /[\ud800-\udfff]/;
-
-/**
- * canonicalBytes of a flat form (a request form, built by requestForm: the one definition of what is signed) without
- * the general canonicaliser: its members are strings and safe integers, which JCS serialises exactly as
- * JSON.stringify does, sorted by UTF-16 code units as Array#sort compares them (RFC 8785 §3.2.2, §3.2.3).
- * Anything else (a surrogate, a ts that is not a safe integer, a nested value) takes canonicalBytes, refusals included.
- */
-export function flatFormBytes(form: Record<string, unknown>): Buffer {
-  const names = Object.keys(form).sort();
-  let text = "{";
-  for (const name of names) {
-    const value = form[name];
-    const plain = typeof value === "string" ? !SURROGATE.test(value) : Number.isSafeInteger(value);
-    if (!plain || SURROGATE.test(name)) return canonicalBytes(form);
-    text += `${text.length > 1 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(value)}`;
-  }
-  return Buffer.from(text + "}", "utf8");
-}
-
 /** A fresh request nonce: 16 random bytes, base64url (spec §5.2). */
 export function newNonce(): string {
   return randomId(16);
@@ -140,9 +114,9 @@ export function signRequest(
     ts: req.ts ?? Date.now(),
     nonce: req.nonce ?? newNonce(),
   };
-  return formatAuthHeader({ ...unsigned, sig: encodeBase64Url(nodeSign(null, flatFormBytes(requestForm(unsigned, req)), key.privateKey)) });
+  return formatAuthHeader({ ...unsigned, sig: signForm(key, requestForm(unsigned, req)) });
 }
 
 export function verifyRequestSignature(key: VerifyKey, auth: RequestAuth, parts: SignedRequestParts): boolean {
-  return verifyBytes(key, () => flatFormBytes(requestForm(auth, parts)), auth.sig);
+  return verifyForm(key, requestForm(auth, parts), auth.sig);
 }
