@@ -26,7 +26,50 @@ export function computeEventId(event: UnsignedEvent | Event): string {
 /** The hub names and signs a sequenced event (spec §7.4). */
 export function finaliseEvent(hubKey: SigningKey, event: UnsignedEvent): Event {
   const event_id = computeEventId(event);
-  return { ...event, event_id, hub_signature: signForm(hubKey, { purpose: "smcp.event.v1", event_id }) };
+  return { ...event, event_id, hub_signature: signEventId(hubKey, event_id) };
+}
+
+/** What the hub signs for an event (spec §7.4): its ID under the event purpose. */
+function eventSignatureForm(eventId: string): Record<string, unknown> {
+  return { purpose: "smcp.event.v1", event_id: eventId };
+}
+
+function signEventId(hubKey: SigningKey, eventId: string): string {
+  return signForm(hubKey, eventSignatureForm(eventId));
+}
+
+/** A finalised event and the JSON the hub stores and sends it as. */
+export interface EventText {
+  event: Event;
+  json: string;
+}
+
+/**
+ * finaliseEvent from one canonicalisation, for the hub's sequencing path: the event ID hashes the event's JCS text and
+ * the stored JSON extends that text, so the event is neither canonicalised twice nor serialised again. `dataText`,
+ * the JCS text of `data` when the caller has it already (the size check made it), is spliced in rather than made again.
+ */
+export function finaliseEventText(hubKey: SigningKey, unsigned: UnsignedEvent, dataText?: string): EventText {
+  const hashed = hashedText(unsigned, dataText);
+  const eventId = "$" + hash("sha256", hashed, "base64url");
+  const signature = signEventId(hubKey, eventId);
+  // Both are base64url (and "$"): nothing to escape. JSON member order does not matter to any reader.
+  return {
+    event: { ...unsigned, event_id: eventId, hub_signature: signature },
+    json: `${hashed.slice(0, -1)},"event_id":"${eventId}","hub_signature":"${signature}"}`,
+  };
+}
+
+/**
+ * JCS of the event minus event_id and hub_signature (spec §7.3). In JCS order "channel" is the first member and
+ * "data" the second (no other member name sorts between them), so `data`'s text goes right after the channel's.
+ */
+function hashedText(unsigned: UnsignedEvent, dataText: string | undefined): string {
+  const { data, ...envelope } = unsigned;
+  const text = canonicalJson(envelope);
+  const head = `{"channel":${JSON.stringify(unsigned.channel)}`;
+  if (!text.startsWith(head) || text[head.length] !== ",") return canonicalJson(unsigned); // not an event's shape: the general way
+  return `${head},"data":${dataText ?? canonicalJson(data)}${text.slice(head.length)}`;
 }
 
 /** Why an event fails verification against its hub's key, or null when it is sound. */
@@ -50,7 +93,7 @@ export function eventIdProblem(event: Event): string | null {
 
 /** Whether `hub_signature` verifies over the event's ID with the hub's key (spec §7.4); check the ID first. */
 export function hubSignatureVerifies(hubKey: VerifyKey, event: Event): boolean {
-  return verifyForm(hubKey, { purpose: "smcp.event.v1", event_id: event.event_id }, event.hub_signature);
+  return verifyForm(hubKey, eventSignatureForm(event.event_id), event.hub_signature);
 }
 
 /** prev_event is null exactly at seq 1 (spec §7.2). */

@@ -1,12 +1,11 @@
 // Naomi (event bus), hub side: the log of the channels this instance hubs — each channel's newest event, members and
 // signed heads, and the JSON of recently sequenced events; appends and backfill pages (spec §7.2, §9.3, §9.4).
 import { SmcpError } from "../../protocol/errors.ts";
-import { signHead } from "../../protocol/events.ts";
+import { finaliseEventText, signHead } from "../../protocol/events.ts";
 import { parseChannelId } from "../../protocol/identity.ts";
 import type { SigningKey } from "../../protocol/keys.ts";
 import type { BackfillPage, ChannelHead, Event } from "../../protocol/types.ts";
 import type { Store } from "../storage/db.ts";
-import { finaliseEventText } from "./event-text.ts";
 
 /** How many of the newest sequenced events the hub keeps as JSON for its outbound queues. */
 const RECENT_EVENTS = 20_000;

@@ -1,11 +1,10 @@
-// Tests of Naomi (event bus), hub side: the event canonicalised once gives exactly finaliseEvent's event_id and
-// hub_signature, and its stored JSON is the event (spec §7.3 EVT-14, §7.4, §7.5 EVT-26).
+// Tests of the Naomi primitive finaliseEventText (protocol/events.ts), the hub's sequencing path: the event canonicalised
+// once gives exactly finaliseEvent's event_id and hub_signature, and its stored JSON is the event (spec §7.3 EVT-14, §7.4, §7.5 EVT-26).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../../protocol/canonical-json.ts";
-import { eventProblem, finaliseEvent, type UnsignedEvent } from "../../protocol/events.ts";
-import { signingKeyFromSeed, verifyKeyOf } from "../../protocol/keys.ts";
-import { finaliseEventText } from "./event-text.ts";
+import { canonicalJson } from "./canonical-json.ts";
+import { eventProblem, finaliseEvent, finaliseEventText, type UnsignedEvent } from "./events.ts";
+import { signingKeyFromSeed, verifyKeyOf } from "./keys.ts";
 
 const hub = signingKeyFromSeed(Buffer.alloc(32, 0x5e));
 
